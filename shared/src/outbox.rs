@@ -1,0 +1,88 @@
+//! Delivery policy for queued messages: what a provider's answer means and when to try again.
+
+/// Tries before a message is dead-lettered.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// First retry delay; doubles each try.
+pub const BASE_DELAY_MS: i64 = 2_000;
+/// Longest wait between two tries.
+pub const MAX_DELAY_MS: i64 = 10 * 60 * 1000;
+/// Longest `Retry-After` we accept from a provider before capping it.
+pub const MAX_RETRY_AFTER_MS: i64 = 60 * 60 * 1000;
+
+/// What happened when the provider was called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// 2xx: the provider took the message.
+    Accepted { provider_id: Option<String> },
+    /// An HTTP status other than 2xx, with the `Retry-After` seconds if given.
+    Status { status: u16, retry_after_secs: Option<i64>, body: String },
+    /// No answer (connection refused, timeout).
+    Network(String),
+}
+
+/// What to do with the message next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Sent { provider_id: Option<String> },
+    /// Try again at this Unix ms time.
+    Retry { at: i64, reason: String },
+    /// Never try again: the address or the request is bad, or the tries ran out.
+    Failed { reason: String },
+}
+
+/// Decides after an attempt. `attempts` counts this one; `jitter` in `[0, 1)` spreads retries.
+pub fn decide(attempt: Attempt, attempts: u32, now: i64, jitter: f64) -> Decision {
+    let (reason, retry_after) = match attempt {
+        Attempt::Accepted { provider_id } => return Decision::Sent { provider_id },
+        Attempt::Status { status, retry_after_secs, body } => {
+            let reason = format!("{status} {}", body.chars().take(200).collect::<String>());
+            let retriable = status == 408 || status == 409 || status == 429 || status >= 500;
+            if !retriable {
+                return Decision::Failed { reason };
+            }
+            (reason, retry_after_secs.map(|s| (s.max(0) * 1000).min(MAX_RETRY_AFTER_MS)))
+        }
+        Attempt::Network(e) => (format!("network: {e}"), None),
+    };
+    if attempts >= MAX_ATTEMPTS {
+        return Decision::Failed { reason: format!("gave up after {attempts} tries: {reason}") };
+    }
+    Decision::Retry { at: now + retry_delay(attempts, jitter).max(retry_after.unwrap_or(0)), reason }
+}
+
+/// Exponential backoff with "equal jitter": half fixed, half random.
+pub fn retry_delay(attempts: u32, jitter: f64) -> i64 {
+    let exp = BASE_DELAY_MS.saturating_mul(1 << attempts.saturating_sub(1).min(20)).min(MAX_DELAY_MS);
+    let jitter = jitter.clamp(0.0, 1.0);
+    exp / 2 + ((exp / 2) as f64 * jitter) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decide_table() {
+        let now = 1_000_000;
+        let st = |status, ra| Attempt::Status { status, retry_after_secs: ra, body: "x".into() };
+        assert_eq!(decide(Attempt::Accepted { provider_id: Some("p".into()) }, 1, now, 0.0), Decision::Sent { provider_id: Some("p".into()) });
+        assert!(matches!(decide(st(422, None), 1, now, 0.0), Decision::Failed { .. }));
+        assert!(matches!(decide(st(400, None), 1, now, 0.0), Decision::Failed { .. }));
+        assert_eq!(decide(st(500, None), 1, now, 0.0), Decision::Retry { at: now + 1_000, reason: "500 x".into() });
+        assert_eq!(decide(st(429, Some(30)), 1, now, 0.0), Decision::Retry { at: now + 30_000, reason: "429 x".into() });
+        assert!(matches!(decide(Attempt::Network("refused".into()), 2, now, 0.5), Decision::Retry { .. }));
+        assert!(matches!(decide(st(503, None), MAX_ATTEMPTS, now, 0.0), Decision::Failed { .. }));
+    }
+
+    #[test]
+    fn delays_grow_and_cap() {
+        let mut last = 0;
+        for a in 1..=MAX_ATTEMPTS {
+            let d = retry_delay(a, 0.0);
+            assert!(d >= last);
+            last = d;
+        }
+        assert!(retry_delay(40, 0.999) <= MAX_DELAY_MS);
+        assert!(retry_delay(1, 0.999) < BASE_DELAY_MS);
+    }
+}

@@ -1,0 +1,205 @@
+//! JSON shapes on the wire (HTTP API, webhooks, widget). Version 1 of the API lives under `/v1`.
+//!
+//! These are transport types: they carry strings and numbers as received. Domain types are built from
+//! them with `parse`/`TryFrom` at the boundary, so a wire type never holds an unchecked domain value.
+
+use crate::Eta;
+use serde::{Deserialize, Serialize};
+
+/// How a SKU is sold while it has no stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Sold out: shoppers ask to be told when it is back.
+    #[default]
+    Restock,
+    /// Not yet released: shoppers reserve a unit before stock exists.
+    Preorder,
+    /// Sold beyond stock: orders wait for the next delivery.
+    Backorder,
+}
+
+/// Where a waitlist entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// In line for the next units.
+    Waiting,
+    /// A unit is held for this shopper until the hold expires.
+    Offered,
+    /// Bought the held unit.
+    Converted,
+    /// The hold ran out before the shopper bought.
+    Expired,
+}
+
+/// Every kind of message the system sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    SignupConfirmation,
+    RestockOffer,
+    SoldOutAgain,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::SignupConfirmation => "signup_confirmation",
+            MessageKind::RestockOffer => "restock_offer",
+            MessageKind::SoldOutAgain => "sold_out_again",
+        }
+    }
+}
+
+/// `{"error":{"code","message"}}`: the body of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// `PUT /v1/shops/{shop}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopConfig {
+    pub name: String,
+    pub from_email: String,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub shopify_webhook_secrets: Vec<String>,
+    #[serde(default)]
+    pub inventory_webhook_secrets: Vec<String>,
+    #[serde(default = "default_hold_hours")]
+    pub hold_hours: u32,
+}
+
+fn default_hold_hours() -> u32 {
+    24
+}
+
+/// `PUT /v1/shops/{shop}/skus/{sku}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuConfig {
+    pub title: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub eta: Option<Eta>,
+    #[serde(default)]
+    pub shopify_inventory_item_id: Option<i64>,
+}
+
+/// `GET /v1/shops/{shop}/skus/{sku}`: what the widget shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkuState {
+    pub sku: String,
+    pub title: String,
+    pub mode: Mode,
+    /// Units in stock according to the newest inventory update.
+    pub available: i64,
+    /// Units held for waitlist shoppers right now (part of `available`).
+    pub reserved: i64,
+    /// When the last current hold runs out (Unix ms), if any unit is held.
+    pub reserved_until: Option<i64>,
+    pub eta: Option<Eta>,
+    /// The ETA as a sentence ("we expect this to ship the week of December 7").
+    pub eta_text: String,
+    /// Shoppers in line.
+    pub waiting: u32,
+}
+
+/// `POST /v1/shops/{shop}/skus/{sku}/waitlist`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SignupRequest {
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_consent: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+/// The answer to a signup (201 new, 200 already on the list) and to a position look-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignupResponse {
+    pub entry_id: String,
+    /// 1-based place in line among entries still waiting or holding an offer; `None` once done.
+    pub position: Option<u32>,
+    pub status: EntryStatus,
+    pub eta: Option<Eta>,
+    pub eta_text: String,
+}
+
+/// Shopify `inventory_levels/update` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopifyInventoryLevel {
+    pub inventory_item_id: i64,
+    pub location_id: i64,
+    /// `null` when the item is not tracked.
+    pub available: Option<i64>,
+    pub updated_at: String,
+}
+
+/// The generic signed inventory feed's body: an absolute level for one SKU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryLevel {
+    pub sku: String,
+    pub available: i64,
+    pub updated_at: String,
+}
+
+/// The answer to an inventory update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryResult {
+    /// `applied`, `duplicate` (webhook id seen before) or `stale` (older than what we hold).
+    pub outcome: String,
+    pub available: i64,
+    pub offers: u32,
+    pub sold_out_again: u32,
+}
+
+/// `GET /v1/shops/{shop}/skus/{sku}/queue` (admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub sku: String,
+    pub available: i64,
+    pub entries: Vec<QueueEntryView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueEntryView {
+    pub entry_id: String,
+    /// Signup order, 1-based, never reused.
+    pub seq: u32,
+    /// Place among those still in line; `None` once converted or expired.
+    pub position: Option<u32>,
+    pub email: String,
+    pub status: EntryStatus,
+    pub created_at: i64,
+    pub hold_until: Option<i64>,
+    pub messages: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub kind: MessageKind,
+    pub idempotency_key: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub last_error: Option<String>,
+}
