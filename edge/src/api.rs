@@ -1,0 +1,258 @@
+//! The HTTP API: admin settings, the public waitlist, inventory webhooks. Each handler checks the
+//! caller and the input, then hands the work to the shop's or the SKU's Durable Object.
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
+use crate::protocol::{ShopCommand, ShopContext, SkuCommand};
+use shared::date::parse_timestamp_ms;
+use shared::signature::{is_standard_secret, verify_shopify, verify_standard, StandardHeaders};
+use shared::wire::{InventoryLevel, ShopConfig, ShopifyInventoryLevel, SignupRequest, SkuConfig};
+use shared::Email;
+use worker::{Env, Request, Response};
+
+pub const SKU_QUEUE: &str = "SKU_QUEUE";
+pub const SHOP: &str = "SHOP";
+
+/// Shop ids and SKUs: what fits safely in a URL path segment and a Durable Object name.
+pub fn check_id(kind: &'static str, s: &str) -> AppResult<()> {
+    let ok = !s.is_empty() && s.len() <= 100 && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(
+            if kind == "shop" { "invalid_shop" } else { "invalid_sku" },
+            format!("{kind} must be 1–100 characters of A–Z, a–z, 0–9, '-', '_' or '.'"),
+        ))
+    }
+}
+
+fn sku_object(shop: &str, sku: &str) -> String {
+    format!("{shop}/{sku}")
+}
+
+/// Admin calls carry `Authorization: Bearer <ADMIN_TOKEN>`. An empty configured token admits nobody.
+pub fn require_admin(req: &Request, cfg: &Config) -> AppResult<()> {
+    let given = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
+    let token = given.strip_prefix("Bearer ").unwrap_or("");
+    if cfg.admin_token.is_empty() || !constant_time_eq(token.as_bytes(), cfg.admin_token.as_bytes()) {
+        return Err(AppError::Unauthorized("unauthorized", "admin token missing or wrong".into()));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn shop_config(env: &Env, shop: &str) -> AppResult<ShopConfig> {
+    let cfg: Option<ShopConfig> = call_ok(env, SHOP, shop, &ShopCommand::Get).await?;
+    cfg.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))
+}
+
+fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
+    let bad = |m: &str| Err(AppError::Invalid("invalid_field", m.to_owned()));
+    if cfg.name.trim().is_empty() || cfg.name.len() > 200 {
+        return bad("name must be 1–200 characters");
+    }
+    Email::parse(&cfg.from_email).map_err(|_| AppError::Invalid("invalid_field", "from_email is not a valid address".into()))?;
+    for o in &cfg.allowed_origins {
+        let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+        if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.contains(char::is_whitespace)) {
+            return bad("allowed_origins must be origins like https://shop.example.com (no path)");
+        }
+    }
+    if cfg.shopify_webhook_secrets.iter().any(|s| s.trim().is_empty()) {
+        return bad("shopify_webhook_secrets must not contain empty secrets");
+    }
+    if !cfg.inventory_webhook_secrets.iter().all(|s| is_standard_secret(s)) {
+        return bad("inventory_webhook_secrets must be whsec_ followed by base64 of at least 16 bytes");
+    }
+    if cfg.hold_hours > 720 {
+        return bad("hold_hours must be at most 720 (30 days)");
+    }
+    Ok(())
+}
+
+fn validate_sku(cfg: &SkuConfig) -> AppResult<()> {
+    let bad = |m: &str| Err(AppError::Invalid("invalid_field", m.to_owned()));
+    if cfg.title.trim().is_empty() || cfg.title.len() > 300 {
+        return bad("title must be 1–300 characters");
+    }
+    if let Some(u) = &cfg.url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) || u.len() > 2000 {
+            return bad("url must be an http(s) URL");
+        }
+    }
+    if cfg.shopify_inventory_item_id.is_some_and(|id| id <= 0) {
+        return bad("shopify_inventory_item_id must be a positive integer");
+    }
+    Ok(())
+}
+
+pub async fn put_shop(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    let config: ShopConfig = decode(&body_bytes(&mut req).await?)?;
+    validate_shop(&config)?;
+    let saved: ShopConfig = call_ok(env, SHOP, shop, &ShopCommand::Put { config }).await?;
+    json(200, &saved)
+}
+
+pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    let config: SkuConfig = decode(&body_bytes(&mut req).await?)?;
+    validate_sku(&config)?;
+    shop_config(env, shop).await?;
+    let item = config.shopify_inventory_item_id;
+    let saved: SkuConfig = call_ok(env, SKU_QUEUE, &sku_object(shop, sku), &SkuCommand::Configure { sku: sku.to_owned(), config }).await?;
+    let _: serde_json::Value = call_ok(env, SHOP, shop, &ShopCommand::IndexSku { sku: sku.to_owned(), shopify_inventory_item_id: item }).await?;
+    json(200, &saved)
+}
+
+pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    relay(env, shop, sku, &SkuCommand::Queue).await
+}
+
+/// Passes a SKU object's answer through unchanged.
+async fn relay(env: &Env, shop: &str, sku: &str, cmd: &SkuCommand) -> AppResult<Response> {
+    let (status, body) = call_object(env, SKU_QUEUE, &sku_object(shop, sku), cmd).await?;
+    json(status, &body)
+}
+
+fn origin(req: &Request) -> Option<String> {
+    req.headers().get("Origin").ok().flatten()
+}
+
+pub async fn sku_state(req: Request, env: &Env, shop: &str, sku: &str) -> AppResult<Response> {
+    let shop_cfg = shop_config(env, shop).await?;
+    let resp = relay(env, shop, sku, &SkuCommand::State).await?;
+    with_cors(resp, origin(&req).as_deref(), &shop_cfg.allowed_origins)
+}
+
+pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Response> {
+    let allowed = shop_config(env, shop).await.map(|c| c.allowed_origins).unwrap_or_default();
+    with_cors(Response::empty()?.with_status(204), origin(&req).as_deref(), &allowed)
+}
+
+pub async fn signup(mut req: Request, env: &Env, shop: &str, sku: &str) -> AppResult<Response> {
+    let shop_cfg = shop_config(env, shop).await?;
+    let origin = origin(&req);
+    let result = async {
+        let body: SignupRequest = decode(&body_bytes(&mut req).await?)?;
+        let email = Email::parse(&body.email)?;
+        let phone = match body.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(parse_phone(p)?),
+            None => None,
+        };
+        let locale = match body.locale.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+            Some(l) if l.len() <= 35 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => Some(l.to_owned()),
+            Some(_) => return Err(AppError::Invalid("invalid_locale", "locale must be a language tag like en or de-CH".into())),
+            None => None,
+        };
+        let cmd = SkuCommand::Signup {
+            shop: ShopContext::new(shop, &shop_cfg),
+            entry_id: new_id()?,
+            email: email.as_str().to_owned(),
+            sms_consent: body.sms_consent.unwrap_or(false) && phone.is_some(),
+            phone,
+            locale,
+        };
+        relay(env, shop, sku, &cmd).await
+    }
+    .await;
+    let resp = result.or_else(|e| Response::from_json(&e.body()).map(|r| r.with_status(e.status())).map_err(AppError::from))?;
+    with_cors(resp, origin.as_deref(), &shop_cfg.allowed_origins)
+}
+
+pub async fn position(req: Request, env: &Env, shop: &str, sku: &str, entry_id: &str) -> AppResult<Response> {
+    let shop_cfg = shop_config(env, shop).await?;
+    if entry_id.is_empty() || entry_id.len() > 64 || !entry_id.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
+        return Err(AppError::NotFound("unknown_entry", "no such waitlist entry".into()));
+    }
+    let resp = relay(env, shop, sku, &SkuCommand::Position { entry_id: entry_id.to_owned() }).await?;
+    with_cors(resp, origin(&req).as_deref(), &shop_cfg.allowed_origins)
+}
+
+/// E.164: `+` and 8–15 digits; spaces, dashes, dots and brackets are dropped first.
+fn parse_phone(p: &str) -> AppResult<String> {
+    let cleaned: String = p.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let digits = cleaned.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {
+        Ok(cleaned)
+    } else {
+        Err(AppError::Invalid("invalid_phone", "phone must be in international format, like +44 7700 900123".into()))
+    }
+}
+
+/// A random, unguessable id (the entry id is what lets a browser read its place in line).
+fn new_id() -> AppResult<String> {
+    use wasm_bindgen::JsCast;
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).map_err(|_| AppError::Internal("no crypto".into()))?;
+    let f: js_sys::Function = js_sys::Reflect::get(&crypto, &"randomUUID".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| AppError::Internal("no crypto.randomUUID".into()))?;
+    f.call0(&crypto).ok().and_then(|v| v.as_string()).ok_or_else(|| AppError::Internal("randomUUID failed".into()))
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+pub async fn shopify_webhook(mut req: Request, env: &Env, shop: &str) -> AppResult<Response> {
+    let shop_cfg = shop_config(env, shop).await?;
+    let body = body_bytes(&mut req).await?;
+    verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &shop_cfg.shopify_webhook_secrets)?;
+    let topic = header(&req, "X-Shopify-Topic").unwrap_or_default();
+    if topic != "inventory_levels/update" {
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": format!("topic {topic:?} is not handled")}));
+    }
+    let webhook_id = header(&req, "X-Shopify-Webhook-Id")
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .ok_or_else(|| AppError::BadRequest("missing_webhook_id", "X-Shopify-Webhook-Id header is required".into()))?;
+    let level: ShopifyInventoryLevel = decode(&body)?;
+    let updated_at_ms = parse_timestamp_ms(&level.updated_at)?;
+    let sku: Option<String> = call_ok(env, SHOP, shop, &ShopCommand::ResolveItem { inventory_item_id: level.inventory_item_id }).await?;
+    let Some(sku) = sku else {
+        // Shopify sends updates for every item in the store; most have no waitlist. Answering 4xx
+        // would make Shopify retry and, after repeated failures, delete the subscription.
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": "unknown_inventory_item"}));
+    };
+    let cmd = SkuCommand::Level {
+        shop: ShopContext::new(shop, &shop_cfg),
+        event_id: format!("shopify:{webhook_id}"),
+        location: level.location_id.to_string(),
+        // `null` means Shopify does not track this item's stock: nothing to allocate. A negative
+        // level (oversold) means nothing is sellable.
+        available: level.available.unwrap_or(0).max(0),
+        updated_at_ms,
+    };
+    relay(env, shop, &sku, &cmd).await
+}
+
+pub async fn inventory_webhook(mut req: Request, env: &Env, shop: &str) -> AppResult<Response> {
+    let shop_cfg = shop_config(env, shop).await?;
+    let body = body_bytes(&mut req).await?;
+    let (id, ts, sig) = (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
+    let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
+    verify_standard(headers, &body, &shop_cfg.inventory_webhook_secrets, worker::Date::now().as_millis() as i64 / 1000)?;
+    let webhook_id = id.unwrap_or_default();
+    if webhook_id.len() > 200 {
+        return Err(AppError::BadRequest("invalid_webhook_id", "webhook-id is longer than 200 characters".into()));
+    }
+    let level: InventoryLevel = decode(&body)?;
+    check_id("sku", &level.sku)?;
+    if level.available < 0 {
+        return Err(AppError::Invalid("invalid_available", "available must be zero or more".into()));
+    }
+    let updated_at_ms = parse_timestamp_ms(&level.updated_at)?;
+    let cmd = SkuCommand::Level {
+        shop: ShopContext::new(shop, &shop_cfg),
+        event_id: format!("inventory:{webhook_id}"),
+        location: "default".to_owned(),
+        available: level.available,
+        updated_at_ms,
+    };
+    relay(env, shop, &level.sku, &cmd).await
+}

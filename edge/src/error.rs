@@ -1,0 +1,79 @@
+//! The one mapping from failures to HTTP answers: every error is `{"error":{"code","message"}}`
+//! with a fitting status.
+
+use shared::signature::SignatureError;
+use shared::wire::{ErrorBody, ErrorDetail};
+use shared::DomainError;
+use worker::Response;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// 400: the request cannot be read (bad JSON, wrong types).
+    BadRequest(&'static str, String),
+    /// 401: admin token or webhook signature missing or wrong.
+    Unauthorized(&'static str, String),
+    /// 404.
+    NotFound(&'static str, String),
+    /// 405.
+    MethodNotAllowed,
+    /// 413: body larger than we accept.
+    TooLarge(usize),
+    /// 422: well-formed but invalid values.
+    Invalid(&'static str, String),
+    /// 500: a platform failure (storage, binding); details go to the log, not the client.
+    Internal(String),
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        AppError::Invalid(e.code(), e.to_string())
+    }
+}
+
+impl From<SignatureError> for AppError {
+    fn from(e: SignatureError) -> Self {
+        AppError::Unauthorized("invalid_signature", e.to_string())
+    }
+}
+
+impl From<worker::Error> for AppError {
+    fn from(e: worker::Error) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl AppError {
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(..) => 400,
+            AppError::Unauthorized(..) => 401,
+            AppError::NotFound(..) => 404,
+            AppError::MethodNotAllowed => 405,
+            AppError::TooLarge(_) => 413,
+            AppError::Invalid(..) => 422,
+            AppError::Internal(_) => 500,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (code, message) = match self {
+            AppError::BadRequest(c, m)
+            | AppError::Unauthorized(c, m)
+            | AppError::NotFound(c, m)
+            | AppError::Invalid(c, m) => (*c, m.clone()),
+            AppError::MethodNotAllowed => ("method_not_allowed", "method not allowed on this path".to_owned()),
+            AppError::TooLarge(max) => ("body_too_large", format!("request body is larger than {max} bytes")),
+            AppError::Internal(_) => ("internal", "something went wrong on our side; try again".to_owned()),
+        };
+        ErrorBody { error: ErrorDetail { code: code.to_owned(), message } }
+    }
+
+    pub fn into_response(self) -> worker::Result<Response> {
+        if let AppError::Internal(detail) = &self {
+            worker::console_error!("internal error: {detail}");
+        }
+        Ok(Response::from_json(&self.body())?.with_status(self.status()))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

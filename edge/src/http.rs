@@ -1,0 +1,92 @@
+//! Reading requests and writing answers: body limits, JSON decoding with clear errors, CORS, and
+//! calls to the Durable Objects.
+
+use crate::error::{AppError, AppResult};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
+
+/// Largest request body we read. Every body we accept is a few hundred bytes; Shopify product
+/// payloads, the largest we will take later, stay well under this.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub async fn body_bytes(req: &mut Request) -> AppResult<Vec<u8>> {
+    if let Some(len) = req.headers().get("Content-Length").ok().flatten().and_then(|v| v.parse::<usize>().ok()) {
+        if len > MAX_BODY_BYTES {
+            return Err(AppError::TooLarge(MAX_BODY_BYTES));
+        }
+    }
+    let bytes = req.bytes().await.map_err(|e| AppError::BadRequest("unreadable_body", e.to_string()))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(AppError::TooLarge(MAX_BODY_BYTES));
+    }
+    Ok(bytes)
+}
+
+/// Decodes JSON: broken JSON is 400 `invalid_json`, JSON of the wrong shape 422 `invalid_payload`.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => AppError::Invalid("invalid_payload", e.to_string()),
+        _ => AppError::BadRequest("invalid_json", e.to_string()),
+    })
+}
+
+pub fn json<T: Serialize>(status: u16, body: &T) -> AppResult<Response> {
+    Ok(Response::from_json(body)?.with_status(status))
+}
+
+/// Adds CORS headers when `origin` is one the shop allows. CORS is not authentication: it only tells
+/// browsers which pages may read the answer.
+pub fn with_cors(resp: Response, origin: Option<&str>, allowed: &[String]) -> AppResult<Response> {
+    let mut resp = resp;
+    let h = resp.headers_mut();
+    h.set("Vary", "Origin")?;
+    if let Some(o) = origin.filter(|o| allowed.iter().any(|a| a == o)) {
+        h.set("Access-Control-Allow-Origin", o)?;
+        h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+        h.set("Access-Control-Allow-Headers", "Content-Type")?;
+        h.set("Access-Control-Max-Age", "600")?;
+    }
+    Ok(resp)
+}
+
+/// Sends a command to a Durable Object and returns its status and JSON body.
+pub async fn call_object<C: Serialize>(env: &Env, binding: &str, name: &str, cmd: &C) -> AppResult<(u16, serde_json::Value)> {
+    let stub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?;
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(serde_json::to_string(cmd).map_err(|e| AppError::Internal(e.to_string()))?.into()));
+    let req = Request::new_with_init("https://object.internal/", &init)?;
+    let mut resp = stub.fetch_with_request(req).await?;
+    let status = resp.status_code();
+    let body = resp.json::<serde_json::Value>().await?;
+    Ok((status, body))
+}
+
+/// Like [`call_object`] but turns a non-2xx answer back into the error it carries.
+pub async fn call_ok<C: Serialize, T: DeserializeOwned>(env: &Env, binding: &str, name: &str, cmd: &C) -> AppResult<T> {
+    let (status, body) = call_object(env, binding, name, cmd).await?;
+    if !(200..300).contains(&status) {
+        return Err(error_from(status, &body));
+    }
+    serde_json::from_value(body).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+fn error_from(status: u16, body: &serde_json::Value) -> AppError {
+    let code = body.pointer("/error/code").and_then(|v| v.as_str()).unwrap_or("internal");
+    let message = body.pointer("/error/message").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let code: &'static str = match code {
+        "unknown_sku" => "unknown_sku",
+        "unknown_entry" => "unknown_entry",
+        "invalid_email" => "invalid_email",
+        _ => "internal",
+    };
+    match status {
+        404 => AppError::NotFound(code, message),
+        422 => AppError::Invalid(code, message),
+        _ => AppError::Internal(format!("{status} {message}")),
+    }
+}

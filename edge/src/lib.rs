@@ -1,0 +1,76 @@
+//! The edge: a Cloudflare Worker that serves the waitlist API and the inventory webhooks, with one
+//! SQLite-backed Durable Object per (shop, SKU) holding that SKU's queue in strict FIFO order.
+//!
+//! The Worker only routes, authenticates, validates and relays; all waitlist logic lives in the
+//! `shared` crate and is driven by the `SkuQueue` object.
+
+mod api;
+mod config;
+mod error;
+mod http;
+mod mailbox;
+mod mailer;
+mod protocol;
+mod shop_object;
+mod sku_object;
+mod sql;
+mod store;
+
+pub use shop_object::Shop;
+pub use sku_object::SkuQueue;
+
+use config::{Config, EmailProvider};
+use error::{AppError, AppResult};
+use worker::{event, Context, Env, Method, Request, Response};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    match route(req, &env).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(req: Request, env: &Env) -> AppResult<Response> {
+    let cfg = Config::from_env(env);
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method();
+    use Method::*;
+    match (method.clone(), segments.as_slice()) {
+        (Get, ["healthz"]) => http::json(200, &serde_json::json!({"ok": true, "public_base_url": cfg.public_base_url})),
+        (Get, ["dev", page @ ("mailbox" | "mailbox.json")]) if cfg.email == EmailProvider::Outbox => {
+            let shop = url.query_pairs().find(|(k, _)| k == "shop").map(|(_, v)| v.into_owned()).unwrap_or_else(|| "demo".into());
+            if *page == "mailbox" { mailbox::html_page(env, &shop).await } else { mailbox::json_page(env, &shop).await }
+        }
+        (_, ["v1", "shops", shop, rest @ ..]) => {
+            api::check_id("shop", shop)?;
+            match (method, rest) {
+                (Put, []) => api::put_shop(req, env, &cfg, shop).await,
+                (Put, ["skus", sku]) => with_sku(sku, api::put_sku(req, env, &cfg, shop, sku)).await,
+                (Get, ["skus", sku]) => with_sku(sku, api::sku_state(req, env, shop, sku)).await,
+                (Get, ["skus", sku, "queue"]) => with_sku(sku, api::queue(req, env, &cfg, shop, sku)).await,
+                (Post, ["skus", sku, "waitlist"]) => with_sku(sku, api::signup(req, env, shop, sku)).await,
+                (Get, ["skus", sku, "waitlist", entry]) => with_sku(sku, api::position(req, env, shop, sku, entry)).await,
+                (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
+                (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, shop).await,
+                (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, shop).await,
+                (_, [] | ["skus", _] | ["skus", _, "queue" | "waitlist"] | ["skus", _, "waitlist", _] | ["webhooks", "shopify" | "inventory"]) => {
+                    Err(AppError::MethodNotAllowed)
+                }
+                _ => Err(not_found()),
+            }
+        }
+        _ => Err(not_found()),
+    }
+}
+
+async fn with_sku(sku: &str, handler: impl std::future::Future<Output = AppResult<Response>>) -> AppResult<Response> {
+    api::check_id("sku", sku)?;
+    handler.await
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("not_found", "no such endpoint".into())
+}

@@ -1,0 +1,69 @@
+//! `Shop` Durable Object: one per shop, holding its settings and its SKU index
+//! (Shopify inventory item → SKU).
+//!
+//! Concurrency assumption: a Durable Object runs one event at a time and every handler here is
+//! synchronous between reading the request and answering, so no two commands interleave.
+
+use crate::protocol::ShopCommand;
+use crate::sql;
+use serde::Deserialize;
+use shared::wire::ShopConfig;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+#[durable_object]
+pub struct Shop {
+    state: State,
+}
+
+#[derive(Deserialize)]
+struct SkuRow {
+    sku: String,
+}
+
+impl DurableObject for Shop {
+    fn new(state: State, _env: Env) -> Self {
+        let db = state.storage().sql();
+        let _ = db.exec(
+            "CREATE TABLE IF NOT EXISTS settings (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, shopify_inventory_item_id INTEGER);
+             CREATE INDEX IF NOT EXISTS skus_item ON skus(shopify_inventory_item_id);",
+            None,
+        );
+        Shop { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let cmd: ShopCommand = req.json().await?;
+        let db = self.state.storage().sql();
+        match cmd {
+            ShopCommand::Put { config } => {
+                sql::exec(&db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('config', ?)", vec![serde_json::to_string(&config)?.into()])?;
+                Response::from_json(&config)
+            }
+            ShopCommand::Get => match sql::setting(&db, "settings", "config")? {
+                Some(v) => Response::from_json(&serde_json::from_str::<ShopConfig>(&v)?),
+                None => Response::from_json(&serde_json::Value::Null),
+            },
+            ShopCommand::IndexSku { sku, shopify_inventory_item_id } => {
+                if let Some(item) = shopify_inventory_item_id {
+                    // An inventory item belongs to one SKU: a re-mapped item leaves its old SKU.
+                    sql::exec(&db, "UPDATE skus SET shopify_inventory_item_id = NULL WHERE shopify_inventory_item_id = ? AND sku <> ?", vec![item.into(), sku.clone().into()])?;
+                }
+                sql::exec(
+                    &db,
+                    "INSERT OR REPLACE INTO skus (sku, shopify_inventory_item_id) VALUES (?, ?)",
+                    vec![sku.into(), shopify_inventory_item_id.map_or(worker::SqlStorageValue::Null, Into::into)],
+                )?;
+                Response::from_json(&serde_json::json!({"ok": true}))
+            }
+            ShopCommand::ResolveItem { inventory_item_id } => {
+                let rows: Vec<SkuRow> = db.exec("SELECT sku FROM skus WHERE shopify_inventory_item_id = ?", vec![inventory_item_id.into()])?.to_array()?;
+                Response::from_json(&rows.first().map(|r| r.sku.clone()))
+            }
+            ShopCommand::Skus => {
+                let rows: Vec<SkuRow> = db.exec("SELECT sku FROM skus ORDER BY sku", None)?.to_array()?;
+                Response::from_json(&rows.into_iter().map(|r| r.sku).collect::<Vec<_>>())
+            }
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! How one SKU's waitlist lives in its Durable Object's SQLite database: entries, stock levels per
+//! location, seen webhook ids, and the outbox of messages.
+//!
+//! Architecture Invariant: a state change and the messages it causes are written by one call of
+//! [`Store::commit`], with no `await` inside, so the runtime commits them as one transaction.
+
+use crate::sql::{self, opt_int, opt_str};
+use serde::Deserialize;
+use shared::queue::{Effect, Entry, Queue};
+use shared::wire::{EntryStatus, MessageKind, MessageView, SkuConfig};
+use worker::{Result, SqlStorage};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL UNIQUE,
+  email TEXT NOT NULL,
+  email_key TEXT NOT NULL UNIQUE,
+  phone TEXT,
+  sms_consent INTEGER NOT NULL,
+  locale TEXT,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  hold_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS entries_by_status ON entries(status, seq);
+CREATE TABLE IF NOT EXISTS levels (location TEXT PRIMARY KEY, available INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  key TEXT PRIMARY KEY,
+  entry_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  to_addr TEXT NOT NULL,
+  from_addr TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  html TEXT NOT NULL,
+  text TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER,
+  last_error TEXT,
+  provider_id TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_at);
+CREATE INDEX IF NOT EXISTS outbox_entry ON outbox(entry_id);
+";
+
+/// A rendered message ready to be written to the outbox.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub key: String,
+    pub entry_id: String,
+    pub kind: MessageKind,
+    pub to: String,
+    pub from: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// A message as stored in the outbox.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct OutboxRow {
+    pub key: String,
+    pub entry_id: String,
+    pub kind: String,
+    pub to_addr: String,
+    pub from_addr: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EntryRow {
+    id: String,
+    seq: i64,
+    email: String,
+    email_key: String,
+    phone: Option<String>,
+    sms_consent: i64,
+    locale: Option<String>,
+    status: String,
+    created_at: i64,
+    hold_until: Option<i64>,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> Entry {
+        Entry {
+            id: self.id,
+            seq: self.seq as u32,
+            email: self.email,
+            email_key: self.email_key,
+            phone: self.phone,
+            sms_consent: self.sms_consent != 0,
+            locale: self.locale,
+            status: parse_status(&self.status),
+            created_at: self.created_at,
+            hold_until: self.hold_until,
+        }
+    }
+}
+
+fn parse_status(s: &str) -> EntryStatus {
+    match s {
+        "offered" => EntryStatus::Offered,
+        "converted" => EntryStatus::Converted,
+        "expired" => EntryStatus::Expired,
+        _ => EntryStatus::Waiting,
+    }
+}
+
+pub fn status_str(s: EntryStatus) -> &'static str {
+    match s {
+        EntryStatus::Waiting => "waiting",
+        EntryStatus::Offered => "offered",
+        EntryStatus::Converted => "converted",
+        EntryStatus::Expired => "expired",
+    }
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+#[derive(Deserialize)]
+struct LevelRow {
+    updated_at: i64,
+}
+
+/// What happened to an inventory event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    Duplicate,
+    Stale,
+}
+
+impl EventOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOutcome::Applied => "applied",
+            EventOutcome::Duplicate => "duplicate",
+            EventOutcome::Stale => "stale",
+        }
+    }
+}
+
+pub struct Store {
+    db: SqlStorage,
+}
+
+impl Store {
+    pub fn open(db: SqlStorage) -> Result<Store> {
+        db.exec(SCHEMA, None)?;
+        Ok(Store { db })
+    }
+
+    pub fn config(&self) -> Result<Option<SkuConfig>> {
+        Ok(match sql::setting(&self.db, "meta", "config")? {
+            Some(v) => Some(serde_json::from_str(&v)?),
+            None => None,
+        })
+    }
+
+    pub fn set_config(&self, cfg: &SkuConfig) -> Result<()> {
+        self.set_meta("config", &serde_json::to_string(cfg)?)
+    }
+
+    fn meta_i64(&self, key: &str) -> Result<i64> {
+        Ok(sql::setting(&self.db, "meta", key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        sql::exec(&self.db, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", vec![key.into(), value.into()])
+    }
+
+    /// The hold length last used for this SKU (the shop's setting when the last offers went out).
+    pub fn hold_ms(&self) -> Result<i64> {
+        self.meta_i64("hold_ms")
+    }
+
+    pub fn set_hold_ms(&self, ms: i64) -> Result<()> {
+        self.set_meta("hold_ms", &ms.to_string())
+    }
+
+    /// The live queue (waiting and offered entries) with the SKU's counters.
+    pub fn load_queue(&self) -> Result<Queue> {
+        let rows: Vec<EntryRow> = self
+            .db
+            .exec("SELECT * FROM entries WHERE status IN ('waiting', 'offered') ORDER BY seq", None)?
+            .to_array()?;
+        let next: Vec<Count> = self.db.exec("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM entries", None)?.to_array()?;
+        Ok(Queue::new(
+            rows.into_iter().map(EntryRow::into_entry).collect(),
+            self.total_available()?,
+            self.meta_i64("restock_seq")? as u32,
+            next.first().map_or(1, |c| c.n as u32),
+        ))
+    }
+
+    pub fn entry_by_key(&self, email_key: &str) -> Result<Option<Entry>> {
+        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE email_key = ?", vec![email_key.into()])?.to_array()?;
+        Ok(rows.into_iter().next().map(EntryRow::into_entry))
+    }
+
+    pub fn entry(&self, id: &str) -> Result<Option<Entry>> {
+        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE id = ?", vec![id.into()])?.to_array()?;
+        Ok(rows.into_iter().next().map(EntryRow::into_entry))
+    }
+
+    /// Every entry ever, in signup order (admin view).
+    pub fn all_entries(&self) -> Result<Vec<Entry>> {
+        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries ORDER BY seq", None)?.to_array()?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    }
+
+    pub fn total_available(&self) -> Result<i64> {
+        let rows: Vec<Count> = self.db.exec("SELECT COALESCE(SUM(available), 0) AS n FROM levels", None)?.to_array()?;
+        Ok(rows.first().map_or(0, |c| c.n))
+    }
+
+    /// Records an inventory event: `Duplicate` if its id was seen, `Stale` if the location already
+    /// holds a newer level, else stores the level. Returns the outcome; only `Applied` changes stock.
+    pub fn record_level(&self, event_id: &str, location: &str, available: i64, updated_at: i64, now: i64) -> Result<EventOutcome> {
+        let seen: Vec<Count> = self.db.exec("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?.to_array()?;
+        if seen.first().is_some_and(|c| c.n > 0) {
+            return Ok(EventOutcome::Duplicate);
+        }
+        let current: Vec<LevelRow> = self.db.exec("SELECT updated_at FROM levels WHERE location = ?", vec![location.into()])?.to_array()?;
+        let outcome = match current.first() {
+            Some(cur) if cur.updated_at > updated_at => EventOutcome::Stale,
+            _ => EventOutcome::Applied,
+        };
+        if outcome == EventOutcome::Applied {
+            sql::exec(
+                &self.db,
+                "INSERT OR REPLACE INTO levels (location, available, updated_at) VALUES (?, ?, ?)",
+                vec![location.into(), available.max(0).into(), updated_at.into()],
+            )?;
+        }
+        sql::exec(&self.db, "INSERT INTO events (id, received_at, outcome) VALUES (?, ?, ?)", vec![event_id.into(), now.into(), outcome.as_str().into()])?;
+        Ok(outcome)
+    }
+
+    /// Writes the queue's counters, the entries the effects saved and the messages they enqueue.
+    /// Enqueuing a message whose key exists is a no-op.
+    pub fn commit(&self, queue: &Queue, effects: &[Effect], messages: &[NewMessage], now: i64) -> Result<()> {
+        self.set_meta("restock_seq", &queue.restock_seq().to_string())?;
+        for fx in effects {
+            if let Effect::Save(e) = fx {
+                sql::exec(
+                    &self.db,
+                    "INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, status, created_at, hold_until)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT(id) DO UPDATE SET status = excluded.status, hold_until = excluded.hold_until",
+                    vec![
+                        e.id.clone().into(),
+                        i64::from(e.seq).into(),
+                        e.email.clone().into(),
+                        e.email_key.clone().into(),
+                        opt_str(e.phone.clone()),
+                        i64::from(e.sms_consent).into(),
+                        opt_str(e.locale.clone()),
+                        status_str(e.status).into(),
+                        e.created_at.into(),
+                        opt_int(e.hold_until),
+                    ],
+                )?;
+            }
+        }
+        for m in messages {
+            sql::exec(
+                &self.db,
+                "INSERT OR IGNORE INTO outbox (key, entry_id, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                vec![
+                    m.key.clone().into(),
+                    m.entry_id.clone().into(),
+                    m.kind.as_str().into(),
+                    m.to.clone().into(),
+                    m.from.clone().into(),
+                    m.subject.clone().into(),
+                    m.html.clone().into(),
+                    m.text.clone().into(),
+                    now.into(),
+                    now.into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Pending messages due by `now`, oldest first.
+    pub fn due_messages(&self, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
+        self.db
+            .exec(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, created_at, rowid LIMIT ?",
+                vec![now.into(), i64::from(limit).into()],
+            )?
+            .to_array()
+    }
+
+    /// The earliest time a pending message is due.
+    pub fn next_due(&self) -> Result<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Next {
+            t: Option<i64>,
+        }
+        let rows: Vec<Next> = self.db.exec("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'", None)?.to_array()?;
+        Ok(rows.first().and_then(|r| r.t))
+    }
+
+    pub fn mark_sent(&self, key: &str, attempts: i64, now: i64, provider_id: Option<String>) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE outbox SET status = 'sent', attempts = ?, sent_at = ?, provider_id = ?, last_error = NULL WHERE key = ?",
+            vec![attempts.into(), now.into(), opt_str(provider_id), key.into()],
+        )
+    }
+
+    pub fn mark_retry(&self, key: &str, attempts: i64, at: i64, reason: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE key = ?",
+            vec![attempts.into(), at.into(), reason.into(), key.into()],
+        )
+    }
+
+    pub fn mark_failed(&self, key: &str, attempts: i64, reason: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE key = ?",
+            vec![attempts.into(), reason.into(), key.into()],
+        )
+    }
+
+    pub fn messages_for(&self, entry_id: &str) -> Result<Vec<MessageView>> {
+        let rows: Vec<OutboxRow> = self.db.exec("SELECT * FROM outbox WHERE entry_id = ? ORDER BY created_at, rowid", vec![entry_id.into()])?.to_array()?;
+        Ok(rows.into_iter().filter_map(|r| r.view()).collect())
+    }
+
+    /// Every message, newest first (the local mailbox).
+    pub fn all_messages(&self, limit: u32) -> Result<Vec<OutboxRow>> {
+        self.db.exec("SELECT * FROM outbox ORDER BY created_at DESC, rowid DESC LIMIT ?", vec![i64::from(limit).into()])?.to_array()
+    }
+}
+
+impl OutboxRow {
+    fn view(self) -> Option<MessageView> {
+        let kind = serde_json::from_value(serde_json::Value::String(self.kind)).ok()?;
+        Some(MessageView {
+            kind,
+            idempotency_key: self.key,
+            status: self.status,
+            attempts: self.attempts as u32,
+            created_at: self.created_at,
+            sent_at: self.sent_at,
+            last_error: self.last_error,
+        })
+    }
+}
+
+impl Store {
+    pub fn sku(&self) -> Result<String> {
+        Ok(sql::setting(&self.db, "meta", "sku")?.unwrap_or_default())
+    }
+
+    pub fn set_sku(&self, sku: &str) -> Result<()> {
+        self.set_meta("sku", sku)
+    }
+
+    /// The shop settings that came with the last command (used by the alarm).
+    pub fn shop(&self) -> Result<Option<crate::protocol::ShopContext>> {
+        Ok(match sql::setting(&self.db, "meta", "shop")? {
+            Some(v) => Some(serde_json::from_str(&v)?),
+            None => None,
+        })
+    }
+
+    pub fn set_shop(&self, shop: &crate::protocol::ShopContext) -> Result<()> {
+        self.set_meta("shop", &serde_json::to_string(shop)?)
+    }
+}
