@@ -222,6 +222,7 @@ fn render_all(q: &Queue, config: &SkuConfig, shop: &ShopContext, effects: &[Effe
                 position: q.position(&entry.id),
                 available: q.available(),
                 hold_until: entry.hold_until,
+                ..Default::default()
             };
             let r = render(o.kind, &ctx);
             Some(NewMessage {

@@ -4,7 +4,7 @@ use crate::date::Date;
 use crate::wire::MessageKind;
 
 /// The facts a message is written from, gathered by the edge when it enqueues the message.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MessageContext<'a> {
     pub shop_name: &'a str,
     pub sku_title: &'a str,
@@ -62,6 +62,7 @@ pub fn render(kind: MessageKind, ctx: &MessageContext<'_>) -> Rendered {
             ],
             None,
         ),
+        other => (format!("{title}: {}", other.as_str().replace('_', " ")), vec![format!("{}.", capitalize(ctx.eta_text))], None),
     };
     let link = ctx.product_url.filter(|u| u.starts_with("https://") || u.starts_with("http://"));
     let mut text = paragraphs.join("\n\n");

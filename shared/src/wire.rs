@@ -34,21 +34,74 @@ pub enum EntryStatus {
 }
 
 /// Every kind of message the system sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
+    /// At once after signup: you're #N, the ETA.
     SignupConfirmation,
+    /// Halfway between signup and the earliest ship date, for long waits.
+    MidwaitCheckin,
+    /// A few days before the ship date (pre-orders, backorders).
+    ShippingImminent,
+    /// The ETA moved: old and new dates.
+    EtaChanged,
+    /// Stock is back and a unit is held (or, without holds, first come first served).
     RestockOffer,
+    /// A pre-order's units arrived and are held for the shopper.
+    PreorderReady,
+    /// The units went to people ahead in line; still on the list.
     SoldOutAgain,
+    /// The hold ends soon and has not been used.
+    HoldReminder,
+    /// The hold ended; the unit went to the next in line.
+    HoldExpired,
+    /// An offer that was neither opened nor clicked, while the hold still runs.
+    NonopenerFollowup,
+    /// After a no-hold notification, when stock is still there and the shopper has not bought.
+    UrgencyFollowup,
+    /// A backorder is known: ETA, cancel-and-refund link, support contact.
+    BackorderAck,
+    /// A backorder's units are allocated: it is on its way.
+    ShipNotice,
 }
 
 impl MessageKind {
+    pub const ALL: [MessageKind; 13] = [
+        MessageKind::SignupConfirmation,
+        MessageKind::MidwaitCheckin,
+        MessageKind::ShippingImminent,
+        MessageKind::EtaChanged,
+        MessageKind::RestockOffer,
+        MessageKind::PreorderReady,
+        MessageKind::SoldOutAgain,
+        MessageKind::HoldReminder,
+        MessageKind::HoldExpired,
+        MessageKind::NonopenerFollowup,
+        MessageKind::UrgencyFollowup,
+        MessageKind::BackorderAck,
+        MessageKind::ShipNotice,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             MessageKind::SignupConfirmation => "signup_confirmation",
+            MessageKind::MidwaitCheckin => "midwait_checkin",
+            MessageKind::ShippingImminent => "shipping_imminent",
+            MessageKind::EtaChanged => "eta_changed",
             MessageKind::RestockOffer => "restock_offer",
+            MessageKind::PreorderReady => "preorder_ready",
             MessageKind::SoldOutAgain => "sold_out_again",
+            MessageKind::HoldReminder => "hold_reminder",
+            MessageKind::HoldExpired => "hold_expired",
+            MessageKind::NonopenerFollowup => "nonopener_followup",
+            MessageKind::UrgencyFollowup => "urgency_followup",
+            MessageKind::BackorderAck => "backorder_ack",
+            MessageKind::ShipNotice => "ship_notice",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        MessageKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
