@@ -1,0 +1,68 @@
+// The demo storefront: serves demo/index.html at / with {{EDGE}} replaced by the edge's base URL, so the
+// page installs the widget exactly as a merchant would. Node built-ins only.
+//
+//   node demo/serve.mjs --port 8080 --edge http://127.0.0.1:8787
+//
+// Tests import it: `const shop = await startStorefront({ port: 0, edge }); … await shop.close();`
+
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** Starts the storefront on 127.0.0.1:`port` (0 picks a free port). Resolves to `{ url, close() }`. */
+export async function startStorefront({ port = 0, edge = 'http://127.0.0.1:8787', host = '127.0.0.1' } = {}) {
+  const base = String(edge).replace(/\/+$/, '');
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/' || path === '/index.html' || path.startsWith('/products/'))) {
+      try {
+        const html = (await readFile(join(HERE, 'index.html'), 'utf8')).replaceAll('{{EDGE}}', base);
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : html);
+      } catch (e) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(String(e));
+      }
+      return;
+    }
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found');
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const { port: actual } = server.address();
+  return {
+    url: `http://${host}:${actual}`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const shop = await startStorefront({
+    port: Number(arg('port', process.env.PORT || 8080)),
+    edge: arg('edge', process.env.EDGE_URL || 'http://127.0.0.1:8787'),
+    host: arg('host', '127.0.0.1'),
+  });
+  console.log(`demo storefront on ${shop.url} (widget from ${arg('edge', process.env.EDGE_URL || 'http://127.0.0.1:8787')})`);
+  const stop = () => shop.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
