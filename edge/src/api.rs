@@ -4,10 +4,11 @@
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
-use crate::protocol::{ShopCommand, ShopContext, SkuCommand};
+use crate::clock;
+use crate::protocol::{ShopCommand, ShopContext, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
 use shared::signature::{is_standard_secret, verify_shopify, verify_standard, StandardHeaders};
-use shared::wire::{InventoryLevel, ShopConfig, ShopifyInventoryLevel, SignupRequest, SkuConfig};
+use shared::wire::{BackorderRequest, ConversionRequest, InventoryLevel, ShopConfig, ShopifyInventoryLevel, SignupRequest, SkuConfig};
 use shared::Email;
 use worker::{Env, Request, Response};
 
@@ -95,6 +96,9 @@ pub async fn put_shop(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> 
     let config: ShopConfig = decode(&body_bytes(&mut req).await?)?;
     validate_shop(&config)?;
     let saved: ShopConfig = call_ok(env, SHOP, shop, &ShopCommand::Put { config }).await?;
+    if cfg.dev_mode {
+        clock::register_shop(env, shop).await?;
+    }
     json(200, &saved)
 }
 
@@ -102,31 +106,88 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
     require_admin(&req, cfg)?;
     let config: SkuConfig = decode(&body_bytes(&mut req).await?)?;
     validate_sku(&config)?;
-    shop_config(env, shop).await?;
+    let shop_cfg = shop_config(env, shop).await?;
     let item = config.shopify_inventory_item_id;
-    let saved: SkuConfig = call_ok(env, SKU_QUEUE, &sku_object(shop, sku), &SkuCommand::Configure { sku: sku.to_owned(), config }).await?;
+    let cmd = SkuCommand::Configure { shop: ShopContext::new(shop, &shop_cfg), sku: sku.to_owned(), config };
+    let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
+    if status != 200 {
+        return json(status, &body);
+    }
+    let saved: SkuConfig = serde_json::from_value(body).map_err(|e| AppError::Internal(e.to_string()))?;
     let _: serde_json::Value = call_ok(env, SHOP, shop, &ShopCommand::IndexSku { sku: sku.to_owned(), shopify_inventory_item_id: item }).await?;
     json(200, &saved)
 }
 
 pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     require_admin(&req, cfg)?;
-    relay(env, shop, sku, &SkuCommand::Queue).await
+    relay(env, cfg, shop, sku, SkuCommand::Queue).await
+}
+
+/// Sends a command to the SKU's object, with the dev clock's offset in dev mode.
+pub async fn call_sku(env: &Env, cfg: &Config, shop: &str, sku: &str, cmd: SkuCommand) -> AppResult<(u16, serde_json::Value)> {
+    let clock_offset_ms = if cfg.dev_mode { clock::offset_ms(env).await? } else { 0 };
+    call_object(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
 }
 
 /// Passes a SKU object's answer through unchanged.
-async fn relay(env: &Env, shop: &str, sku: &str, cmd: &SkuCommand) -> AppResult<Response> {
-    let (status, body) = call_object(env, SKU_QUEUE, &sku_object(shop, sku), cmd).await?;
+async fn relay(env: &Env, cfg: &Config, shop: &str, sku: &str, cmd: SkuCommand) -> AppResult<Response> {
+    let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
     json(status, &body)
+}
+
+pub async fn backorder(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    let body: BackorderRequest = decode(&body_bytes(&mut req).await?)?;
+    let email = Email::parse(&body.email)?;
+    if body.order_id.trim().is_empty() || body.order_id.len() > 100 {
+        return Err(AppError::Invalid("invalid_field", "order_id must be 1–100 characters".into()));
+    }
+    check_quantity(body.quantity)?;
+    let shop_cfg = shop_config(env, shop).await?;
+    let cmd = SkuCommand::Backorder {
+        shop: ShopContext::new(shop, &shop_cfg),
+        entry_id: new_id()?,
+        order_id: body.order_id,
+        email: email.as_str().to_owned(),
+        quantity: body.quantity,
+        ordered_at_ms: parse_timestamp_ms(&body.ordered_at)?,
+    };
+    relay(env, cfg, shop, sku, cmd).await
+}
+
+pub async fn conversion(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    let body: ConversionRequest = decode(&body_bytes(&mut req).await?)?;
+    let email_key = match &body.email {
+        Some(e) => Some(Email::parse(e)?.key()),
+        None => None,
+    };
+    if body.entry_id.is_none() && email_key.is_none() {
+        return Err(AppError::Invalid("invalid_field", "give entry_id or email".into()));
+    }
+    if !body.revenue.is_finite() || body.revenue < 0.0 {
+        return Err(AppError::Invalid("invalid_field", "revenue must be zero or more".into()));
+    }
+    check_quantity(body.quantity)?;
+    let cmd = SkuCommand::Convert { entry_id: body.entry_id, email_key, order_id: body.order_id, quantity: body.quantity, revenue: body.revenue };
+    relay(env, cfg, shop, sku, cmd).await
+}
+
+fn check_quantity(q: u32) -> AppResult<()> {
+    if (1..=100).contains(&q) {
+        Ok(())
+    } else {
+        Err(AppError::Invalid("invalid_quantity", "quantity must be 1–100".into()))
+    }
 }
 
 fn origin(req: &Request) -> Option<String> {
     req.headers().get("Origin").ok().flatten()
 }
 
-pub async fn sku_state(req: Request, env: &Env, shop: &str, sku: &str) -> AppResult<Response> {
+pub async fn sku_state(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     let shop_cfg = shop_config(env, shop).await?;
-    let resp = relay(env, shop, sku, &SkuCommand::State).await?;
+    let resp = relay(env, cfg, shop, sku, SkuCommand::State).await?;
     with_cors(resp, origin(&req).as_deref(), &shop_cfg.allowed_origins)
 }
 
@@ -135,7 +196,7 @@ pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Respons
     with_cors(Response::empty()?.with_status(204), origin(&req).as_deref(), &allowed)
 }
 
-pub async fn signup(mut req: Request, env: &Env, shop: &str, sku: &str) -> AppResult<Response> {
+pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     let shop_cfg = shop_config(env, shop).await?;
     let origin = origin(&req);
     let result = async {
@@ -150,6 +211,8 @@ pub async fn signup(mut req: Request, env: &Env, shop: &str, sku: &str) -> AppRe
             Some(_) => return Err(AppError::Invalid("invalid_locale", "locale must be a language tag like en or de-CH".into())),
             None => None,
         };
+        let quantity = body.quantity.unwrap_or(1);
+        check_quantity(quantity)?;
         let cmd = SkuCommand::Signup {
             shop: ShopContext::new(shop, &shop_cfg),
             entry_id: new_id()?,
@@ -157,20 +220,21 @@ pub async fn signup(mut req: Request, env: &Env, shop: &str, sku: &str) -> AppRe
             sms_consent: body.sms_consent.unwrap_or(false) && phone.is_some(),
             phone,
             locale,
+            quantity,
         };
-        relay(env, shop, sku, &cmd).await
+        relay(env, cfg, shop, sku, cmd).await
     }
     .await;
     let resp = result.or_else(|e| Response::from_json(&e.body()).map(|r| r.with_status(e.status())).map_err(AppError::from))?;
     with_cors(resp, origin.as_deref(), &shop_cfg.allowed_origins)
 }
 
-pub async fn position(req: Request, env: &Env, shop: &str, sku: &str, entry_id: &str) -> AppResult<Response> {
+pub async fn position(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str, entry_id: &str) -> AppResult<Response> {
     let shop_cfg = shop_config(env, shop).await?;
     if entry_id.is_empty() || entry_id.len() > 64 || !entry_id.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
         return Err(AppError::NotFound("unknown_entry", "no such waitlist entry".into()));
     }
-    let resp = relay(env, shop, sku, &SkuCommand::Position { entry_id: entry_id.to_owned() }).await?;
+    let resp = relay(env, cfg, shop, sku, SkuCommand::Position { entry_id: entry_id.to_owned() }).await?;
     with_cors(resp, origin(&req).as_deref(), &shop_cfg.allowed_origins)
 }
 
@@ -200,7 +264,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-pub async fn shopify_webhook(mut req: Request, env: &Env, shop: &str) -> AppResult<Response> {
+pub async fn shopify_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
     let shop_cfg = shop_config(env, shop).await?;
     let body = body_bytes(&mut req).await?;
     verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &shop_cfg.shopify_webhook_secrets)?;
@@ -228,10 +292,10 @@ pub async fn shopify_webhook(mut req: Request, env: &Env, shop: &str) -> AppResu
         available: level.available.unwrap_or(0).max(0),
         updated_at_ms,
     };
-    relay(env, shop, &sku, &cmd).await
+    relay(env, cfg, shop, &sku, cmd).await
 }
 
-pub async fn inventory_webhook(mut req: Request, env: &Env, shop: &str) -> AppResult<Response> {
+pub async fn inventory_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
     let shop_cfg = shop_config(env, shop).await?;
     let body = body_bytes(&mut req).await?;
     let (id, ts, sig) = (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
@@ -254,5 +318,5 @@ pub async fn inventory_webhook(mut req: Request, env: &Env, shop: &str) -> AppRe
         available: level.available,
         updated_at_ms,
     };
-    relay(env, shop, &level.sku, &cmd).await
+    relay(env, cfg, shop, &level.sku, cmd).await
 }

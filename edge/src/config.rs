@@ -16,6 +16,8 @@ pub struct Config {
     pub admin_token: String,
     pub email: EmailProvider,
     pub public_base_url: String,
+    /// `DEV_MODE=true` (tests only, never by default): the clock can be moved forward.
+    pub dev_mode: bool,
 }
 
 /// Resend's public API.
@@ -37,6 +39,6 @@ impl Config {
             }
             _ => EmailProvider::Outbox,
         };
-        Config { admin_token: get("ADMIN_TOKEN"), email, public_base_url: get("PUBLIC_BASE_URL") }
+        Config { admin_token: get("ADMIN_TOKEN"), email, public_base_url: get("PUBLIC_BASE_URL"), dev_mode: get("DEV_MODE") == "true" }
     }
 }

@@ -16,6 +16,8 @@ pub enum AppError {
     NotFound(&'static str, String),
     /// 405.
     MethodNotAllowed,
+    /// 409: the request is valid but the entry's state does not allow it.
+    Conflict(&'static str, String),
     /// 413: body larger than we accept.
     TooLarge(usize),
     /// 422: well-formed but invalid values.
@@ -49,6 +51,7 @@ impl AppError {
             AppError::Unauthorized(..) => 401,
             AppError::NotFound(..) => 404,
             AppError::MethodNotAllowed => 405,
+            AppError::Conflict(..) => 409,
             AppError::TooLarge(_) => 413,
             AppError::Invalid(..) => 422,
             AppError::Internal(_) => 500,
@@ -60,6 +63,7 @@ impl AppError {
             AppError::BadRequest(c, m)
             | AppError::Unauthorized(c, m)
             | AppError::NotFound(c, m)
+            | AppError::Conflict(c, m)
             | AppError::Invalid(c, m) => (*c, m.clone()),
             AppError::MethodNotAllowed => ("method_not_allowed", "method not allowed on this path".to_owned()),
             AppError::TooLarge(max) => ("body_too_large", format!("request body is larger than {max} bytes")),

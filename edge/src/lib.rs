@@ -5,6 +5,7 @@
 //! `shared` crate and is driven by the `SkuQueue` object.
 
 mod api;
+mod clock;
 mod config;
 mod error;
 mod http;
@@ -16,6 +17,7 @@ mod sku_object;
 mod sql;
 mod store;
 
+pub use clock::DevClock;
 pub use shop_object::Shop;
 pub use sku_object::SkuQueue;
 
@@ -42,21 +44,24 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
         (Get, ["healthz"]) => http::json(200, &serde_json::json!({"ok": true, "public_base_url": cfg.public_base_url})),
         (Get, ["dev", page @ ("mailbox" | "mailbox.json")]) if cfg.email == EmailProvider::Outbox => {
             let shop = url.query_pairs().find(|(k, _)| k == "shop").map(|(_, v)| v.into_owned()).unwrap_or_else(|| "demo".into());
-            if *page == "mailbox" { mailbox::html_page(env, &shop).await } else { mailbox::json_page(env, &shop).await }
+            if *page == "mailbox" { mailbox::html_page(env, &cfg, &shop).await } else { mailbox::json_page(env, &cfg, &shop).await }
         }
+        (Post, ["v1", "dev", "advance"]) if cfg.dev_mode => clock::advance(req, env, &cfg).await,
         (_, ["v1", "shops", shop, rest @ ..]) => {
             api::check_id("shop", shop)?;
             match (method, rest) {
                 (Put, []) => api::put_shop(req, env, &cfg, shop).await,
                 (Put, ["skus", sku]) => with_sku(sku, api::put_sku(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku]) => with_sku(sku, api::sku_state(req, env, shop, sku)).await,
+                (Get, ["skus", sku]) => with_sku(sku, api::sku_state(req, env, &cfg, shop, sku)).await,
                 (Get, ["skus", sku, "queue"]) => with_sku(sku, api::queue(req, env, &cfg, shop, sku)).await,
-                (Post, ["skus", sku, "waitlist"]) => with_sku(sku, api::signup(req, env, shop, sku)).await,
-                (Get, ["skus", sku, "waitlist", entry]) => with_sku(sku, api::position(req, env, shop, sku, entry)).await,
+                (Post, ["skus", sku, "waitlist"]) => with_sku(sku, api::signup(req, env, &cfg, shop, sku)).await,
+                (Get, ["skus", sku, "waitlist", entry]) => with_sku(sku, api::position(req, env, &cfg, shop, sku, entry)).await,
+                (Post, ["skus", sku, "backorders"]) => with_sku(sku, api::backorder(req, env, &cfg, shop, sku)).await,
+                (Post, ["skus", sku, "conversions"]) => with_sku(sku, api::conversion(req, env, &cfg, shop, sku)).await,
                 (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
-                (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, shop).await,
-                (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, shop).await,
-                (_, [] | ["skus", _] | ["skus", _, "queue" | "waitlist"] | ["skus", _, "waitlist", _] | ["webhooks", "shopify" | "inventory"]) => {
+                (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, &cfg, shop).await,
+                (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, &cfg, shop).await,
+                (_, [] | ["skus", _] | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"] | ["skus", _, "waitlist", _] | ["webhooks", "shopify" | "inventory"]) => {
                     Err(AppError::MethodNotAllowed)
                 }
                 _ => Err(not_found()),

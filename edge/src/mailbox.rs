@@ -1,7 +1,8 @@
 //! The local mailbox: with `EMAIL_PROVIDER=outbox`, what would have been sent, per shop, newest
 //! first. Not served with a real provider.
 
-use crate::api::{check_id, SHOP, SKU_QUEUE};
+use crate::api::{call_sku, check_id, SHOP};
+use crate::config::Config;
 use crate::error::AppResult;
 use crate::http::{call_ok, json};
 use crate::protocol::{ShopCommand, SkuCommand};
@@ -9,24 +10,25 @@ use crate::store::OutboxRow;
 use shared::message::{escape, format_instant};
 use worker::{Env, Response};
 
-pub async fn messages(env: &Env, shop: &str) -> AppResult<Vec<OutboxRow>> {
+pub async fn messages(env: &Env, cfg: &Config, shop: &str) -> AppResult<Vec<OutboxRow>> {
     check_id("shop", shop)?;
     let skus: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Skus).await?;
     let mut all = Vec::new();
     for sku in skus {
-        let rows: Vec<OutboxRow> = call_ok(env, SKU_QUEUE, &format!("{shop}/{sku}"), &SkuCommand::Mailbox).await?;
+        let (_, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Mailbox).await?;
+        let rows: Vec<OutboxRow> = serde_json::from_value(body).unwrap_or_default();
         all.extend(rows);
     }
     all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
     Ok(all)
 }
 
-pub async fn json_page(env: &Env, shop: &str) -> AppResult<Response> {
-    json(200, &messages(env, shop).await?)
+pub async fn json_page(env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
+    json(200, &messages(env, cfg, shop).await?)
 }
 
-pub async fn html_page(env: &Env, shop: &str) -> AppResult<Response> {
-    let rows = messages(env, shop).await?;
+pub async fn html_page(env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
+    let rows = messages(env, cfg, shop).await?;
     let mut items = String::new();
     for m in &rows {
         items.push_str(&format!(

@@ -11,11 +11,11 @@ use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 /// A provider that does not answer within this time is treated as down for this try.
 const PROVIDER_TIMEOUT_MS: u32 = 10_000;
 
-pub async fn send(provider: &EmailProvider, msg: &OutboxRow, shop: &str) -> Attempt {
+pub async fn send(provider: &EmailProvider, msg: &OutboxRow, shop: &str, sku: &str) -> Attempt {
     match provider {
         // The local outbox "delivers" by keeping the message for the mailbox page.
         EmailProvider::Outbox => Attempt::Accepted { provider_id: Some(format!("outbox:{}", msg.key)) },
-        EmailProvider::Resend { api_base, api_key } => match resend(api_base, api_key, msg, shop).await {
+        EmailProvider::Resend { api_base, api_key } => match resend(api_base, api_key, msg, shop, sku).await {
             Ok(a) => a,
             Err(e) => Attempt::Network(e.to_string()),
         },
@@ -27,7 +27,7 @@ struct ResendAccepted {
     id: Option<String>,
 }
 
-async fn resend(base: &str, key: &str, msg: &OutboxRow, shop: &str) -> worker::Result<Attempt> {
+async fn resend(base: &str, key: &str, msg: &OutboxRow, shop: &str, sku: &str) -> worker::Result<Attempt> {
     let body = serde_json::json!({
         "from": msg.from_addr,
         "to": [msg.to_addr],
@@ -37,6 +37,8 @@ async fn resend(base: &str, key: &str, msg: &OutboxRow, shop: &str) -> worker::R
         "tags": [
             {"name": "kind", "value": msg.kind},
             {"name": "shop", "value": tag_value(shop)},
+            {"name": "sku", "value": tag_value(sku)},
+            {"name": "entry", "value": tag_value(&msg.entry_id)},
         ],
     });
     let headers = Headers::new();

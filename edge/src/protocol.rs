@@ -2,6 +2,7 @@
 //! change together; the public wire types live in `shared::wire`.
 
 use serde::{Deserialize, Serialize};
+use shared::schedule::{Policy, HOUR_MS};
 use shared::wire::{ShopConfig, SkuConfig};
 
 /// The facts about the shop a SKU object needs to act, sent with every command that may enqueue
@@ -12,18 +13,55 @@ pub struct ShopContext {
     pub name: String,
     pub from_email: String,
     pub hold_hours: u32,
+    pub notify_multiplier: f64,
+    pub hold_reminder_hours: u32,
+    pub support_email: Option<String>,
+    pub postal_address: Option<String>,
+    pub utc_offset_minutes: i32,
+    pub time_zone_label: Option<String>,
 }
 
 impl ShopContext {
     pub fn new(shop: &str, cfg: &ShopConfig) -> ShopContext {
-        ShopContext { shop: shop.to_owned(), name: cfg.name.clone(), from_email: cfg.from_email.clone(), hold_hours: cfg.hold_hours }
+        ShopContext {
+            shop: shop.to_owned(),
+            name: cfg.name.clone(),
+            from_email: cfg.from_email.clone(),
+            hold_hours: cfg.hold_hours,
+            notify_multiplier: cfg.notify_multiplier,
+            hold_reminder_hours: cfg.hold_reminder_hours,
+            support_email: cfg.support_email.clone(),
+            postal_address: cfg.postal_address.clone(),
+            utc_offset_minutes: cfg.utc_offset_minutes,
+            time_zone_label: cfg.time_zone_label.clone(),
+        }
     }
+
+    /// The lifecycle policy for one SKU (which may override the hold length).
+    pub fn policy(&self, sku: &SkuConfig) -> Policy {
+        Policy {
+            hold_ms: i64::from(sku.hold_hours.unwrap_or(self.hold_hours)) * HOUR_MS,
+            notify_multiplier: self.notify_multiplier,
+            reminder_before_ms: i64::from(self.hold_reminder_hours) * HOUR_MS,
+            ..Policy::default()
+        }
+    }
+}
+
+/// One command to a SKU object. `clock_offset_ms` is 0 except in dev mode, where tests move the
+/// edge's clock forward (`POST /v1/dev/advance`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkuRequest {
+    #[serde(default)]
+    pub clock_offset_ms: i64,
+    #[serde(flatten)]
+    pub cmd: SkuCommand,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum SkuCommand {
-    Configure { sku: String, config: SkuConfig },
+    Configure { shop: ShopContext, sku: String, config: SkuConfig },
     State,
     Signup {
         shop: ShopContext,
@@ -32,7 +70,9 @@ pub enum SkuCommand {
         phone: Option<String>,
         sms_consent: bool,
         locale: Option<String>,
+        quantity: u32,
     },
+    Backorder { shop: ShopContext, entry_id: String, order_id: String, email: String, quantity: u32, ordered_at_ms: i64 },
     Position { entry_id: String },
     /// An absolute stock level at one location, from a webhook.
     Level {
@@ -43,6 +83,12 @@ pub enum SkuCommand {
         available: i64,
         updated_at_ms: i64,
     },
+    Convert { entry_id: Option<String>, email_key: Option<String>, order_id: String, quantity: u32, revenue: f64 },
+    Cancel { entry_id: String },
+    /// The shopper opened or clicked an offer.
+    Engage { entry_id: String },
+    /// Run what is due now (dev clock moves).
+    Tick,
     Queue,
     Mailbox,
 }

@@ -1,7 +1,8 @@
 //! `SkuQueue` Durable Object: one per (shop, SKU), the single writer of that SKU's waitlist.
 //!
 //! Thin by design: decode the command → call `shared` → persist the effects → schedule the alarm →
-//! answer. Delivery of queued messages happens in `alarm`.
+//! answer. Delivery of queued messages and timed work (hold ends, reminders, follow-ups) happen in
+//! `alarm`.
 //!
 //! Concurrency assumption: a Durable Object handles one event at a time, and each command here
 //! reads, decides and writes with no `await` in between (`handle` is synchronous), so the runtime's
@@ -12,20 +13,21 @@
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::mailer;
-use crate::protocol::{ShopContext, SkuCommand};
+use crate::protocol::{ShopContext, SkuCommand, SkuRequest};
 use crate::store::{EventOutcome, NewMessage, Store};
 use serde::Serialize;
 use shared::eta::eta_phrase;
 use shared::message::{render, MessageContext};
 use shared::outbox::{decide, Decision};
-use shared::queue::{Effect, NewEntry, Queue, Signup};
-use shared::wire::{InventoryResult, MessageKind, QueueEntryView, QueueView, SignupResponse, SkuConfig, SkuState};
+use shared::queue::{Effect, Joined, NewEntry, Queue};
+use shared::wire::{
+    ConversionResult, EntryKind, InventoryResult, MessageKind, Mode, QueueEntryView, QueueView, SignupResponse, SkuConfig, SkuState,
+};
 use shared::{Date, Email};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 /// Messages handed to the provider per alarm run; the alarm re-arms at once while more are due.
 const DELIVERY_BATCH: u32 = 50;
-const HOUR_MS: i64 = 3_600_000;
 
 #[durable_object]
 pub struct SkuQueue {
@@ -49,13 +51,14 @@ impl DurableObject for SkuQueue {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: SkuCommand = match req.json().await {
+        let request: SkuRequest = match req.json().await {
             Ok(c) => c,
             Err(e) => return AppError::Internal(format!("bad internal command: {e}")).into_response(),
         };
         let store = Store::open(self.state.storage().sql())?;
-        let now = now_ms();
-        let result = handle(&store, cmd, now);
+        store.set_clock_offset(request.clock_offset_ms)?;
+        let now = real_now() + request.clock_offset_ms;
+        let result = handle(&store, request.cmd, now);
         self.schedule(&store, now).await?;
         match result {
             Ok(a) => Ok(Response::from_json(&a.body)?.with_status(a.status)),
@@ -65,14 +68,16 @@ impl DurableObject for SkuQueue {
 
     async fn alarm(&self) -> Result<Response> {
         let store = Store::open(self.state.storage().sql())?;
-        let now = now_ms();
-        expire_holds(&store, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
+        let offset = store.clock_offset()?;
+        let now = real_now() + offset;
+        run_due(&store, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
         let provider = Config::from_env(&self.env).email;
-        let shop = store_shop(&store).map(|s| s.shop).unwrap_or_default();
+        let shop = store.shop()?.map(|s| s.shop).unwrap_or_default();
+        let sku = store.sku()?;
         for msg in store.due_messages(now, DELIVERY_BATCH)? {
             let attempts = msg.attempts + 1;
-            let attempt = mailer::send(&provider, &msg, &shop).await;
-            let after = now_ms();
+            let attempt = mailer::send(&provider, &msg, &shop, &sku).await;
+            let after = real_now() + offset;
             match decide(attempt, attempts as u32, after, js_sys::Math::random()) {
                 Decision::Sent { provider_id } => store.mark_sent(&msg.key, attempts, after, provider_id)?,
                 Decision::Retry { at, reason } => store.mark_retry(&msg.key, attempts, at, &reason)?,
@@ -82,91 +87,183 @@ impl DurableObject for SkuQueue {
                 }
             }
         }
-        self.schedule(&store, now_ms()).await?;
+        self.schedule(&store, real_now() + offset).await?;
         Response::empty()
     }
 }
 
 impl SkuQueue {
-    /// Keeps one alarm at the earliest due time: the next pending message or hold end.
+    /// Keeps one alarm at the earliest due time: the next pending message, hold end or timed message.
     async fn schedule(&self, store: &Store, now: i64) -> Result<()> {
-        let next_hold = store.load_queue()?.next_wake();
-        let next = [store.next_due()?, next_hold].into_iter().flatten().min();
-        let storage = self.state.storage();
-        match next {
-            Some(t) => storage.set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&(t.max(now) as f64).into()))).await,
-            None => Ok(()),
-        }
+        let next_work = match (store.config()?, store.shop()?) {
+            (Some(cfg), Some(shop)) => store.load_queue(cfg.eta, shop.policy(&cfg))?.next_wake(now),
+            _ => None,
+        };
+        let offset = store.clock_offset()?;
+        let Some(t) = [store.next_due()?, next_work].into_iter().flatten().min() else { return Ok(()) };
+        // Alarms run on the real clock; a dev clock offset brings them forward.
+        let at = (t.max(now) - offset) as f64;
+        self.state.storage().set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&at.into()))).await
     }
 }
 
-fn now_ms() -> i64 {
+fn real_now() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
-fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
-    if let SkuCommand::Configure { sku, config } = cmd {
-        store.set_config(&config)?;
-        store.set_sku(&sku)?;
-        return answer(200, &config);
+/// Everything a command needs about the SKU, loaded once.
+struct Sku {
+    name: String,
+    config: SkuConfig,
+    shop: ShopContext,
+}
+
+impl Sku {
+    fn load(store: &Store, shop: Option<ShopContext>) -> AppResult<Sku> {
+        let config = store.config()?.ok_or_else(|| AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into()))?;
+        if let Some(s) = &shop {
+            store.set_shop(s)?;
+        }
+        let shop = match shop {
+            Some(s) => s,
+            None => store.shop()?.ok_or_else(|| AppError::Internal("SKU has no shop settings yet".into()))?,
+        };
+        Ok(Sku { name: store.sku()?, config, shop })
     }
-    let config = store.config()?.ok_or_else(|| AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into()))?;
-    let today = Date::from_unix_ms(now);
-    let eta_text = eta_phrase(config.eta.as_ref(), today);
+
+    fn queue(&self, store: &Store) -> AppResult<Queue> {
+        Ok(store.load_queue(self.config.eta, self.shop.policy(&self.config))?)
+    }
+
+    fn eta_text(&self, now: i64) -> String {
+        eta_phrase(self.config.eta.as_ref(), Date::from_unix_ms(now))
+    }
+
+    fn entry_kind(&self) -> EntryKind {
+        match self.config.mode {
+            Mode::Preorder => EntryKind::Preorder,
+            Mode::Restock | Mode::Backorder => EntryKind::Notify,
+        }
+    }
+}
+
+fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
     match cmd {
-        SkuCommand::Configure { .. } => unreachable!("handled above"),
+        SkuCommand::Configure { shop, sku, config } => {
+            store.set_sku(&sku)?;
+            store.set_shop(&shop)?;
+            let old = store.config()?;
+            store.set_config(&config)?;
+            // An ETA that moves is news for everyone in line.
+            if let Some(old) = old.filter(|o| o.eta != config.eta) {
+                let s = Sku::load(store, None)?;
+                let mut q = store.load_queue(old.eta, shop.policy(&config))?;
+                let effects = q.set_eta(config.eta);
+                let old_text = eta_phrase(old.eta.as_ref(), Date::from_unix_ms(now));
+                let messages = render_all(&q, &s, &effects, now, Some(&old_text));
+                store.commit(&q, &effects, &messages, now)?;
+            }
+            answer(200, &config)
+        }
         SkuCommand::State => {
-            let q = store.load_queue()?;
+            let s = Sku::load(store, None).or_else(|e| match e {
+                AppError::Internal(_) => Err(AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into())),
+                e => Err(e),
+            })?;
+            let q = s.queue(store)?;
             answer(200, &SkuState {
-                sku: store.sku()?,
-                title: config.title.clone(),
-                mode: config.mode,
+                sku: s.name.clone(),
+                title: s.config.title.clone(),
+                mode: s.config.mode,
                 available: q.available(),
                 reserved: q.held(now),
                 reserved_until: q.reserved_until(now),
-                eta: config.eta,
-                eta_text,
+                eta: s.config.eta,
+                eta_text: s.eta_text(now),
                 waiting: q.waiting(),
             })
         }
-        SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale } => {
+        SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity } => {
+            let s = Sku::load(store, Some(shop))?;
             let email = Email::parse(&email)?;
-            store.set_shop(&shop)?;
-            let mut q = store.load_queue()?;
             let existing = store.entry_by_key(&email.key())?;
-            let new = NewEntry { id: entry_id, email, phone, sms_consent, locale };
-            let (entry, status, effects) = match q.signup(existing, new, now) {
-                Signup::Existing(e) => (e, 200, Vec::new()),
-                Signup::Created(e, fx) => (e, 201, fx),
+            let new = NewEntry { id: entry_id, email, phone, sms_consent, locale, kind: s.entry_kind(), quantity, order_id: None, at: now };
+            join(store, &s, existing, new, now)
+        }
+        SkuCommand::Backorder { shop, entry_id, order_id, email, quantity, ordered_at_ms } => {
+            let s = Sku::load(store, Some(shop))?;
+            let email = Email::parse(&email)?;
+            let existing = store.entry_by_order(&order_id)?;
+            let new = NewEntry {
+                id: entry_id,
+                email,
+                phone: None,
+                sms_consent: false,
+                locale: None,
+                kind: EntryKind::Backorder,
+                quantity,
+                order_id: Some(order_id),
+                at: ordered_at_ms,
             };
-            let messages = render_all(&q, &config, &shop, &effects, &eta_text);
-            store.commit(&q, &effects, &messages, now)?;
-            answer(status, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: config.eta, eta_text })
+            join(store, &s, existing, new, now)
         }
         SkuCommand::Position { entry_id } => {
+            let s = Sku::load(store, None)?;
             let entry = store.entry(&entry_id)?.ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
-            let q = store.load_queue()?;
-            answer(200, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: config.eta, eta_text })
+            let q = s.queue(store)?;
+            answer(200, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: s.config.eta, eta_text: s.eta_text(now) })
         }
         SkuCommand::Level { shop, event_id, location, available, updated_at_ms } => {
-            store.set_shop(&shop)?;
-            let hold_ms = i64::from(shop.hold_hours) * HOUR_MS;
-            store.set_hold_ms(hold_ms)?;
+            let s = Sku::load(store, Some(shop))?;
             let outcome = store.record_level(&event_id, &location, available, updated_at_ms, now)?;
-            let mut q = store.load_queue()?;
-            let effects = if outcome == EventOutcome::Applied { q.set_level(q.available(), now, hold_ms) } else { Vec::new() };
-            let messages = render_all(&q, &config, &shop, &effects, &eta_text);
+            let mut q = s.queue(store)?;
+            let effects = if outcome == EventOutcome::Applied { q.set_level(q.available(), now) } else { Vec::new() };
+            let messages = render_all(&q, &s, &effects, now, None);
             store.commit(&q, &effects, &messages, now)?;
-            let count = |k: MessageKind| messages.iter().filter(|m| m.kind == k).count() as u32;
+            let count = |k: &[MessageKind]| messages.iter().filter(|m| k.contains(&m.kind)).count() as u32;
             answer(200, &InventoryResult {
                 outcome: outcome.as_str().to_owned(),
                 available: q.available(),
-                offers: count(MessageKind::RestockOffer),
-                sold_out_again: count(MessageKind::SoldOutAgain),
+                offers: count(&[MessageKind::RestockOffer, MessageKind::PreorderReady, MessageKind::ShipNotice]),
+                sold_out_again: count(&[MessageKind::SoldOutAgain]),
             })
         }
+        SkuCommand::Convert { entry_id, email_key, order_id, quantity, revenue } => {
+            let s = Sku::load(store, None)?;
+            let entry = match (entry_id, email_key) {
+                (Some(id), _) => store.entry(&id)?,
+                (None, Some(key)) => store.entry_by_key(&key)?,
+                (None, None) => None,
+            }
+            .ok_or_else(|| AppError::NotFound("unknown_entry", "no waitlist entry matches this conversion".into()))?;
+            let mut q = s.queue(store)?;
+            let effects = q.convert(&entry.id).ok_or_else(|| AppError::Conflict("not_convertible", format!("the entry is {} and cannot convert", entry.status.as_str())))?;
+            store.commit(&q, &effects, &[], now)?;
+            store.record_conversion(&entry.id, &order_id, revenue)?;
+            let units = if entry.units > 0 { entry.units } else { quantity };
+            answer(200, &ConversionResult { entry_id: entry.id, status: shared::wire::EntryStatus::Converted, units, revenue })
+        }
+        SkuCommand::Cancel { entry_id } => {
+            let s = Sku::load(store, None)?;
+            let mut q = s.queue(store)?;
+            let effects = q.cancel(&entry_id).ok_or_else(|| AppError::Conflict("not_cancellable", "this entry is no longer waiting".into()))?;
+            store.commit(&q, &effects, &[], now)?;
+            answer(200, &serde_json::json!({"entry_id": entry_id, "status": "cancelled"}))
+        }
+        SkuCommand::Engage { entry_id } => {
+            let s = Sku::load(store, None)?;
+            let mut q = s.queue(store)?;
+            let effects = q.engage(&entry_id).unwrap_or_default();
+            store.commit(&q, &effects, &[], now)?;
+            answer(200, &serde_json::json!({"entry_id": entry_id, "engaged": true}))
+        }
+        SkuCommand::Tick => {
+            run_due(store, now)?;
+            answer(200, &serde_json::json!({"ok": true}))
+        }
         SkuCommand::Queue => {
-            let q = store.load_queue()?;
+            let s = Sku::load(store, None)?;
+            let q = s.queue(store)?;
             let mut entries = Vec::new();
             for e in store.all_entries()? {
                 entries.push(QueueEntryView {
@@ -175,37 +272,54 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
                     entry_id: e.id,
                     seq: e.seq,
                     email: e.email,
+                    kind: e.kind,
+                    quantity: e.quantity,
+                    units: e.units,
+                    order_id: e.order_id,
                     status: e.status,
                     created_at: e.created_at,
                     hold_until: e.hold_until,
                 });
             }
-            answer(200, &QueueView { sku: store.sku()?, available: q.available(), entries })
+            answer(200, &QueueView { sku: s.name, available: q.available(), entries })
         }
         SkuCommand::Mailbox => answer(200, &store.all_messages(500)?),
     }
 }
 
-/// Ends lapsed holds and passes their units on (called from the alarm).
-fn expire_holds(store: &Store, now: i64) -> AppResult<()> {
-    let (Some(config), Some(shop)) = (store.config()?, store_shop(store)) else { return Ok(()) };
-    let mut q = store.load_queue()?;
-    let effects = q.expire_holds(now, store.hold_ms()?);
+fn join(store: &Store, s: &Sku, existing: Option<shared::queue::Entry>, new: NewEntry, now: i64) -> AppResult<Answer> {
+    let mut q = s.queue(store)?;
+    let (entry, status, effects) = match q.join(existing, new, now) {
+        Joined::Existing(e) => (e, 200, Vec::new()),
+        Joined::Created(e, fx) => (e, 201, fx),
+    };
+    let messages = render_all(&q, s, &effects, now, None);
+    store.commit(&q, &effects, &messages, now)?;
+    answer(status, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: s.config.eta, eta_text: s.eta_text(now) })
+}
+
+/// Runs what is due at `now` (hold ends, reminders, follow-ups) and writes it.
+fn run_due(store: &Store, now: i64) -> AppResult<()> {
+    let Ok(s) = Sku::load(store, None) else { return Ok(()) };
+    let mut q = s.queue(store)?;
+    let effects = q.due(now);
     if effects.is_empty() {
         return Ok(());
     }
-    let eta_text = eta_phrase(config.eta.as_ref(), Date::from_unix_ms(now));
-    let messages = render_all(&q, &config, &shop, &effects, &eta_text);
+    let messages = render_all(&q, &s, &effects, now, None);
     store.commit(&q, &effects, &messages, now)?;
     Ok(())
 }
 
-fn store_shop(store: &Store) -> Option<ShopContext> {
-    store.shop().ok().flatten()
-}
-
 /// Writes the messages the effects ask for, from the queue as it is after them.
-fn render_all(q: &Queue, config: &SkuConfig, shop: &ShopContext, effects: &[Effect], eta_text: &str) -> Vec<NewMessage> {
+fn render_all(q: &Queue, s: &Sku, effects: &[Effect], now: i64, old_eta_text: Option<&str>) -> Vec<NewMessage> {
+    let saved = |id: &str| {
+        effects.iter().rev().find_map(|fx| match fx {
+            Effect::Save(e) if e.id == id => Some(e.clone()),
+            _ => None,
+        })
+    };
+    let eta_text = s.eta_text(now);
     effects
         .iter()
         .filter_map(|fx| match fx {
@@ -213,24 +327,25 @@ fn render_all(q: &Queue, config: &SkuConfig, shop: &ShopContext, effects: &[Effe
             Effect::Save(_) => None,
         })
         .filter_map(|o| {
-            let entry = q.entries().iter().find(|e| e.id == o.entry_id)?;
+            let entry = q.entry(&o.entry_id).cloned().or_else(|| saved(&o.entry_id))?;
             let ctx = MessageContext {
-                shop_name: &shop.name,
-                sku_title: &config.title,
-                product_url: config.url.as_deref(),
-                eta_text,
+                shop_name: &s.shop.name,
+                sku_title: &s.config.title,
+                product_url: s.config.url.as_deref(),
+                eta_text: &eta_text,
                 position: q.position(&entry.id),
-                available: q.available(),
+                available: q.available() - q.promised(now) + i64::from(entry.units),
                 hold_until: entry.hold_until,
                 ..Default::default()
             };
+            let _ = old_eta_text;
             let r = render(o.kind, &ctx);
             Some(NewMessage {
-                key: format!("{}:{}", shop.shop, o.key()),
+                key: format!("{}:{}", s.shop.shop, o.key()),
                 entry_id: entry.id.clone(),
                 kind: o.kind,
                 to: entry.email.clone(),
-                from: format!("{} <{}>", shop.name.replace(['<', '>', '"'], ""), shop.from_email),
+                from: format!("{} <{}>", s.shop.name.replace(['<', '>', '"'], ""), s.shop.from_email),
                 subject: r.subject,
                 html: r.html,
                 text: r.text,

@@ -6,8 +6,10 @@
 
 use crate::sql::{self, opt_int, opt_str};
 use serde::Deserialize;
-use shared::queue::{Effect, Entry, Queue};
-use shared::wire::{EntryStatus, MessageKind, MessageView, SkuConfig};
+use shared::queue::{Counters, Effect, Entry, Queue};
+use shared::schedule::Policy;
+use shared::wire::{EntryKind, EntryStatus, MessageKind, MessageView, SkuConfig};
+use shared::Eta;
 use worker::{Result, SqlStorage};
 
 const SCHEMA: &str = "
@@ -16,14 +18,26 @@ CREATE TABLE IF NOT EXISTS entries (
   id TEXT PRIMARY KEY,
   seq INTEGER NOT NULL UNIQUE,
   email TEXT NOT NULL,
-  email_key TEXT NOT NULL UNIQUE,
+  email_key TEXT NOT NULL,
   phone TEXT,
   sms_consent INTEGER NOT NULL,
   locale TEXT,
+  kind TEXT NOT NULL,
+  quantity INTEGER NOT NULL,
+  order_id TEXT,
   status TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  hold_until INTEGER
+  units INTEGER NOT NULL DEFAULT 0,
+  offer_seq INTEGER NOT NULL DEFAULT 0,
+  offered_at INTEGER,
+  hold_until INTEGER,
+  engaged INTEGER NOT NULL DEFAULT 0,
+  sent TEXT NOT NULL DEFAULT '[]',
+  converted_order TEXT,
+  revenue REAL
 );
+CREATE INDEX IF NOT EXISTS entries_by_order ON entries(order_id);
+CREATE INDEX IF NOT EXISTS entries_by_email ON entries(email_key);
 CREATE INDEX IF NOT EXISTS entries_by_status ON entries(status, seq);
 CREATE TABLE IF NOT EXISTS levels (location TEXT PRIMARY KEY, available INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, outcome TEXT NOT NULL);
@@ -89,9 +103,17 @@ struct EntryRow {
     phone: Option<String>,
     sms_consent: i64,
     locale: Option<String>,
+    kind: String,
+    quantity: i64,
+    order_id: Option<String>,
     status: String,
     created_at: i64,
+    units: i64,
+    offer_seq: i64,
+    offered_at: Option<i64>,
     hold_until: Option<i64>,
+    engaged: i64,
+    sent: String,
 }
 
 impl EntryRow {
@@ -104,28 +126,18 @@ impl EntryRow {
             phone: self.phone,
             sms_consent: self.sms_consent != 0,
             locale: self.locale,
-            status: parse_status(&self.status),
+            kind: EntryKind::parse(&self.kind).unwrap_or(EntryKind::Notify),
+            quantity: self.quantity as u32,
+            order_id: self.order_id,
+            status: EntryStatus::parse(&self.status).unwrap_or(EntryStatus::Waiting),
             created_at: self.created_at,
+            units: self.units as u32,
+            offer_seq: self.offer_seq as u32,
+            offered_at: self.offered_at,
             hold_until: self.hold_until,
+            engaged: self.engaged != 0,
+            sent: serde_json::from_str(&self.sent).unwrap_or_default(),
         }
-    }
-}
-
-fn parse_status(s: &str) -> EntryStatus {
-    match s {
-        "offered" => EntryStatus::Offered,
-        "converted" => EntryStatus::Converted,
-        "expired" => EntryStatus::Expired,
-        _ => EntryStatus::Waiting,
-    }
-}
-
-pub fn status_str(s: EntryStatus) -> &'static str {
-    match s {
-        EntryStatus::Waiting => "waiting",
-        EntryStatus::Offered => "offered",
-        EntryStatus::Converted => "converted",
-        EntryStatus::Expired => "expired",
     }
 }
 
@@ -186,32 +198,42 @@ impl Store {
         sql::exec(&self.db, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", vec![key.into(), value.into()])
     }
 
-    /// The hold length last used for this SKU (the shop's setting when the last offers went out).
-    pub fn hold_ms(&self) -> Result<i64> {
-        self.meta_i64("hold_ms")
-    }
-
-    pub fn set_hold_ms(&self, ms: i64) -> Result<()> {
-        self.set_meta("hold_ms", &ms.to_string())
-    }
-
-    /// The live queue (waiting and offered entries) with the SKU's counters.
-    pub fn load_queue(&self) -> Result<Queue> {
+    /// The live queue (entries in line, or with units allocated) with the SKU's counters.
+    pub fn load_queue(&self, eta: Option<Eta>, policy: Policy) -> Result<Queue> {
         let rows: Vec<EntryRow> = self
             .db
-            .exec("SELECT * FROM entries WHERE status IN ('waiting', 'offered') ORDER BY seq", None)?
+            .exec("SELECT * FROM entries WHERE status IN ('waiting', 'offered', 'notified', 'allocated') ORDER BY seq", None)?
             .to_array()?;
         let next: Vec<Count> = self.db.exec("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM entries", None)?.to_array()?;
-        Ok(Queue::new(
-            rows.into_iter().map(EntryRow::into_entry).collect(),
-            self.total_available()?,
-            self.meta_i64("restock_seq")? as u32,
-            next.first().map_or(1, |c| c.n as u32),
-        ))
+        let counters = Counters {
+            available: self.total_available()?,
+            restock_seq: self.meta_i64("restock_seq")? as u32,
+            next_seq: next.first().map_or(1, |c| c.n as u32),
+            eta_version: self.meta_i64("eta_version")? as u32,
+        };
+        Ok(Queue::new(rows.into_iter().map(EntryRow::into_entry).collect(), counters, eta, policy))
+    }
+
+    pub fn clock_offset(&self) -> Result<i64> {
+        self.meta_i64("clock_offset")
+    }
+
+    pub fn set_clock_offset(&self, ms: i64) -> Result<()> {
+        self.set_meta("clock_offset", &ms.to_string())
+    }
+
+    pub fn entry_by_order(&self, order_id: &str) -> Result<Option<Entry>> {
+        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE order_id = ? ORDER BY seq DESC LIMIT 1", vec![order_id.into()])?.to_array()?;
+        Ok(rows.into_iter().next().map(EntryRow::into_entry))
+    }
+
+    /// Records what a conversion brought in.
+    pub fn record_conversion(&self, entry_id: &str, order_id: &str, revenue: f64) -> Result<()> {
+        sql::exec(&self.db, "UPDATE entries SET converted_order = ?, revenue = ? WHERE id = ?", vec![order_id.into(), revenue.into(), entry_id.into()])
     }
 
     pub fn entry_by_key(&self, email_key: &str) -> Result<Option<Entry>> {
-        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE email_key = ?", vec![email_key.into()])?.to_array()?;
+        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE email_key = ? AND kind <> 'backorder' ORDER BY seq DESC LIMIT 1", vec![email_key.into()])?.to_array()?;
         Ok(rows.into_iter().next().map(EntryRow::into_entry))
     }
 
@@ -257,14 +279,19 @@ impl Store {
     /// Writes the queue's counters, the entries the effects saved and the messages they enqueue.
     /// Enqueuing a message whose key exists is a no-op.
     pub fn commit(&self, queue: &Queue, effects: &[Effect], messages: &[NewMessage], now: i64) -> Result<()> {
-        self.set_meta("restock_seq", &queue.restock_seq().to_string())?;
+        self.set_meta("restock_seq", &queue.counters().restock_seq.to_string())?;
+        self.set_meta("eta_version", &queue.counters().eta_version.to_string())?;
         for fx in effects {
             if let Effect::Save(e) = fx {
                 sql::exec(
                     &self.db,
-                    "INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, status, created_at, hold_until)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT(id) DO UPDATE SET status = excluded.status, hold_until = excluded.hold_until",
+                    "INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, kind, quantity, order_id, status,
+                                          created_at, units, offer_seq, offered_at, hold_until, engaged, sent)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, email = excluded.email, status = excluded.status,
+                       created_at = excluded.created_at, quantity = excluded.quantity, units = excluded.units,
+                       offer_seq = excluded.offer_seq, offered_at = excluded.offered_at, hold_until = excluded.hold_until,
+                       engaged = excluded.engaged, sent = excluded.sent",
                     vec![
                         e.id.clone().into(),
                         i64::from(e.seq).into(),
@@ -273,9 +300,17 @@ impl Store {
                         opt_str(e.phone.clone()),
                         i64::from(e.sms_consent).into(),
                         opt_str(e.locale.clone()),
-                        status_str(e.status).into(),
+                        e.kind.as_str().into(),
+                        i64::from(e.quantity).into(),
+                        opt_str(e.order_id.clone()),
+                        e.status.as_str().into(),
                         e.created_at.into(),
+                        i64::from(e.units).into(),
+                        i64::from(e.offer_seq).into(),
+                        opt_int(e.offered_at),
                         opt_int(e.hold_until),
+                        i64::from(e.engaged).into(),
+                        serde_json::to_string(&e.sent)?.into(),
                     ],
                 )?;
             }

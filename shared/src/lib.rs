@@ -10,10 +10,13 @@ pub mod date;
 pub mod email;
 pub mod error;
 pub mod eta;
+pub mod link;
 pub mod message;
 pub mod outbox;
 pub mod queue;
+pub mod schedule;
 pub mod signature;
+pub mod template;
 pub mod wire;
 
 pub use date::Date;

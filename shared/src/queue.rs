@@ -1,12 +1,14 @@
-//! One SKU's waitlist as a pure state machine: signups join at the back, inventory updates allocate
-//! units to the front, holds expire. Every method returns the [`Effect`]s the caller must persist
-//! (entries to save, messages to enqueue) in one atomic step.
+//! One SKU's waitlist as a pure state machine: signups and backorders join, inventory updates
+//! allocate units strictly first in, first out, holds run out and pass on, timed messages fall due.
+//! Every method returns the [`Effect`]s the caller must persist (entries to save, messages to
+//! enqueue) in one atomic step. Time comes in as `now` (Unix ms); nothing here reads a clock.
 
-use crate::allocation::allocate;
-use crate::wire::{EntryStatus, MessageKind};
-use crate::Email;
+use crate::schedule::{pending, Policy};
+use crate::wire::{EntryKind, EntryStatus, MessageKind};
+use crate::{Email, Eta};
+use std::collections::BTreeSet;
 
-/// A shopper in line. `seq` is signup order and never changes.
+/// A shopper in line (or who was). `seq` is the order of joining.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: String,
@@ -18,16 +20,82 @@ pub struct Entry {
     pub phone: Option<String>,
     pub sms_consent: bool,
     pub locale: Option<String>,
+    pub kind: EntryKind,
+    /// Units wanted.
+    pub quantity: u32,
+    /// The shop's order, for backorders.
+    pub order_id: Option<String>,
     pub status: EntryStatus,
+    /// When the shopper joined (for backorders: when the order was placed).
     pub created_at: i64,
-    /// While `Offered`: when the held unit goes to the next in line.
+    /// Units offered, held or allocated to this entry now.
+    pub units: u32,
+    /// The restock the current (or last) offer belongs to.
+    pub offer_seq: u32,
+    pub offered_at: Option<i64>,
+    /// While `Offered`: when the held units go to the next in line.
     pub hold_until: Option<i64>,
+    /// Opened or clicked the current offer.
+    pub engaged: bool,
+    /// Messages already enqueued, as `kind:occurrence`.
+    pub sent: BTreeSet<String>,
 }
 
 impl Entry {
-    fn is_live(&self) -> bool {
-        matches!(self.status, EntryStatus::Waiting | EntryStatus::Offered)
+    /// Waiting, holding or told: has a place in line.
+    pub fn in_line(&self) -> bool {
+        matches!(self.status, EntryStatus::Waiting | EntryStatus::Offered | EntryStatus::Notified)
     }
+
+    /// Still part of the SKU's working set (in line, or units allocated and not yet shipped).
+    pub fn is_live(&self) -> bool {
+        self.in_line() || self.status == EntryStatus::Allocated
+    }
+
+    pub fn was_sent(&self, kind: MessageKind, occurrence: u32) -> bool {
+        self.sent.contains(&sent_key(kind, occurrence))
+    }
+
+    pub fn mark_sent(&mut self, kind: MessageKind, occurrence: u32) {
+        self.sent.insert(sent_key(kind, occurrence));
+    }
+
+    /// Priority in line: backorders (already paid) first by order time, then everyone by joining.
+    fn rank(&self) -> (u8, i64, u32) {
+        match self.kind {
+            EntryKind::Backorder => (0, self.created_at, self.seq),
+            _ => (1, 0, self.seq),
+        }
+    }
+
+    /// A bare entry for tests.
+    #[doc(hidden)]
+    pub fn test(id: &str, seq: u32) -> Entry {
+        Entry {
+            id: id.to_owned(),
+            seq,
+            email: format!("{id}@example.com"),
+            email_key: format!("{id}@example.com"),
+            phone: None,
+            sms_consent: false,
+            locale: None,
+            kind: EntryKind::Notify,
+            quantity: 1,
+            order_id: None,
+            status: EntryStatus::Waiting,
+            created_at: 0,
+            units: 0,
+            offer_seq: 0,
+            offered_at: None,
+            hold_until: None,
+            engaged: false,
+            sent: BTreeSet::new(),
+        }
+    }
+}
+
+fn sent_key(kind: MessageKind, occurrence: u32) -> String {
+    format!("{}:{occurrence}", kind.as_str())
 }
 
 /// A message to enqueue. `(entry, kind, occurrence)` is its identity: enqueuing the same one twice
@@ -36,7 +104,6 @@ impl Entry {
 pub struct Outgoing {
     pub entry_id: String,
     pub kind: MessageKind,
-    /// Which restock (or 0 for one-off messages) the message belongs to.
     pub occurrence: u32,
 }
 
@@ -53,24 +120,15 @@ pub enum Effect {
     Send(Outgoing),
 }
 
-/// The answer to a signup.
+/// The answer to a signup or a new backorder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signup {
-    /// The address was already on this SKU's list: nothing changes.
+pub enum Joined {
+    /// Already on this SKU's list: nothing changes.
     Existing(Entry),
     Created(Entry, Vec<Effect>),
 }
 
-/// The live part of one SKU's waitlist (entries waiting or holding an offer) plus its stock level.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Queue {
-    live: Vec<Entry>,
-    available: i64,
-    restock_seq: u32,
-    next_seq: u32,
-}
-
-/// Input to [`Queue::signup`]: the checked signup fields.
+/// A checked signup.
 #[derive(Debug, Clone)]
 pub struct NewEntry {
     pub id: String,
@@ -78,261 +136,359 @@ pub struct NewEntry {
     pub phone: Option<String>,
     pub sms_consent: bool,
     pub locale: Option<String>,
+    pub kind: EntryKind,
+    pub quantity: u32,
+    pub order_id: Option<String>,
+    /// When it happened (order time for backorders; `now` for signups).
+    pub at: i64,
+}
+
+/// The SKU-level counters stored beside the entries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Units in stock (newest absolute level, summed over locations).
+    pub available: i64,
+    /// Restocks so far: the occurrence of offer / sold-out messages.
+    pub restock_seq: u32,
+    /// Next `seq` to give.
+    pub next_seq: u32,
+    /// ETA changes so far: the occurrence of `eta_changed`.
+    pub eta_version: u32,
+}
+
+/// The live part of one SKU's waitlist plus its counters and ETA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    live: Vec<Entry>,
+    counters: Counters,
+    eta: Option<Eta>,
+    policy: Policy,
 }
 
 impl Queue {
-    /// Rebuilds the queue from storage. `live` may come in any order; non-live entries are dropped.
-    pub fn new(mut live: Vec<Entry>, available: i64, restock_seq: u32, next_seq: u32) -> Queue {
+    /// Rebuilds the queue from storage: `live` may come in any order; entries no longer live are dropped.
+    pub fn new(mut live: Vec<Entry>, counters: Counters, eta: Option<Eta>, policy: Policy) -> Queue {
         live.retain(Entry::is_live);
-        live.sort_by_key(|e| e.seq);
-        let next_seq = next_seq.max(live.last().map_or(1, |e| e.seq + 1));
-        Queue { live, available, restock_seq, next_seq }
+        live.sort_by_key(Entry::rank);
+        let mut counters = counters;
+        counters.next_seq = counters.next_seq.max(live.iter().map(|e| e.seq + 1).max().unwrap_or(1));
+        Queue { live, counters, eta, policy }
     }
 
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
     pub fn available(&self) -> i64 {
-        self.available
+        self.counters.available
     }
-    pub fn restock_seq(&self) -> u32 {
-        self.restock_seq
+    pub fn eta(&self) -> Option<&Eta> {
+        self.eta.as_ref()
     }
-    pub fn next_seq(&self) -> u32 {
-        self.next_seq
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
     pub fn entries(&self) -> &[Entry] {
         &self.live
     }
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.live.iter().find(|e| e.id == id)
+    }
 
-    /// Shoppers in line (waiting or holding a unit).
+    /// Shoppers in line.
     pub fn waiting(&self) -> u32 {
-        self.live.len() as u32
+        self.live.iter().filter(|e| e.in_line()).count() as u32
     }
 
-    /// 1-based place in line, `None` when the entry is no longer in line.
+    /// 1-based place in line, `None` when the entry is not in line.
     pub fn position(&self, entry_id: &str) -> Option<u32> {
-        self.live.iter().position(|e| e.id == entry_id).map(|i| i as u32 + 1)
+        self.live.iter().filter(|e| e.in_line()).position(|e| e.id == entry_id).map(|i| i as u32 + 1)
     }
 
-    /// Units promised to holders whose hold is still running at `now`.
+    /// Units promised at `now`: running holds plus backorder units allocated (whole or partial)
+    /// and not yet shipped.
+    pub fn promised(&self, now: i64) -> i64 {
+        self.live.iter().filter(|e| holds(e, now) || e.kind == EntryKind::Backorder).map(|e| i64::from(e.units)).sum()
+    }
+
+    /// Units held for offers at `now` (what shoppers see as "reserved for the waitlist").
     pub fn held(&self, now: i64) -> i64 {
-        self.live.iter().filter(|e| is_holding(e, now)).count() as i64
+        self.live.iter().filter(|e| holds(e, now)).map(|e| i64::from(e.units)).sum()
     }
 
     /// When the last running hold ends.
     pub fn reserved_until(&self, now: i64) -> Option<i64> {
-        self.live.iter().filter(|e| is_holding(e, now)).filter_map(|e| e.hold_until).max()
+        self.live.iter().filter(|e| holds(e, now)).filter_map(|e| e.hold_until).max()
     }
 
-    /// Joins the back of the line, or returns the entry this address already has.
-    /// `existing` is the stored entry with the same `email_key`, if any.
-    pub fn signup(&mut self, existing: Option<Entry>, new: NewEntry, now: i64) -> Signup {
-        if let Some(e) = existing {
-            return Signup::Existing(e);
+    /// Joins the back of the line (backorders: among backorders by order time, ahead of the rest).
+    /// `existing` is the stored entry with the same address (or order id), if any: one still live
+    /// is returned unchanged; one that left (expired, converted, cancelled) rejoins at the back.
+    pub fn join(&mut self, existing: Option<Entry>, new: NewEntry, now: i64) -> Joined {
+        if let Some(e) = existing.as_ref().filter(|e| e.is_live()) {
+            return Joined::Existing(e.clone());
         }
-        let entry = Entry {
-            id: new.id,
-            seq: self.next_seq,
+        let seq = self.counters.next_seq;
+        self.counters.next_seq += 1;
+        let mut entry = Entry {
+            id: existing.as_ref().map_or(new.id, |e| e.id.clone()),
+            seq,
             email_key: new.email.key(),
             email: new.email.as_str().to_owned(),
             phone: new.phone,
             sms_consent: new.sms_consent,
             locale: new.locale,
+            kind: new.kind,
+            quantity: new.quantity.max(1),
+            order_id: new.order_id,
             status: EntryStatus::Waiting,
-            created_at: now,
+            created_at: new.at,
+            units: 0,
+            offer_seq: 0,
+            offered_at: None,
             hold_until: None,
+            engaged: false,
+            sent: existing.map(|e| e.sent).unwrap_or_default(),
         };
-        self.next_seq += 1;
-        self.live.push(entry.clone());
-        let send = Outgoing { entry_id: entry.id.clone(), kind: MessageKind::SignupConfirmation, occurrence: 0 };
-        Signup::Created(entry.clone(), vec![Effect::Save(entry), Effect::Send(send)])
+        let first = if entry.kind == EntryKind::Backorder { MessageKind::BackorderAck } else { MessageKind::SignupConfirmation };
+        let mut effects = Vec::new();
+        send(&mut entry, first, seq, &mut effects);
+        self.live.push(entry);
+        self.live.sort_by_key(Entry::rank);
+        // A paid backorder may be served from stock on hand at once.
+        if self.live.iter().any(|e| e.seq == seq && e.kind == EntryKind::Backorder) {
+            effects.extend(self.serve_backorders(now));
+        }
+        let id_entry = self.live.iter().find(|e| e.seq == seq).cloned().unwrap_or_else(|| unreachable!("just pushed"));
+        effects.insert(0, Effect::Save(id_entry.clone()));
+        Joined::Created(id_entry, dedupe_saves(effects))
     }
 
-    /// Applies a new absolute stock level. When more units are available than are held, a new
-    /// restock starts: the first waiting entries get a held unit and a `restock_offer` each, every
-    /// other waiting entry one `sold_out_again`.
-    pub fn set_level(&mut self, available: i64, now: i64, hold_ms: i64) -> Vec<Effect> {
-        self.available = available.max(0);
-        let mut effects = self.expire_holds(now, hold_ms);
-        let free = self.available - self.held(now);
-        let waiting: Vec<usize> = self.waiting_indexes();
-        if free <= 0 || waiting.is_empty() {
+    /// Applies a new absolute stock level. Lapsed holds end first. When units are free (available
+    /// minus promised) a restock starts: backorders are served first, then each waiting entry in
+    /// line order is offered `min(wanted, left)` units (held for `hold_ms`, or, with no holds,
+    /// told first come first served up to the notify multiplier), and everyone else in line gets
+    /// one `sold_out_again`.
+    pub fn set_level(&mut self, available: i64, now: i64) -> Vec<Effect> {
+        let previous = self.counters.available;
+        self.counters.available = available.max(0);
+        let mut effects = self.expire(now);
+        let no_holds = self.policy.hold_ms <= 0;
+        // Without holds nothing is promised to notified shoppers, so only a rise is news.
+        if no_holds && self.counters.available <= previous {
             return effects;
         }
-        self.restock_seq += 1;
-        let (offered, rest) = allocate(&waiting, free);
-        effects.extend(self.offer(&offered, now, hold_ms));
-        for i in rest {
-            effects.push(Effect::Send(Outgoing {
-                entry_id: self.live[i].id.clone(),
-                kind: MessageKind::SoldOutAgain,
-                occurrence: self.restock_seq,
-            }));
+        effects.extend(self.serve_backorders(now));
+        let free = self.counters.available - self.promised(now);
+        let eligible: Vec<usize> = (0..self.live.len())
+            .filter(|&i| self.live[i].kind != EntryKind::Backorder && matches!(self.live[i].status, EntryStatus::Waiting | EntryStatus::Notified))
+            .collect();
+        if free <= 0 || eligible.is_empty() {
+            return dedupe_saves(effects);
+        }
+        self.counters.restock_seq += 1;
+        let restock = self.counters.restock_seq;
+        let mut left = if no_holds {
+            let rise = (self.counters.available - previous.max(0)).min(free);
+            (rise as f64 * self.policy.notify_multiplier.max(1.0)).ceil() as i64
+        } else {
+            free
+        };
+        for i in eligible {
+            let e = &mut self.live[i];
+            if left > 0 {
+                let units = (i64::from(e.quantity)).min(left) as u32;
+                left -= i64::from(units);
+                e.units = units;
+                e.offer_seq = restock;
+                e.offered_at = Some(now);
+                e.engaged = false;
+                if no_holds {
+                    e.status = EntryStatus::Notified;
+                    e.hold_until = None;
+                } else {
+                    e.status = EntryStatus::Offered;
+                    e.hold_until = Some(now + self.policy.hold_ms);
+                }
+                send(e, offer_kind(e.kind), restock, &mut effects);
+            } else {
+                send(e, MessageKind::SoldOutAgain, restock, &mut effects);
+            }
+            effects.push(Effect::Save(e.clone()));
+        }
+        dedupe_saves(effects)
+    }
+
+    /// Everything due by `now` without outside input: lapsed holds end (`hold_expired`) and their
+    /// units pass on in line order (`restock_offer` / `preorder_ready`, "a spot opened up"), and
+    /// timed messages fall due (reminders, follow-ups, check-ins, heads-ups).
+    pub fn due(&mut self, now: i64) -> Vec<Effect> {
+        let mut effects = self.expire(now);
+        let stock_left = self.counters.available - self.promised(now) > 0;
+        let eta = self.eta;
+        let policy = self.policy;
+        for e in self.live.iter_mut().filter(|e| e.in_line()) {
+            let mut changed = false;
+            for t in pending(e, eta.as_ref(), &policy).into_iter().filter(|t| t.at <= now) {
+                if t.kind == MessageKind::UrgencyFollowup && !stock_left {
+                    // Nothing left to be urgent about: drop it for good rather than send it late.
+                    e.mark_sent(t.kind, t.occurrence);
+                } else {
+                    send(e, t.kind, t.occurrence, &mut effects);
+                }
+                changed = true;
+            }
+            if changed {
+                effects.push(Effect::Save(e.clone()));
+            }
+        }
+        dedupe_saves(effects)
+    }
+
+    /// The next time [`Queue::due`] has work: the earliest hold end or timed message.
+    pub fn next_wake(&self, now: i64) -> Option<i64> {
+        let holds = self.live.iter().filter(|e| e.status == EntryStatus::Offered).filter_map(|e| e.hold_until);
+        let timed = self
+            .live
+            .iter()
+            .filter(|e| e.in_line())
+            .flat_map(|e| pending(e, self.eta.as_ref(), &self.policy))
+            .map(|t| t.at);
+        holds.chain(timed).min().map(|t| t.max(now))
+    }
+
+    /// The ETA moved: everyone in line hears at once, with old and new dates; the later timed
+    /// messages follow the new date (never sent twice: they are keyed per entry).
+    pub fn set_eta(&mut self, eta: Option<Eta>) -> Vec<Effect> {
+        if eta == self.eta {
+            return Vec::new();
+        }
+        self.eta = eta;
+        self.counters.eta_version += 1;
+        let version = self.counters.eta_version;
+        let mut effects = Vec::new();
+        for e in self.live.iter_mut().filter(|e| e.in_line() || e.status == EntryStatus::Allocated) {
+            send(e, MessageKind::EtaChanged, version, &mut effects);
+            effects.push(Effect::Save(e.clone()));
         }
         effects
     }
 
-    /// Ends the holds that ran out by `now` and passes their units on, in line order, to those
-    /// still waiting (they get a `restock_offer` for the current restock).
-    pub fn expire_holds(&mut self, now: i64, hold_ms: i64) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        let mut expired = 0;
-        for e in self.live.iter_mut().filter(|e| e.status == EntryStatus::Offered && !is_holding(e, now)) {
-            e.status = EntryStatus::Expired;
-            effects.push(Effect::Save(e.clone()));
-            expired += 1;
+    /// The shopper bought (or a backorder shipped): the hold or allocation is used up and the entry
+    /// leaves the line. Stock is not changed here: the inventory system's next level says it.
+    pub fn convert(&mut self, entry_id: &str) -> Option<Vec<Effect>> {
+        let i = self.live.iter().position(|e| e.id == entry_id)?;
+        let mut e = self.live.remove(i);
+        e.status = EntryStatus::Converted;
+        e.hold_until = None;
+        Some(vec![Effect::Save(e)])
+    }
+
+    /// Leaves the line for good (a cancelled backorder): its units are free again.
+    pub fn cancel(&mut self, entry_id: &str) -> Option<Vec<Effect>> {
+        let i = self.live.iter().position(|e| e.id == entry_id)?;
+        let mut e = self.live.remove(i);
+        e.status = EntryStatus::Cancelled;
+        e.units = 0;
+        e.hold_until = None;
+        Some(vec![Effect::Save(e)])
+    }
+
+    /// The shopper opened or clicked the current offer: no non-opener nudge.
+    pub fn engage(&mut self, entry_id: &str) -> Option<Vec<Effect>> {
+        let e = self.live.iter_mut().find(|e| e.id == entry_id)?;
+        if e.engaged {
+            return Some(Vec::new());
         }
-        if expired == 0 {
+        e.engaged = true;
+        Some(vec![Effect::Save(e.clone())])
+    }
+
+    /// Ends lapsed holds and passes their units on (offers only; no new sold-out messages).
+    fn expire(&mut self, now: i64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let mut expired = Vec::new();
+        for e in self.live.iter_mut().filter(|e| e.status == EntryStatus::Offered && !holds(e, now)) {
+            e.status = EntryStatus::Expired;
+            e.units = 0;
+            send(e, MessageKind::HoldExpired, e.offer_seq, &mut effects);
+            effects.push(Effect::Save(e.clone()));
+            expired.push(e.id.clone());
+        }
+        if expired.is_empty() {
             return effects;
         }
         self.live.retain(Entry::is_live);
-        let free = self.available - self.held(now);
-        let waiting = self.waiting_indexes();
-        let (offered, _) = allocate(&waiting, free);
-        effects.extend(self.offer(&offered, now, hold_ms));
+        let mut left = self.counters.available - self.promised(now);
+        let restock = self.counters.restock_seq;
+        for e in self.live.iter_mut().filter(|e| e.kind != EntryKind::Backorder && e.status == EntryStatus::Waiting) {
+            if left <= 0 {
+                break;
+            }
+            let units = i64::from(e.quantity).min(left) as u32;
+            left -= i64::from(units);
+            e.units = units;
+            e.status = EntryStatus::Offered;
+            e.offer_seq = restock;
+            e.offered_at = Some(now);
+            e.hold_until = Some(now + self.policy.hold_ms.max(0));
+            e.engaged = false;
+            send(e, offer_kind(e.kind), restock, &mut effects);
+            effects.push(Effect::Save(e.clone()));
+        }
         effects
     }
 
-    /// The next time something happens without outside input: the earliest hold end.
-    pub fn next_wake(&self) -> Option<i64> {
-        self.live.iter().filter(|e| e.status == EntryStatus::Offered).filter_map(|e| e.hold_until).min()
-    }
-
-    fn waiting_indexes(&self) -> Vec<usize> {
-        (0..self.live.len()).filter(|&i| self.live[i].status == EntryStatus::Waiting).collect()
-    }
-
-    fn offer(&mut self, indexes: &[usize], now: i64, hold_ms: i64) -> Vec<Effect> {
-        let mut effects = Vec::with_capacity(indexes.len() * 2);
-        for &i in indexes {
-            let e = &mut self.live[i];
-            e.status = EntryStatus::Offered;
-            e.hold_until = Some(now + hold_ms);
+    /// Gives free units to waiting backorders in order (whole or partial), `ship_notice` when whole.
+    fn serve_backorders(&mut self, now: i64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let mut left = self.counters.available - self.promised(now);
+        for e in self.live.iter_mut().filter(|e| e.kind == EntryKind::Backorder && e.status == EntryStatus::Waiting) {
+            if left <= 0 {
+                break;
+            }
+            let units = i64::from(e.quantity - e.units).min(left) as u32;
+            left -= i64::from(units);
+            e.units += units;
+            if e.units >= e.quantity {
+                e.status = EntryStatus::Allocated;
+                send(e, MessageKind::ShipNotice, 0, &mut effects);
+            }
             effects.push(Effect::Save(e.clone()));
-            effects.push(Effect::Send(Outgoing {
-                entry_id: e.id.clone(),
-                kind: MessageKind::RestockOffer,
-                occurrence: self.restock_seq,
-            }));
         }
         effects
     }
 }
 
-fn is_holding(e: &Entry, now: i64) -> bool {
+fn holds(e: &Entry, now: i64) -> bool {
     e.status == EntryStatus::Offered && e.hold_until.is_some_and(|t| t > now)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use std::collections::HashSet;
-
-    const HOLD: i64 = 24 * 3_600_000;
-
-    fn join(q: &mut Queue, n: usize) {
-        for i in 0..n {
-            let new = NewEntry {
-                id: format!("e{i}"),
-                email: Email::parse(&format!("s{i}@example.com")).unwrap(),
-                phone: None,
-                sms_consent: false,
-                locale: None,
-            };
-            assert!(matches!(q.signup(None, new, 1_000 + i as i64), Signup::Created(..)));
-        }
-    }
-
-    fn sends(effects: &[Effect], kind: MessageKind) -> Vec<String> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Send(o) if o.kind == kind => Some(o.entry_id.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn restock_offers_front_and_tells_the_rest() {
-        let mut q = Queue::default();
-        join(&mut q, 5);
-        assert_eq!(q.position("e3"), Some(4));
-        let fx = q.set_level(3, 10_000, HOLD);
-        assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e0", "e1", "e2"]);
-        assert_eq!(sends(&fx, MessageKind::SoldOutAgain), ["e3", "e4"]);
-        assert_eq!(q.held(10_000), 3);
-        assert_eq!(q.next_wake(), Some(10_000 + HOLD));
-        // The same level again: nothing new.
-        assert!(q.set_level(3, 11_000, HOLD).is_empty());
-        // Two more units: the next two in line.
-        let fx = q.set_level(5, 12_000, HOLD);
-        assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e3", "e4"]);
-    }
-
-    #[test]
-    fn expired_holds_pass_to_the_next_in_line() {
-        let mut q = Queue::default();
-        join(&mut q, 4);
-        q.set_level(2, 0, HOLD);
-        let fx = q.expire_holds(HOLD, HOLD);
-        assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e2", "e3"]);
-        assert_eq!(q.position("e0"), None);
-        assert_eq!(q.position("e2"), Some(1));
-    }
-
-    #[test]
-    fn level_below_holds_starts_nothing() {
-        let mut q = Queue::default();
-        join(&mut q, 3);
-        q.set_level(2, 0, HOLD);
-        assert!(q.set_level(0, 5, HOLD).is_empty());
-        assert!(q.set_level(2, 6, HOLD).is_empty());
-        assert_eq!(q.available(), 2);
-    }
-
-    #[test]
-    fn signup_again_returns_existing() {
-        let mut q = Queue::default();
-        join(&mut q, 1);
-        let existing = q.entries()[0].clone();
-        let new = NewEntry { id: "x".into(), email: Email::parse("S0@example.com").unwrap(), phone: None, sms_consent: false, locale: None };
-        assert_eq!(q.signup(Some(existing.clone()), new, 5), Signup::Existing(existing));
-        assert_eq!(q.waiting(), 1);
-    }
-
-    proptest! {
-        /// FIFO, no over-allocation, at most one message of a kind per entry and restock, whatever
-        /// the sequence of levels and clock ticks.
-        #[test]
-        fn invariants_hold(n in 0usize..30, steps in proptest::collection::vec((0i64..12, 0i64..3), 1..20)) {
-            let mut q = Queue::default();
-            join(&mut q, n);
-            let mut now = 10_000;
-            let mut keys = HashSet::new();
-            let mut first_offer_seq: Vec<u32> = Vec::new();
-            for (level, hours) in steps {
-                now += hours * 12 * 3_600_000;
-                let fx = q.set_level(level, now, HOLD);
-                let offered = fx.iter().any(|e| matches!(e, Effect::Send(o) if o.kind == MessageKind::RestockOffer));
-                if offered {
-                    // No more units are promised than the level that caused the offers.
-                    prop_assert!(q.held(now) <= q.available());
-                }
-                for e in &fx {
-                    if let Effect::Send(o) = e {
-                        prop_assert!(keys.insert(o.key()), "duplicate message {}", o.key());
-                        if o.kind == MessageKind::RestockOffer {
-                            first_offer_seq.push(o.entry_id[1..].parse().unwrap());
-                        }
-                    }
-                }
-                // Holders always come before those still waiting.
-                let statuses: Vec<_> = q.entries().iter().map(|e| e.status).collect();
-                let first_waiting = statuses.iter().position(|s| *s == EntryStatus::Waiting).unwrap_or(statuses.len());
-                prop_assert!(statuses[first_waiting..].iter().all(|s| *s == EntryStatus::Waiting));
-            }
-            // Offers went out in signup order.
-            prop_assert!(first_offer_seq.windows(2).all(|w| w[0] < w[1]));
-        }
+fn offer_kind(kind: EntryKind) -> MessageKind {
+    match kind {
+        EntryKind::Preorder => MessageKind::PreorderReady,
+        _ => MessageKind::RestockOffer,
     }
 }
+
+/// Enqueues a message unless this entry already had it.
+fn send(e: &mut Entry, kind: MessageKind, occurrence: u32, effects: &mut Vec<Effect>) {
+    if !e.was_sent(kind, occurrence) {
+        e.mark_sent(kind, occurrence);
+        effects.push(Effect::Send(Outgoing { entry_id: e.id.clone(), kind, occurrence }));
+    }
+}
+
+/// Keeps only the last `Save` of each entry (the newest state), in the order of last change.
+fn dedupe_saves(effects: Vec<Effect>) -> Vec<Effect> {
+    let mut out: Vec<Effect> = Vec::with_capacity(effects.len());
+    for fx in effects {
+        if let Effect::Save(e) = &fx {
+            out.retain(|o| !matches!(o, Effect::Save(p) if p.id == e.id));
+        }
+        out.push(fx);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

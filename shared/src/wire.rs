@@ -25,12 +25,72 @@ pub enum Mode {
 pub enum EntryStatus {
     /// In line for the next units.
     Waiting,
-    /// A unit is held for this shopper until the hold expires.
+    /// Units are held for this shopper until the hold expires.
     Offered,
-    /// Bought the held unit.
+    /// Told stock is back without a hold (first come, first served); still in line.
+    Notified,
+    /// Bought (or, for a backorder, shipped).
     Converted,
     /// The hold ran out before the shopper bought.
     Expired,
+    /// A backorder whose units are assigned: on its way.
+    Allocated,
+    /// Left the list (a backorder cancelled and refunded).
+    Cancelled,
+}
+
+impl EntryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Waiting => "waiting",
+            EntryStatus::Offered => "offered",
+            EntryStatus::Notified => "notified",
+            EntryStatus::Converted => "converted",
+            EntryStatus::Expired => "expired",
+            EntryStatus::Allocated => "allocated",
+            EntryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntryStatus> {
+        [
+            EntryStatus::Waiting,
+            EntryStatus::Offered,
+            EntryStatus::Notified,
+            EntryStatus::Converted,
+            EntryStatus::Expired,
+            EntryStatus::Allocated,
+            EntryStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// What an entry is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Notify me when it's back.
+    Notify,
+    /// A reservation before stock exists.
+    Preorder,
+    /// An order already paid, waiting for stock. Served before the others.
+    Backorder,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Notify => "notify",
+            EntryKind::Preorder => "preorder",
+            EntryKind::Backorder => "backorder",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        [EntryKind::Notify, EntryKind::Preorder, EntryKind::Backorder].into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// Every kind of message the system sends.
@@ -129,12 +189,36 @@ pub struct ShopConfig {
     pub shopify_webhook_secrets: Vec<String>,
     #[serde(default)]
     pub inventory_webhook_secrets: Vec<String>,
+    /// How long an offer holds its units; 0 = no holds (notify, first come first served).
     #[serde(default = "default_hold_hours")]
     pub hold_hours: u32,
+    /// Without holds: people told per unit (1.5 tells 15 people about 10 units).
+    #[serde(default = "default_multiplier")]
+    pub notify_multiplier: f64,
+    /// `hold_reminder` this many hours before a hold ends.
+    #[serde(default = "default_reminder_hours")]
+    pub hold_reminder_hours: u32,
+    /// Shown in every email footer and in backorder messages.
+    #[serde(default)]
+    pub support_email: Option<String>,
+    #[serde(default)]
+    pub postal_address: Option<String>,
+    /// The shop's time zone as a fixed offset from UTC, for times in messages.
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+    /// How that time zone is written ("EST", "CET").
+    #[serde(default)]
+    pub time_zone_label: Option<String>,
 }
 
 fn default_hold_hours() -> u32 {
     24
+}
+fn default_multiplier() -> f64 {
+    1.0
+}
+fn default_reminder_hours() -> u32 {
+    4
 }
 
 /// `PUT /v1/shops/{shop}/skus/{sku}`.
@@ -150,6 +234,42 @@ pub struct SkuConfig {
     pub eta: Option<Eta>,
     #[serde(default)]
     pub shopify_inventory_item_id: Option<i64>,
+    /// Overrides the shop's `hold_hours` for this SKU.
+    #[serde(default)]
+    pub hold_hours: Option<u32>,
+}
+
+/// `POST /v1/shops/{shop}/skus/{sku}/backorders` (admin): an order already paid, waiting for stock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackorderRequest {
+    pub order_id: String,
+    pub email: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+    /// RFC 3339; backorders are served in order of this time.
+    pub ordered_at: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `POST /v1/shops/{shop}/skus/{sku}/conversions` (admin): the shopper bought (or a backorder
+/// shipped); the hold is used up. Identify the entry by `entry_id` or `email`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionRequest {
+    #[serde(default)]
+    pub entry_id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub order_id: String,
+    #[serde(default = "one")]
+    pub quantity: u32,
+    /// Order revenue attributed to the waitlist, in the shop's currency.
+    #[serde(default)]
+    pub revenue: f64,
 }
 
 /// `GET /v1/shops/{shop}/skus/{sku}`: what the widget shows.
@@ -181,6 +301,9 @@ pub struct SignupRequest {
     pub sms_consent: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// Units wanted (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u32>,
 }
 
 /// The answer to a signup (201 new, 200 already on the list) and to a position look-up.
@@ -239,6 +362,11 @@ pub struct QueueEntryView {
     /// Place among those still in line; `None` once converted or expired.
     pub position: Option<u32>,
     pub email: String,
+    pub kind: EntryKind,
+    pub quantity: u32,
+    /// Units offered, held or allocated now.
+    pub units: u32,
+    pub order_id: Option<String>,
     pub status: EntryStatus,
     pub created_at: i64,
     pub hold_until: Option<i64>,
@@ -255,4 +383,13 @@ pub struct MessageView {
     pub created_at: i64,
     pub sent_at: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// The answer to a conversion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversionResult {
+    pub entry_id: String,
+    pub status: EntryStatus,
+    pub units: u32,
+    pub revenue: f64,
 }

@@ -1,0 +1,403 @@
+// Test harness for the end-to-end tests: a capture server standing in for the email provider
+// (Resend), the real local Workers runtime (`wrangler dev` → workerd) and small HTTP helpers.
+// Node built-ins only (plus the global fetch of Node 20).
+
+import { spawn } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+export { sleep };
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; tiny race window until the caller binds it). */
+export async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createNetServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capture server (stands in for the Resend API)
+
+/**
+ * Starts a local HTTP server that records every request and answers `POST /emails` like Resend
+ * (200 `{"id":"<uuid>"}`). Other paths answer 404 (still recorded).
+ *
+ * Faults: `failNext(n, status, headers, body)` makes the next n requests answer `status` with the
+ * given headers (e.g. `{ 'retry-after': '1' }`); `delayNext(n, ms)` delays the next n answers
+ * (simulates a slow provider / timeout). Fault queues are consumed in order of arrival.
+ *
+ * Each record: `{ method, path, headers (lowercased keys), body (parsed JSON or null), raw, at, status }`
+ * where `at` is `Date.now()` on arrival and `status` is what the server answered.
+ */
+export async function startCapture() {
+  const requests = [];
+  const faults = []; // { status, headers, body }
+  const delays = []; // ms
+  const waiters = new Set();
+  const wake = () => { for (const w of [...waiters]) w(); };
+
+  const server = createServer((req, res) => {
+    const at = Date.now();
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      try { body = raw ? JSON.parse(raw) : null; } catch { body = null; }
+      const headers = {};
+      for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+      const path = new URL(req.url, 'http://capture').pathname;
+      const record = { method: req.method, path, headers, body, raw, at, status: null };
+
+      const fault = faults.shift();
+      const delay = delays.shift();
+      let status; let respHeaders; let respBody;
+      if (fault) {
+        status = fault.status;
+        respHeaders = { 'content-type': 'application/json', ...fault.headers };
+        respBody = fault.body ?? JSON.stringify({ statusCode: status, name: 'capture_fault', message: `injected fault ${status}` });
+      } else if (req.method === 'POST' && path === '/emails') {
+        status = 200;
+        respHeaders = { 'content-type': 'application/json' };
+        respBody = JSON.stringify({ id: randomUUID() });
+      } else {
+        status = 404;
+        respHeaders = { 'content-type': 'application/json' };
+        respBody = JSON.stringify({ statusCode: 404, name: 'not_found', message: 'capture server: unknown path' });
+      }
+      record.status = status;
+      requests.push(record);
+      wake();
+      if (delay) await sleep(delay);
+      if (!res.destroyed) {
+        res.writeHead(status, respHeaders);
+        res.end(respBody);
+      }
+    });
+  });
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  const { port } = server.address();
+
+  const capture = {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    /** Bodies of every `POST /emails` (including ones answered with an injected fault). */
+    emails: () => requests.filter((r) => r.method === 'POST' && r.path === '/emails').map((r) => r.body),
+    /** Records (not just bodies) of every `POST /emails`. */
+    emailRequests: () => requests.filter((r) => r.method === 'POST' && r.path === '/emails'),
+    failNext(n, status, headers = {}, body = undefined) {
+      for (let i = 0; i < n; i++) faults.push({ status, headers, body });
+    },
+    delayNext(n, ms) {
+      for (let i = 0; i < n; i++) delays.push(ms);
+    },
+    /** Clears pending faults and delays (recorded requests are kept). */
+    resetFaults() {
+      faults.length = 0;
+      delays.length = 0;
+    },
+    /**
+     * Resolves with the predicate's first truthy result; `predicate(requests, capture)` is checked
+     * now and after every new request. Rejects after `timeoutMs` with a summary of what arrived.
+     */
+    waitFor(predicate, timeoutMs = 15000) {
+      return new Promise((ok, fail) => {
+        let timer;
+        const check = () => {
+          let v;
+          try { v = predicate(requests, capture); } catch (e) { cleanup(); fail(e); return; }
+          if (v) { cleanup(); ok(v); }
+        };
+        const cleanup = () => { clearTimeout(timer); waiters.delete(check); };
+        timer = setTimeout(() => {
+          cleanup();
+          fail(new Error(`capture.waitFor timed out after ${timeoutMs} ms; ${requests.length} request(s) arrived:\n` +
+            requests.map((r) => `  ${r.method} ${r.path} → ${r.status} ${summarize(r.body)}`).join('\n')));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close() {
+      return new Promise((ok) => {
+        server.closeAllConnections?.();
+        server.close(() => ok());
+      });
+    },
+  };
+  return capture;
+}
+
+function summarize(body) {
+  if (!body || typeof body !== 'object') return '';
+  const kind = kindOf(body);
+  return `to=${JSON.stringify(body.to)}${kind ? ` kind=${kind}` : ''}`;
+}
+
+/** The `kind` tag of a provider request body (`tags: [{name:'kind', value}]`). */
+export function kindOf(body) {
+  return body?.tags?.find?.((t) => t?.name === 'kind')?.value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The edge (wrangler dev)
+
+const liveEdges = new Set();
+
+function killGroup(pid, signal) {
+  try { process.kill(-pid, signal); return true; } catch { return false; }
+}
+
+function groupAlive(pid) {
+  try { process.kill(-pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+}
+
+// Last resort: never leave a workerd behind, even when a test file crashes or is interrupted.
+const killAllEdges = () => { for (const e of liveEdges) killGroup(e.pid, 'SIGKILL'); };
+process.once('exit', killAllEdges);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    killAllEdges();
+    process.kill(process.pid, sig); // default action now that our one-shot handler is gone
+  });
+}
+
+/**
+ * Starts `wrangler dev` from the repo root with a fresh `--persist-to` directory and waits for
+ * `GET /healthz` → 200. `vars` become `--var KEY:VALUE` (`PUBLIC_BASE_URL` defaults to the edge's
+ * URL). Returns `{ url, port, persistDir, output(), stop(), restart() }`; `restart()` keeps port
+ * and state, `stop()` also deletes the state directory. `config` (or env `RESTOCK_WRANGLER_CONFIG`)
+ * points wrangler at another config file; by default it uses the repo's wrangler.toml.
+ */
+export async function startEdge({ vars = {}, timeoutMs = 180_000, config = process.env.RESTOCK_WRANGLER_CONFIG } = {}) {
+  const port = await freePort();
+  let inspectorPort = await freePort();
+  while (inspectorPort === port) inspectorPort = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const persistDir = mkdtempSync(join(tmpdir(), 'restock-edge-'));
+  const allVars = { PUBLIC_BASE_URL: url, ...vars };
+  const args = [
+    'dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--persist-to', persistDir,
+    '--show-interactive-dev-session=false',
+    '--log-level', 'warn',
+  ];
+  for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+  // Optional: another wrangler config (e.g. a prebuilt snapshot without a [build] step).
+  if (config) args.push('--config', resolve(config));
+  args.push('--inspector-port', String(inspectorPort));
+  const env = {
+    ...process.env,
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_SEND_METRICS: 'false',
+    CI: 'true',
+  };
+
+  let out = '';
+  let stopMs = 0;
+  let child = null;
+  const handle = { pid: 0 };
+
+  const launch = async () => {
+    out = '';
+    child = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    handle.pid = child.pid;
+    liveEdges.add(handle);
+    const exited = new Promise((ok) => child.once('exit', (code, sig) => ok({ code, sig })));
+    child.exited = exited;
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('error', (e) => { out += `\n[spawn error] ${e.stack || e}`; });
+
+    const deadline = Date.now() + timeoutMs;
+    let dead = null;
+    exited.then((r) => { dead = r; });
+    while (Date.now() < deadline) {
+      if (dead) break;
+      try {
+        const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+        await r.arrayBuffer().catch(() => {});
+        if (r.status === 200) return;
+      } catch { /* not up yet */ }
+      await sleep(250);
+    }
+    const why = dead ? `wrangler exited (code ${dead.code}, signal ${dead.sig})` : `no 200 from ${url}/healthz within ${timeoutMs} ms`;
+    const output = out;
+    await kill();
+    console.error(`---- wrangler dev output ----\n${output}\n---- end of wrangler dev output ----`);
+    throw new Error(`edge did not start: ${why}`);
+  };
+
+  const kill = async () => {
+    if (!child) return;
+    const c = child;
+    const pid = c.pid;
+    child = null;
+    if (pid) {
+      killGroup(pid, 'SIGTERM');
+      const done = await Promise.race([c.exited.then(() => true), sleep(5000).then(() => false)]);
+      if (!done) killGroup(pid, 'SIGKILL');
+      // workerd is in the same process group; make sure nothing of the group outlives wrangler.
+      for (let i = 0; i < 30 && groupAlive(pid); i++) await sleep(100);
+      if (groupAlive(pid)) killGroup(pid, 'SIGKILL');
+      for (let i = 0; i < 30 && groupAlive(pid); i++) await sleep(100);
+    }
+    liveEdges.delete(handle);
+  };
+
+  try {
+    await launch();
+  } catch (e) {
+    rmSync(persistDir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    url,
+    port,
+    persistDir,
+    /** Everything wrangler printed since the last (re)start. */
+    output: () => out,
+    /** How long the last stop took in `restart()` (ms). */
+    lastStopMs: () => stopMs,
+    async stop() {
+      await kill();
+      rmSync(persistDir, { recursive: true, force: true });
+    },
+    /** Kills the runtime and starts it again on the same port with the same persisted state. */
+    async restart() {
+      const t = Date.now();
+      await kill();
+      stopMs = Date.now() - t;
+      await launch();
+    },
+    /** Kills the runtime hard (SIGKILL to the whole group), keeping state, without restarting. */
+    async crash() {
+      if (!child) return;
+      killGroup(child.pid, 'SIGKILL');
+      await kill();
+    },
+    /** Starts it again after `crash()`. */
+    async start() {
+      if (!child) await launch();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers
+
+/**
+ * `api(edge, token)`: JSON helpers against an edge (`{url}` or a base URL string). Every call sends
+ * `Authorization: Bearer <token>` unless `token` is `null`. `body` may be an object (sent as JSON)
+ * or a string (sent raw). Each resolves to `{ status, headers, json, text }`.
+ */
+export function api(edge, token = DEFAULT_ADMIN_TOKEN) {
+  const base = (typeof edge === 'string' ? edge : edge.url).replace(/\/+$/, '');
+  const request = async (method, path, { body, headers = {} } = {}) => {
+    const h = { ...headers };
+    if (token !== null && token !== undefined && !Object.keys(h).some((k) => k.toLowerCase() === 'authorization')) {
+      h.authorization = `Bearer ${token}`;
+    }
+    let payload;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
+    }
+    const r = await fetch(base + path, { method, headers: h, body: payload });
+    const text = await r.text();
+    let json = null;
+    try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+    return { status: r.status, headers: r.headers, json, text };
+  };
+  return {
+    request,
+    get: (path, headers) => request('GET', path, { headers }),
+    put: (path, body, headers) => request('PUT', path, { body, headers }),
+    post: (path, body, headers) => request('POST', path, { body, headers }),
+    options: (path, headers) => request('OPTIONS', path, { headers }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook signatures
+
+/** Shopify: base64 HMAC-SHA256 of the raw body with the app's secret. */
+export function signShopify(body, secret) {
+  return createHmac('sha256', secret).update(body, 'utf8').digest('base64');
+}
+
+/**
+ * Standard Webhooks: the value of `webhook-signature` (`v1,<base64 HMAC-SHA256>`) over
+ * `${id}.${timestamp}.${body}`, keyed with the base64-decoded part of `whsec_<base64>`.
+ */
+export function signStandard(id, timestampSecs, body, secret) {
+  const key = Buffer.from(String(secret).replace(/^whsec_/, ''), 'base64');
+  const sig = createHmac('sha256', key).update(`${id}.${timestampSecs}.${body}`, 'utf8').digest('base64');
+  return `v1,${sig}`;
+}
+
+/** The three Standard Webhooks headers for a body (timestamp defaults to now). */
+export function standardHeaders(body, secret, { id = `msg_${randomUUID()}`, timestamp = Math.floor(Date.now() / 1000) } = {}) {
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signStandard(id, timestamp, body, secret),
+  };
+}
+
+/** Headers for a Shopify `inventory_levels/update` delivery. */
+export function shopifyHeaders(body, secret, { id = randomUUID(), shopDomain = 'acme.myshopify.com', topic = 'inventory_levels/update' } = {}) {
+  return {
+    'content-type': 'application/json',
+    'x-shopify-topic': topic,
+    'x-shopify-hmac-sha256': signShopify(body, secret),
+    'x-shopify-webhook-id': id,
+    'x-shopify-shop-domain': shopDomain,
+    'x-shopify-api-version': '2026-01',
+  };
+}
+
+/** Polls `fn` until it returns something truthy (resolves with it) or throws after `timeoutMs`. */
+export async function eventually(fn, { timeoutMs = 15000, intervalMs = 200, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (true) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = undefined;
+    } catch (e) { last = e; }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} not reached within ${timeoutMs} ms${last ? `: ${last.message}` : ''}`);
+    }
+    await sleep(intervalMs);
+  }
+}
