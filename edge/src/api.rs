@@ -5,10 +5,11 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
 use crate::clock;
-use crate::protocol::{ShopCommand, ShopContext, SkuCommand, SkuRequest};
+use crate::protocol::{ShopCommand, ShopContext, ShopRecord, SkuCommand, SkuRequest};
+use shared::template::Template;
 use shared::date::parse_timestamp_ms;
 use shared::signature::{is_standard_secret, verify_shopify, verify_standard, StandardHeaders};
-use shared::wire::{BackorderRequest, ConversionRequest, InventoryLevel, ShopConfig, ShopifyInventoryLevel, SignupRequest, SkuConfig};
+use shared::wire::{MessageKind, BackorderRequest, ConversionRequest, InventoryLevel, ShopConfig, ShopifyInventoryLevel, SignupRequest, SkuConfig};
 use shared::Email;
 use worker::{Env, Request, Response};
 
@@ -46,9 +47,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn shop_config(env: &Env, shop: &str) -> AppResult<ShopConfig> {
-    let cfg: Option<ShopConfig> = call_ok(env, SHOP, shop, &ShopCommand::Get).await?;
-    cfg.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))
+pub async fn shop_record(env: &Env, shop: &str) -> AppResult<ShopRecord> {
+    let record: Option<ShopRecord> = call_ok(env, SHOP, shop, &ShopCommand::Get).await?;
+    record.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))
+}
+
+/// `PUT /v1/shops/{shop}/templates/{kind}` (admin): checks and stores a merchant's template.
+pub async fn put_template(mut req: Request, env: &Env, cfg: &Config, shop: &str, kind: &str) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    let kind = MessageKind::parse(kind).ok_or_else(|| AppError::NotFound("unknown_message_kind", format!("no message kind {kind:?}")))?;
+    let template: Template = decode(&body_bytes(&mut req).await?)?;
+    template.validate().map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
+    shop_record(env, shop).await?;
+    let saved: Template = call_ok(env, SHOP, shop, &ShopCommand::PutTemplate { kind: kind.as_str().to_owned(), template }).await?;
+    json(200, &saved)
 }
 
 fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
@@ -106,7 +118,7 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
     require_admin(&req, cfg)?;
     let config: SkuConfig = decode(&body_bytes(&mut req).await?)?;
     validate_sku(&config)?;
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     let item = config.shopify_inventory_item_id;
     let cmd = SkuCommand::Configure { shop: ShopContext::new(shop, &shop_cfg), sku: sku.to_owned(), config };
     let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
@@ -143,7 +155,7 @@ pub async fn backorder(mut req: Request, env: &Env, cfg: &Config, shop: &str, sk
         return Err(AppError::Invalid("invalid_field", "order_id must be 1–100 characters".into()));
     }
     check_quantity(body.quantity)?;
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     let cmd = SkuCommand::Backorder {
         shop: ShopContext::new(shop, &shop_cfg),
         entry_id: new_id()?,
@@ -186,18 +198,18 @@ fn origin(req: &Request) -> Option<String> {
 }
 
 pub async fn sku_state(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     let resp = relay(env, cfg, shop, sku, SkuCommand::State).await?;
-    with_cors(resp, origin(&req).as_deref(), &shop_cfg.allowed_origins)
+    with_cors(resp, origin(&req).as_deref(), &shop_cfg.config.allowed_origins)
 }
 
 pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Response> {
-    let allowed = shop_config(env, shop).await.map(|c| c.allowed_origins).unwrap_or_default();
+    let allowed = shop_record(env, shop).await.map(|c| c.config.allowed_origins).unwrap_or_default();
     with_cors(Response::empty()?.with_status(204), origin(&req).as_deref(), &allowed)
 }
 
 pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     let origin = origin(&req);
     let result = async {
         let body: SignupRequest = decode(&body_bytes(&mut req).await?)?;
@@ -226,16 +238,16 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
     }
     .await;
     let resp = result.or_else(|e| Response::from_json(&e.body()).map(|r| r.with_status(e.status())).map_err(AppError::from))?;
-    with_cors(resp, origin.as_deref(), &shop_cfg.allowed_origins)
+    with_cors(resp, origin.as_deref(), &shop_cfg.config.allowed_origins)
 }
 
 pub async fn position(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str, entry_id: &str) -> AppResult<Response> {
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     if entry_id.is_empty() || entry_id.len() > 64 || !entry_id.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
         return Err(AppError::NotFound("unknown_entry", "no such waitlist entry".into()));
     }
     let resp = relay(env, cfg, shop, sku, SkuCommand::Position { entry_id: entry_id.to_owned() }).await?;
-    with_cors(resp, origin(&req).as_deref(), &shop_cfg.allowed_origins)
+    with_cors(resp, origin(&req).as_deref(), &shop_cfg.config.allowed_origins)
 }
 
 /// E.164: `+` and 8–15 digits; spaces, dashes, dots and brackets are dropped first.
@@ -265,9 +277,9 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 pub async fn shopify_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     let body = body_bytes(&mut req).await?;
-    verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &shop_cfg.shopify_webhook_secrets)?;
+    verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &shop_cfg.config.shopify_webhook_secrets)?;
     let topic = header(&req, "X-Shopify-Topic").unwrap_or_default();
     if topic != "inventory_levels/update" {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": format!("topic {topic:?} is not handled")}));
@@ -296,11 +308,11 @@ pub async fn shopify_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &s
 }
 
 pub async fn inventory_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let shop_cfg = shop_config(env, shop).await?;
+    let shop_cfg = shop_record(env, shop).await?;
     let body = body_bytes(&mut req).await?;
     let (id, ts, sig) = (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
     let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
-    verify_standard(headers, &body, &shop_cfg.inventory_webhook_secrets, worker::Date::now().as_millis() as i64 / 1000)?;
+    verify_standard(headers, &body, &shop_cfg.config.inventory_webhook_secrets, worker::Date::now().as_millis() as i64 / 1000)?;
     let webhook_id = id.unwrap_or_default();
     if webhook_id.len() > 200 {
         return Err(AppError::BadRequest("invalid_webhook_id", "webhook-id is longer than 200 characters".into()));

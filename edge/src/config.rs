@@ -18,6 +18,10 @@ pub struct Config {
     pub public_base_url: String,
     /// `DEV_MODE=true` (tests only, never by default): the clock can be moved forward.
     pub dev_mode: bool,
+    /// Key for signed links in messages (claim, cancel, tracked clicks). Empty: no links.
+    pub link_secret: String,
+    /// `RESEND_WEBHOOK_SECRET` (`whsec_…`): verifies the provider's open/click events.
+    pub provider_webhook_secret: Option<String>,
 }
 
 /// Resend's public API.
@@ -39,6 +43,9 @@ impl Config {
             }
             _ => EmailProvider::Outbox,
         };
-        Config { admin_token: get("ADMIN_TOKEN"), email, public_base_url: get("PUBLIC_BASE_URL"), dev_mode: get("DEV_MODE") == "true" }
+        Config { admin_token: get("ADMIN_TOKEN"), email, public_base_url: get("PUBLIC_BASE_URL"), dev_mode: get("DEV_MODE") == "true",
+            link_secret: get("LINK_SECRET"),
+            provider_webhook_secret: Some(get("RESEND_WEBHOOK_SECRET")).filter(|s| !s.is_empty()),
+        }
     }
 }

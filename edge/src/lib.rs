@@ -9,9 +9,11 @@ mod clock;
 mod config;
 mod error;
 mod http;
+mod links;
 mod mailbox;
 mod mailer;
 mod protocol;
+mod provider_events;
 mod shop_object;
 mod sku_object;
 mod sql;
@@ -47,6 +49,10 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
             if *page == "mailbox" { mailbox::html_page(env, &cfg, &shop).await } else { mailbox::json_page(env, &cfg, &shop).await }
         }
         (Post, ["v1", "dev", "advance"]) if cfg.dev_mode => clock::advance(req, env, &cfg).await,
+        (Get, ["v1", "l", token]) => links::click(env, &cfg, token).await,
+        (Get, ["v1", "cancel", token]) => links::cancel_page(&cfg, token).await,
+        (Post, ["v1", "cancel", token]) => links::cancel(env, &cfg, token).await,
+        (Post, ["v1", "webhooks", "resend"]) => provider_events::resend(req, env, &cfg).await,
         (_, ["v1", "shops", shop, rest @ ..]) => {
             api::check_id("shop", shop)?;
             match (method, rest) {
@@ -58,6 +64,8 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                 (Get, ["skus", sku, "waitlist", entry]) => with_sku(sku, api::position(req, env, &cfg, shop, sku, entry)).await,
                 (Post, ["skus", sku, "backorders"]) => with_sku(sku, api::backorder(req, env, &cfg, shop, sku)).await,
                 (Post, ["skus", sku, "conversions"]) => with_sku(sku, api::conversion(req, env, &cfg, shop, sku)).await,
+                (Get, ["skus", sku, "claims", token]) => with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await,
+                (Put, ["templates", kind]) => api::put_template(req, env, &cfg, shop, kind).await,
                 (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
                 (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, &cfg, shop).await,
                 (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, &cfg, shop).await,

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use shared::schedule::{Policy, HOUR_MS};
+use shared::template::Template;
 use shared::wire::{ShopConfig, SkuConfig};
+use std::collections::BTreeMap;
 
 /// The facts about the shop a SKU object needs to act, sent with every command that may enqueue
 /// messages (the shop's settings live in the shop's object, not in each SKU's).
@@ -19,11 +21,24 @@ pub struct ShopContext {
     pub postal_address: Option<String>,
     pub utc_offset_minutes: i32,
     pub time_zone_label: Option<String>,
+    /// The merchant's own templates by message kind (`restock_offer` …); defaults for the rest.
+    #[serde(default)]
+    pub templates: BTreeMap<String, Template>,
+}
+
+/// A shop as its object stores it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShopRecord {
+    pub config: ShopConfig,
+    #[serde(default)]
+    pub templates: BTreeMap<String, Template>,
 }
 
 impl ShopContext {
-    pub fn new(shop: &str, cfg: &ShopConfig) -> ShopContext {
+    pub fn new(shop: &str, record: &ShopRecord) -> ShopContext {
+        let cfg = &record.config;
         ShopContext {
+            templates: record.templates.clone(),
             shop: shop.to_owned(),
             name: cfg.name.clone(),
             from_email: cfg.from_email.clone(),
@@ -85,6 +100,8 @@ pub enum SkuCommand {
     },
     Convert { entry_id: Option<String>, email_key: Option<String>, order_id: String, quantity: u32, revenue: f64 },
     Cancel { entry_id: String },
+    /// What a claim link holds (for the widget).
+    Claim { entry_id: String },
     /// The shopper opened or clicked an offer.
     Engage { entry_id: String },
     /// Run what is due now (dev clock moves).
@@ -97,7 +114,9 @@ pub enum SkuCommand {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ShopCommand {
     Put { config: ShopConfig },
+    /// The shop's record (settings and templates), or null.
     Get,
+    PutTemplate { kind: String, template: Template },
     /// Remember a SKU (and its Shopify inventory item) so webhooks and the mailbox can find it.
     IndexSku { sku: String, shopify_inventory_item_id: Option<i64> },
     ResolveItem { inventory_item_id: i64 },

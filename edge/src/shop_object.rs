@@ -4,7 +4,7 @@
 //! Concurrency assumption: a Durable Object runs one event at a time and every handler here is
 //! synchronous between reading the request and answering, so no two commands interleave.
 
-use crate::protocol::ShopCommand;
+use crate::protocol::{ShopCommand, ShopRecord};
 use crate::sql;
 use serde::Deserialize;
 use shared::wire::ShopConfig;
@@ -41,9 +41,24 @@ impl DurableObject for Shop {
                 Response::from_json(&config)
             }
             ShopCommand::Get => match sql::setting(&db, "settings", "config")? {
-                Some(v) => Response::from_json(&serde_json::from_str::<ShopConfig>(&v)?),
+                Some(v) => {
+                    let templates = match sql::setting(&db, "settings", "templates")? {
+                        Some(t) => serde_json::from_str(&t)?,
+                        None => Default::default(),
+                    };
+                    Response::from_json(&ShopRecord { config: serde_json::from_str::<ShopConfig>(&v)?, templates })
+                }
                 None => Response::from_json(&serde_json::Value::Null),
             },
+            ShopCommand::PutTemplate { kind, template } => {
+                let mut templates: std::collections::BTreeMap<String, shared::template::Template> = match sql::setting(&db, "settings", "templates")? {
+                    Some(t) => serde_json::from_str(&t)?,
+                    None => Default::default(),
+                };
+                templates.insert(kind, template.clone());
+                sql::exec(&db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('templates', ?)", vec![serde_json::to_string(&templates)?.into()])?;
+                Response::from_json(&template)
+            }
             ShopCommand::IndexSku { sku, shopify_inventory_item_id } => {
                 if let Some(item) = shopify_inventory_item_id {
                     // An inventory item belongs to one SKU: a re-mapped item leaves its old SKU.

@@ -17,7 +17,8 @@ use crate::protocol::{ShopContext, SkuCommand, SkuRequest};
 use crate::store::{EventOutcome, NewMessage, Store};
 use serde::Serialize;
 use shared::eta::eta_phrase;
-use shared::message::{render, MessageContext};
+use crate::links;
+use shared::message::{render, render_with, MessageContext};
 use shared::outbox::{decide, Decision};
 use shared::queue::{Effect, Joined, NewEntry, Queue};
 use shared::wire::{
@@ -58,7 +59,8 @@ impl DurableObject for SkuQueue {
         let store = Store::open(self.state.storage().sql())?;
         store.set_clock_offset(request.clock_offset_ms)?;
         let now = real_now() + request.clock_offset_ms;
-        let result = handle(&store, request.cmd, now);
+        let cfg = Config::from_env(&self.env);
+        let result = handle(&store, &cfg, request.cmd, now);
         self.schedule(&store, now).await?;
         match result {
             Ok(a) => Ok(Response::from_json(&a.body)?.with_status(a.status)),
@@ -70,8 +72,9 @@ impl DurableObject for SkuQueue {
         let store = Store::open(self.state.storage().sql())?;
         let offset = store.clock_offset()?;
         let now = real_now() + offset;
-        run_due(&store, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
-        let provider = Config::from_env(&self.env).email;
+        let cfg = Config::from_env(&self.env);
+        run_due(&store, &cfg, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
+        let provider = cfg.email;
         let shop = store.shop()?.map(|s| s.shop).unwrap_or_default();
         let sku = store.sku()?;
         for msg in store.due_messages(now, DELIVERY_BATCH)? {
@@ -147,7 +150,7 @@ impl Sku {
     }
 }
 
-fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
+fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
     match cmd {
         SkuCommand::Configure { shop, sku, config } => {
             store.set_sku(&sku)?;
@@ -160,7 +163,7 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
                 let mut q = store.load_queue(old.eta, shop.policy(&config))?;
                 let effects = q.set_eta(config.eta);
                 let old_text = eta_phrase(old.eta.as_ref(), Date::from_unix_ms(now));
-                let messages = render_all(&q, &s, &effects, now, Some(&old_text));
+                let messages = render_all(cfg, &q, &s, &effects, now, Some(&old_text));
                 store.commit(&q, &effects, &messages, now)?;
             }
             answer(200, &config)
@@ -188,7 +191,7 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
             let email = Email::parse(&email)?;
             let existing = store.entry_by_key(&email.key())?;
             let new = NewEntry { id: entry_id, email, phone, sms_consent, locale, kind: s.entry_kind(), quantity, order_id: None, at: now };
-            join(store, &s, existing, new, now)
+            join(store, cfg, &s, existing, new, now)
         }
         SkuCommand::Backorder { shop, entry_id, order_id, email, quantity, ordered_at_ms } => {
             let s = Sku::load(store, Some(shop))?;
@@ -205,7 +208,7 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
                 order_id: Some(order_id),
                 at: ordered_at_ms,
             };
-            join(store, &s, existing, new, now)
+            join(store, cfg, &s, existing, new, now)
         }
         SkuCommand::Position { entry_id } => {
             let s = Sku::load(store, None)?;
@@ -218,7 +221,7 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
             let outcome = store.record_level(&event_id, &location, available, updated_at_ms, now)?;
             let mut q = s.queue(store)?;
             let effects = if outcome == EventOutcome::Applied { q.set_level(q.available(), now) } else { Vec::new() };
-            let messages = render_all(&q, &s, &effects, now, None);
+            let messages = render_all(cfg, &q, &s, &effects, now, None);
             store.commit(&q, &effects, &messages, now)?;
             let count = |k: &[MessageKind]| messages.iter().filter(|m| k.contains(&m.kind)).count() as u32;
             answer(200, &InventoryResult {
@@ -257,8 +260,27 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
             store.commit(&q, &effects, &[], now)?;
             answer(200, &serde_json::json!({"entry_id": entry_id, "engaged": true}))
         }
+        SkuCommand::Claim { entry_id } => {
+            let s = Sku::load(store, None)?;
+            let entry = store.entry(&entry_id)?.ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let q = s.queue(store)?;
+            let live = match entry.status {
+                shared::wire::EntryStatus::Offered => entry.hold_until.is_some_and(|t| t > now),
+                shared::wire::EntryStatus::Notified => q.available() - q.promised(now) > 0,
+                _ => false,
+            };
+            answer(200, &serde_json::json!({
+                "entry_id": entry.id,
+                "status": entry.status,
+                "units": entry.units,
+                "hold_until": entry.hold_until,
+                "live": live,
+                "title": s.config.title,
+                "url": s.config.url,
+            }))
+        }
         SkuCommand::Tick => {
-            run_due(store, now)?;
+            run_due(store, cfg, now)?;
             answer(200, &serde_json::json!({"ok": true}))
         }
         SkuCommand::Queue => {
@@ -287,32 +309,32 @@ fn handle(store: &Store, cmd: SkuCommand, now: i64) -> AppResult<Answer> {
     }
 }
 
-fn join(store: &Store, s: &Sku, existing: Option<shared::queue::Entry>, new: NewEntry, now: i64) -> AppResult<Answer> {
+fn join(store: &Store, cfg: &Config, s: &Sku, existing: Option<shared::queue::Entry>, new: NewEntry, now: i64) -> AppResult<Answer> {
     let mut q = s.queue(store)?;
     let (entry, status, effects) = match q.join(existing, new, now) {
         Joined::Existing(e) => (e, 200, Vec::new()),
         Joined::Created(e, fx) => (e, 201, fx),
     };
-    let messages = render_all(&q, s, &effects, now, None);
+    let messages = render_all(cfg, &q, s, &effects, now, None);
     store.commit(&q, &effects, &messages, now)?;
     answer(status, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: s.config.eta, eta_text: s.eta_text(now) })
 }
 
 /// Runs what is due at `now` (hold ends, reminders, follow-ups) and writes it.
-fn run_due(store: &Store, now: i64) -> AppResult<()> {
+fn run_due(store: &Store, cfg: &Config, now: i64) -> AppResult<()> {
     let Ok(s) = Sku::load(store, None) else { return Ok(()) };
     let mut q = s.queue(store)?;
     let effects = q.due(now);
     if effects.is_empty() {
         return Ok(());
     }
-    let messages = render_all(&q, &s, &effects, now, None);
+    let messages = render_all(cfg, &q, &s, &effects, now, None);
     store.commit(&q, &effects, &messages, now)?;
     Ok(())
 }
 
 /// Writes the messages the effects ask for, from the queue as it is after them.
-fn render_all(q: &Queue, s: &Sku, effects: &[Effect], now: i64, old_eta_text: Option<&str>) -> Vec<NewMessage> {
+fn render_all(cfg: &Config, q: &Queue, s: &Sku, effects: &[Effect], now: i64, old_eta_text: Option<&str>) -> Vec<NewMessage> {
     let saved = |id: &str| {
         effects.iter().rev().find_map(|fx| match fx {
             Effect::Save(e) if e.id == id => Some(e.clone()),
@@ -328,18 +350,31 @@ fn render_all(q: &Queue, s: &Sku, effects: &[Effect], now: i64, old_eta_text: Op
         })
         .filter_map(|o| {
             let entry = q.entry(&o.entry_id).cloned().or_else(|| saved(&o.entry_id))?;
+            let links = links::for_message(cfg, &s.shop.shop, &s.name, &entry.id, o.kind, s.config.url.as_deref(), entry.hold_until, now);
             let ctx = MessageContext {
                 shop_name: &s.shop.name,
                 sku_title: &s.config.title,
                 product_url: s.config.url.as_deref(),
                 eta_text: &eta_text,
+                old_eta_text,
                 position: q.position(&entry.id),
                 available: q.available() - q.promised(now) + i64::from(entry.units),
+                quantity: if entry.units > 0 { entry.units } else { entry.quantity },
                 hold_until: entry.hold_until,
-                ..Default::default()
+                order_id: entry.order_id.as_deref(),
+                support_email: s.shop.support_email.as_deref(),
+                postal_address: s.shop.postal_address.as_deref(),
+                utc_offset_minutes: s.shop.utc_offset_minutes,
+                time_zone_label: s.shop.time_zone_label.as_deref(),
+                claim_url: links.claim_url,
+                cancel_url: links.cancel_url,
+                unsubscribe_url: None,
             };
-            let _ = old_eta_text;
-            let r = render(o.kind, &ctx);
+            // A merchant template that fails on this data falls back to the default wording.
+            let r = render_with(o.kind, &ctx, s.shop.templates.get(o.kind.as_str())).unwrap_or_else(|e| {
+                worker::console_warn!("template for {} failed, default used: {e}", o.kind.as_str());
+                render(o.kind, &ctx)
+            });
             Some(NewMessage {
                 key: format!("{}:{}", s.shop.shop, o.key()),
                 entry_id: entry.id.clone(),

@@ -1,0 +1,153 @@
+//! Signed links in messages and what answers them: tracked clicks (`/v1/l/{token}` → redirect),
+//! claim look-ups for the widget, and the backorder cancel-and-refund page. Tokens are verified
+//! without storage (`shared::link`); the SKU object records what they cause.
+
+use crate::api::{call_sku, shop_record};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::http::{json, with_cors};
+use crate::protocol::SkuCommand;
+use shared::link::{sign, verify, LinkClaims, Purpose};
+use shared::message::escape;
+use shared::schedule::DAY_MS;
+use shared::wire::MessageKind;
+use worker::{Env, Request, Response};
+
+/// Cancel links stay valid this long after the backorder is acknowledged.
+const CANCEL_VALID_MS: i64 = 120 * DAY_MS;
+/// Claim links without a hold (no-hold policy, heads-ups) stay valid this long.
+const CLAIM_VALID_MS: i64 = 30 * DAY_MS;
+
+/// The links one message carries.
+#[derive(Debug, Default)]
+pub struct MessageLinks {
+    pub claim_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+/// Builds the signed (and click-tracked) links for one message.
+pub fn for_message(
+    cfg: &Config,
+    shop: &str,
+    sku: &str,
+    entry_id: &str,
+    kind: MessageKind,
+    product_url: Option<&str>,
+    hold_until: Option<i64>,
+    now: i64,
+) -> MessageLinks {
+    let secret = cfg.link_secret.as_bytes();
+    if secret.is_empty() {
+        return MessageLinks::default();
+    }
+    let claims = |purpose, target: Option<String>, expires_at| LinkClaims {
+        purpose,
+        shop: shop.to_owned(),
+        sku: sku.to_owned(),
+        entry_id: entry_id.to_owned(),
+        target,
+        expires_at,
+    };
+    let base = cfg.public_base_url.trim_end_matches('/');
+    let mut links = MessageLinks::default();
+    let wants_claim = matches!(
+        kind,
+        MessageKind::RestockOffer
+            | MessageKind::PreorderReady
+            | MessageKind::HoldReminder
+            | MessageKind::NonopenerFollowup
+            | MessageKind::UrgencyFollowup
+            | MessageKind::ShippingImminent
+    );
+    if let (true, Some(product)) = (wants_claim, product_url) {
+        let expires = hold_until.unwrap_or(now + CLAIM_VALID_MS);
+        let token = sign(secret, &claims(Purpose::Claim, None, expires));
+        let sep = if product.contains('?') { '&' } else { '?' };
+        let claim = format!("{product}{sep}restock_claim={token}");
+        let click = sign(secret, &claims(Purpose::Click, Some(claim), expires.max(now + CLAIM_VALID_MS)));
+        links.claim_url = Some(format!("{base}/v1/l/{click}"));
+    }
+    if kind == MessageKind::BackorderAck {
+        let token = sign(secret, &claims(Purpose::Cancel, None, now + CANCEL_VALID_MS));
+        links.cancel_url = Some(format!("{base}/v1/cancel/{token}"));
+    }
+    links
+}
+
+fn check(cfg: &Config, token: &str, purpose: Purpose, now: i64) -> AppResult<LinkClaims> {
+    let claims = verify(cfg.link_secret.as_bytes(), token, now)
+        .map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
+    if claims.purpose != purpose || cfg.link_secret.is_empty() {
+        return Err(AppError::Invalid("invalid_link", "this link is not valid here".into()));
+    }
+    Ok(claims)
+}
+
+fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+/// `GET /v1/l/{token}`: records the click as engagement, then redirects. A link that no longer
+/// verifies gets a page saying so, never an open redirect.
+pub async fn click(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    let claims = check(cfg, token, Purpose::Click, now_ms())?;
+    let target = claims.target.clone().ok_or_else(|| AppError::Invalid("invalid_link", "this link has no destination".into()))?;
+    // The redirect matters more than the record: a failure to record is logged, not shown.
+    if let Err(e) = call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Engage { entry_id: claims.entry_id.clone() }).await {
+        worker::console_warn!("click not recorded for {}: {e:?}", claims.entry_id);
+    }
+    let mut resp = Response::empty()?.with_status(302);
+    resp.headers_mut().set("Location", &target)?;
+    resp.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(resp)
+}
+
+/// `GET /v1/shops/{shop}/skus/{sku}/claims/{token}` (public): what a claim link holds, for the widget.
+pub async fn claim(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str, token: &str) -> AppResult<Response> {
+    let record = shop_record(env, shop).await?;
+    let claims = check(cfg, token, Purpose::Claim, now_ms())?;
+    if claims.shop != shop || claims.sku != sku {
+        return Err(AppError::Invalid("invalid_link", "this link is for another product".into()));
+    }
+    let (status, body) = call_sku(env, cfg, shop, sku, SkuCommand::Claim { entry_id: claims.entry_id }).await?;
+    let origin = req.headers().get("Origin").ok().flatten();
+    with_cors(json(status, &body)?, origin.as_deref(), &record.config.allowed_origins)
+}
+
+/// `GET /v1/cancel/{token}`: a confirmation page (link scanners and prefetchers only GET).
+pub async fn cancel_page(cfg: &Config, token: &str) -> AppResult<Response> {
+    let claims = check(cfg, token, Purpose::Cancel, now_ms())?;
+    page(
+        "Cancel your backorder?",
+        &format!(
+            "<p>Your order is waiting for <strong>{}</strong>. Cancelling gives up your place and the merchant refunds you.</p>\
+             <form method=\"post\"><button type=\"submit\">Cancel my backorder</button></form>",
+            escape(&claims.sku)
+        ),
+    )
+}
+
+/// `POST /v1/cancel/{token}`: cancels the backorder.
+pub async fn cancel(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    let claims = check(cfg, token, Purpose::Cancel, now_ms())?;
+    let record = shop_record(env, &claims.shop).await?;
+    let (status, body) = call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Cancel { entry_id: claims.entry_id }).await?;
+    let contact = record.config.support_email.as_deref().map(|s| format!(" Questions: {}.", escape(s))).unwrap_or_default();
+    match status {
+        200 => page("Backorder cancelled", &format!("<p>Your backorder is cancelled and {} will refund you.{contact}</p>", escape(&record.config.name))),
+        409 => page("Nothing to cancel", &format!("<p>This backorder can no longer be cancelled here (it has shipped or was already cancelled).{contact}</p>")),
+        _ => json(status, &body),
+    }
+}
+
+fn page(title: &str, body: &str) -> AppResult<Response> {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style>body{{font:16px/1.5 system-ui,sans-serif;max-width:560px;margin:3rem auto;padding:0 1rem}}\
+         button{{font:inherit;padding:.6rem 1rem;border-radius:6px;border:1px solid #333;background:#111;color:#fff;cursor:pointer}}</style>\
+         </head><body><h1>{title}</h1>{body}</body></html>"
+    );
+    let mut resp = Response::from_html(html)?;
+    resp.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(resp)
+}

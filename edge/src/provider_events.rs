@@ -1,0 +1,79 @@
+//! Events from the email provider: Resend posts `email.opened` / `email.clicked` (signed by Svix,
+//! which is Standard Webhooks under other header names). An open or a click marks the entry's
+//! current offer as engaged, so no non-opener follow-up goes out.
+
+use crate::api::{call_sku, check_id};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::http::{body_bytes, decode, json};
+use crate::protocol::SkuCommand;
+use serde::Deserialize;
+use shared::signature::{verify_standard, StandardHeaders};
+use worker::{Env, Request, Response};
+
+#[derive(Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: EventData,
+}
+
+#[derive(Deserialize, Default)]
+struct EventData {
+    #[serde(default)]
+    tags: Tags,
+}
+
+/// Resend echoes the tags we sent: as an object, or as a `[{name, value}]` list.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Tags {
+    Map(std::collections::BTreeMap<String, String>),
+    List(Vec<Tag>),
+    #[default]
+    None,
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    name: String,
+    value: String,
+}
+
+impl Tags {
+    fn get(&self, name: &str) -> Option<String> {
+        match self {
+            Tags::Map(m) => m.get(name).cloned(),
+            Tags::List(l) => l.iter().find(|t| t.name == name).map(|t| t.value.clone()),
+            Tags::None => None,
+        }
+    }
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// `POST /v1/webhooks/resend`.
+pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Response> {
+    let body = body_bytes(&mut req).await?;
+    let (id, ts, sig) = (header(&req, "svix-id"), header(&req, "svix-timestamp"), header(&req, "svix-signature"));
+    let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
+    let secrets: Vec<String> = cfg.provider_webhook_secret.iter().cloned().collect();
+    verify_standard(headers, &body, &secrets, worker::Date::now().as_millis() as i64 / 1000)?;
+    let event: Event = decode(&body)?;
+    if !matches!(event.kind.as_str(), "email.opened" | "email.clicked") {
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": format!("event {:?} is not used", event.kind)}));
+    }
+    let (Some(shop), Some(sku), Some(entry)) = (event.data.tags.get("shop"), event.data.tags.get("sku"), event.data.tags.get("entry")) else {
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
+    };
+    check_id("shop", &shop)?;
+    check_id("sku", &sku)?;
+    let (status, _) = call_sku(env, cfg, &shop, &sku, SkuCommand::Engage { entry_id: entry }).await?;
+    if status >= 500 {
+        return Err(AppError::Internal(format!("engage answered {status}")));
+    }
+    json(200, &serde_json::json!({"outcome": "applied"}))
+}
