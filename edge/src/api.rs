@@ -1,15 +1,18 @@
 //! The HTTP API: admin settings, the public waitlist, inventory webhooks. Each handler checks the
 //! caller and the input, then hands the work to the shop's or the SKU's Durable Object.
 
+use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
-use crate::clock;
 use crate::protocol::{ShopCommand, ShopContext, ShopRecord, SkuCommand, SkuRequest};
-use shared::template::Template;
 use shared::date::parse_timestamp_ms;
 use shared::signature::{is_standard_secret, verify_shopify, verify_standard, StandardHeaders};
-use shared::wire::{MessageKind, BackorderRequest, ConversionRequest, InventoryLevel, ShopConfig, ShopifyInventoryLevel, SignupRequest, SkuConfig};
+use shared::template::Template;
+use shared::wire::{
+    BackorderRequest, ConversionRequest, InventoryLevel, MessageKind, ShopConfig, ShopifyInventoryLevel, SignupRequest,
+    SkuConfig,
+};
 use shared::Email;
 use worker::{Env, Request, Response};
 
@@ -18,7 +21,9 @@ pub const SHOP: &str = "SHOP";
 
 /// Shop ids and SKUs: what fits safely in a URL path segment and a Durable Object name.
 pub fn check_id(kind: &'static str, s: &str) -> AppResult<()> {
-    let ok = !s.is_empty() && s.len() <= 100 && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
@@ -55,11 +60,13 @@ pub async fn shop_record(env: &Env, shop: &str) -> AppResult<ShopRecord> {
 /// `PUT /v1/shops/{shop}/templates/{kind}` (admin): checks and stores a merchant's template.
 pub async fn put_template(mut req: Request, env: &Env, cfg: &Config, shop: &str, kind: &str) -> AppResult<Response> {
     require_admin(&req, cfg)?;
-    let kind = MessageKind::parse(kind).ok_or_else(|| AppError::NotFound("unknown_message_kind", format!("no message kind {kind:?}")))?;
+    let kind = MessageKind::parse(kind)
+        .ok_or_else(|| AppError::NotFound("unknown_message_kind", format!("no message kind {kind:?}")))?;
     let template: Template = decode(&body_bytes(&mut req).await?)?;
     template.validate().map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
     shop_record(env, shop).await?;
-    let saved: Template = call_ok(env, SHOP, shop, &ShopCommand::PutTemplate { kind: kind.as_str().to_owned(), template }).await?;
+    let saved: Template =
+        call_ok(env, SHOP, shop, &ShopCommand::PutTemplate { kind: kind.as_str().to_owned(), template }).await?;
     json(200, &saved)
 }
 
@@ -68,7 +75,8 @@ fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
     if cfg.name.trim().is_empty() || cfg.name.len() > 200 {
         return bad("name must be 1–200 characters");
     }
-    Email::parse(&cfg.from_email).map_err(|_| AppError::Invalid("invalid_field", "from_email is not a valid address".into()))?;
+    Email::parse(&cfg.from_email)
+        .map_err(|_| AppError::Invalid("invalid_field", "from_email is not a valid address".into()))?;
     for o in &cfg.allowed_origins {
         let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
         if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.contains(char::is_whitespace)) {
@@ -126,7 +134,9 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
         return json(status, &body);
     }
     let saved: SkuConfig = serde_json::from_value(body).map_err(|e| AppError::Internal(e.to_string()))?;
-    let _: serde_json::Value = call_ok(env, SHOP, shop, &ShopCommand::IndexSku { sku: sku.to_owned(), shopify_inventory_item_id: item }).await?;
+    let _: serde_json::Value =
+        call_ok(env, SHOP, shop, &ShopCommand::IndexSku { sku: sku.to_owned(), shopify_inventory_item_id: item })
+            .await?;
     json(200, &saved)
 }
 
@@ -136,7 +146,13 @@ pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str)
 }
 
 /// Sends a command to the SKU's object, with the dev clock's offset in dev mode.
-pub async fn call_sku(env: &Env, cfg: &Config, shop: &str, sku: &str, cmd: SkuCommand) -> AppResult<(u16, serde_json::Value)> {
+pub async fn call_sku(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    sku: &str,
+    cmd: SkuCommand,
+) -> AppResult<(u16, serde_json::Value)> {
     let clock_offset_ms = if cfg.dev_mode { clock::offset_ms(env).await? } else { 0 };
     call_object(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
 }
@@ -181,7 +197,13 @@ pub async fn conversion(mut req: Request, env: &Env, cfg: &Config, shop: &str, s
         return Err(AppError::Invalid("invalid_field", "revenue must be zero or more".into()));
     }
     check_quantity(body.quantity)?;
-    let cmd = SkuCommand::Convert { entry_id: body.entry_id, email_key, order_id: body.order_id, quantity: body.quantity, revenue: body.revenue };
+    let cmd = SkuCommand::Convert {
+        entry_id: body.entry_id,
+        email_key,
+        order_id: body.order_id,
+        quantity: body.quantity,
+        revenue: body.revenue,
+    };
     relay(env, cfg, shop, sku, cmd).await
 }
 
@@ -219,8 +241,15 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             None => None,
         };
         let locale = match body.locale.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
-            Some(l) if l.len() <= 35 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => Some(l.to_owned()),
-            Some(_) => return Err(AppError::Invalid("invalid_locale", "locale must be a language tag like en or de-CH".into())),
+            Some(l) if l.len() <= 35 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
+                Some(l.to_owned())
+            }
+            Some(_) => {
+                return Err(AppError::Invalid(
+                    "invalid_locale",
+                    "locale must be a language tag like en or de-CH".into(),
+                ))
+            }
             None => None,
         };
         let quantity = body.quantity.unwrap_or(1);
@@ -237,11 +266,19 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         relay(env, cfg, shop, sku, cmd).await
     }
     .await;
-    let resp = result.or_else(|e| Response::from_json(&e.body()).map(|r| r.with_status(e.status())).map_err(AppError::from))?;
+    let resp = result
+        .or_else(|e| Response::from_json(&e.body()).map(|r| r.with_status(e.status())).map_err(AppError::from))?;
     with_cors(resp, origin.as_deref(), &shop_cfg.config.allowed_origins)
 }
 
-pub async fn position(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str, entry_id: &str) -> AppResult<Response> {
+pub async fn position(
+    req: Request,
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    sku: &str,
+    entry_id: &str,
+) -> AppResult<Response> {
     let shop_cfg = shop_record(env, shop).await?;
     if entry_id.is_empty() || entry_id.len() > 64 || !entry_id.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
         return Err(AppError::NotFound("unknown_entry", "no such waitlist entry".into()));
@@ -264,7 +301,8 @@ fn parse_phone(p: &str) -> AppResult<String> {
 /// A random, unguessable id (the entry id is what lets a browser read its place in line).
 fn new_id() -> AppResult<String> {
     use wasm_bindgen::JsCast;
-    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).map_err(|_| AppError::Internal("no crypto".into()))?;
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .map_err(|_| AppError::Internal("no crypto".into()))?;
     let f: js_sys::Function = js_sys::Reflect::get(&crypto, &"randomUUID".into())
         .ok()
         .and_then(|f| f.dyn_into().ok())
@@ -282,14 +320,18 @@ pub async fn shopify_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &s
     verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &shop_cfg.config.shopify_webhook_secrets)?;
     let topic = header(&req, "X-Shopify-Topic").unwrap_or_default();
     if topic != "inventory_levels/update" {
-        return json(200, &serde_json::json!({"outcome": "ignored", "reason": format!("topic {topic:?} is not handled")}));
+        return json(
+            200,
+            &serde_json::json!({"outcome": "ignored", "reason": format!("topic {topic:?} is not handled")}),
+        );
     }
     let webhook_id = header(&req, "X-Shopify-Webhook-Id")
         .filter(|s| !s.is_empty() && s.len() <= 200)
         .ok_or_else(|| AppError::BadRequest("missing_webhook_id", "X-Shopify-Webhook-Id header is required".into()))?;
     let level: ShopifyInventoryLevel = decode(&body)?;
     let updated_at_ms = parse_timestamp_ms(&level.updated_at)?;
-    let sku: Option<String> = call_ok(env, SHOP, shop, &ShopCommand::ResolveItem { inventory_item_id: level.inventory_item_id }).await?;
+    let sku: Option<String> =
+        call_ok(env, SHOP, shop, &ShopCommand::ResolveItem { inventory_item_id: level.inventory_item_id }).await?;
     let Some(sku) = sku else {
         // Shopify sends updates for every item in the store; most have no waitlist. Answering 4xx
         // would make Shopify retry and, after repeated failures, delete the subscription.
@@ -310,9 +352,15 @@ pub async fn shopify_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &s
 pub async fn inventory_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
     let shop_cfg = shop_record(env, shop).await?;
     let body = body_bytes(&mut req).await?;
-    let (id, ts, sig) = (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
+    let (id, ts, sig) =
+        (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
     let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
-    verify_standard(headers, &body, &shop_cfg.config.inventory_webhook_secrets, worker::Date::now().as_millis() as i64 / 1000)?;
+    verify_standard(
+        headers,
+        &body,
+        &shop_cfg.config.inventory_webhook_secrets,
+        worker::Date::now().as_millis() as i64 / 1000,
+    )?;
     let webhook_id = id.unwrap_or_default();
     if webhook_id.len() > 200 {
         return Err(AppError::BadRequest("invalid_webhook_id", "webhook-id is longer than 200 characters".into()));

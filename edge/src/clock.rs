@@ -52,7 +52,11 @@ impl DurableObject for DevClock {
             ClockCommand::Get => Response::from_json(&offset),
             ClockCommand::Advance { ms } => {
                 let next = offset + ms;
-                sql::exec(&db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('offset_ms', ?)", vec![next.to_string().into()])?;
+                sql::exec(
+                    &db,
+                    "INSERT OR REPLACE INTO settings (k, v) VALUES ('offset_ms', ?)",
+                    vec![next.to_string().into()],
+                )?;
                 Response::from_json(&next)
             }
             ClockCommand::RegisterShop { shop } => {

@@ -43,7 +43,11 @@ impl Config {
             }
             _ => EmailProvider::Outbox,
         };
-        Config { admin_token: get("ADMIN_TOKEN"), email, public_base_url: get("PUBLIC_BASE_URL"), dev_mode: get("DEV_MODE") == "true",
+        Config {
+            admin_token: get("ADMIN_TOKEN"),
+            email,
+            public_base_url: get("PUBLIC_BASE_URL"),
+            dev_mode: get("DEV_MODE") == "true",
             link_secret: get("LINK_SECRET"),
             provider_webhook_secret: Some(get("RESEND_WEBHOOK_SECRET")).filter(|s| !s.is_empty()),
         }

@@ -51,7 +51,12 @@ pub fn with_cors(resp: Response, origin: Option<&str>, allowed: &[String]) -> Ap
 }
 
 /// Sends a command to a Durable Object and returns its status and JSON body.
-pub async fn call_object<C: Serialize>(env: &Env, binding: &str, name: &str, cmd: &C) -> AppResult<(u16, serde_json::Value)> {
+pub async fn call_object<C: Serialize>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    cmd: &C,
+) -> AppResult<(u16, serde_json::Value)> {
     let stub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?;
     let headers = Headers::new();
     headers.set("Content-Type", "application/json")?;

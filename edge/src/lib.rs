@@ -45,8 +45,16 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
     match (method.clone(), segments.as_slice()) {
         (Get, ["healthz"]) => http::json(200, &serde_json::json!({"ok": true, "public_base_url": cfg.public_base_url})),
         (Get, ["dev", page @ ("mailbox" | "mailbox.json")]) if cfg.email == EmailProvider::Outbox => {
-            let shop = url.query_pairs().find(|(k, _)| k == "shop").map(|(_, v)| v.into_owned()).unwrap_or_else(|| "demo".into());
-            if *page == "mailbox" { mailbox::html_page(env, &cfg, &shop).await } else { mailbox::json_page(env, &cfg, &shop).await }
+            let shop = url
+                .query_pairs()
+                .find(|(k, _)| k == "shop")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_else(|| "demo".into());
+            if *page == "mailbox" {
+                mailbox::html_page(env, &cfg, &shop).await
+            } else {
+                mailbox::json_page(env, &cfg, &shop).await
+            }
         }
         (Post, ["v1", "dev", "advance"]) if cfg.dev_mode => clock::advance(req, env, &cfg).await,
         (Get, ["v1", "l", token]) => links::click(env, &cfg, token).await,
@@ -61,17 +69,26 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                 (Get, ["skus", sku]) => with_sku(sku, api::sku_state(req, env, &cfg, shop, sku)).await,
                 (Get, ["skus", sku, "queue"]) => with_sku(sku, api::queue(req, env, &cfg, shop, sku)).await,
                 (Post, ["skus", sku, "waitlist"]) => with_sku(sku, api::signup(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku, "waitlist", entry]) => with_sku(sku, api::position(req, env, &cfg, shop, sku, entry)).await,
+                (Get, ["skus", sku, "waitlist", entry]) => {
+                    with_sku(sku, api::position(req, env, &cfg, shop, sku, entry)).await
+                }
                 (Post, ["skus", sku, "backorders"]) => with_sku(sku, api::backorder(req, env, &cfg, shop, sku)).await,
                 (Post, ["skus", sku, "conversions"]) => with_sku(sku, api::conversion(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku, "claims", token]) => with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await,
+                (Get, ["skus", sku, "claims", token]) => {
+                    with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await
+                }
                 (Put, ["templates", kind]) => api::put_template(req, env, &cfg, shop, kind).await,
                 (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
                 (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, &cfg, shop).await,
                 (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, &cfg, shop).await,
-                (_, [] | ["skus", _] | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"] | ["skus", _, "waitlist", _] | ["webhooks", "shopify" | "inventory"]) => {
-                    Err(AppError::MethodNotAllowed)
-                }
+                (
+                    _,
+                    []
+                    | ["skus", _]
+                    | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"]
+                    | ["skus", _, "waitlist", _]
+                    | ["webhooks", "shopify" | "inventory"],
+                ) => Err(AppError::MethodNotAllowed),
                 _ => Err(not_found()),
             }
         }

@@ -75,8 +75,8 @@ pub fn for_message(
 }
 
 fn check(cfg: &Config, token: &str, purpose: Purpose, now: i64) -> AppResult<LinkClaims> {
-    let claims = verify(cfg.link_secret.as_bytes(), token, now)
-        .map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
+    let claims =
+        verify(cfg.link_secret.as_bytes(), token, now).map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
     if claims.purpose != purpose || cfg.link_secret.is_empty() {
         return Err(AppError::Invalid("invalid_link", "this link is not valid here".into()));
     }
@@ -91,9 +91,14 @@ fn now_ms() -> i64 {
 /// verifies gets a page saying so, never an open redirect.
 pub async fn click(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
     let claims = check(cfg, token, Purpose::Click, now_ms())?;
-    let target = claims.target.clone().ok_or_else(|| AppError::Invalid("invalid_link", "this link has no destination".into()))?;
+    let target = claims
+        .target
+        .clone()
+        .ok_or_else(|| AppError::Invalid("invalid_link", "this link has no destination".into()))?;
     // The redirect matters more than the record: a failure to record is logged, not shown.
-    if let Err(e) = call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Engage { entry_id: claims.entry_id.clone() }).await {
+    if let Err(e) =
+        call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Engage { entry_id: claims.entry_id.clone() }).await
+    {
         worker::console_warn!("click not recorded for {}: {e:?}", claims.entry_id);
     }
     let mut resp = Response::empty()?.with_status(302);
@@ -131,8 +136,10 @@ pub async fn cancel_page(cfg: &Config, token: &str) -> AppResult<Response> {
 pub async fn cancel(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
     let claims = check(cfg, token, Purpose::Cancel, now_ms())?;
     let record = shop_record(env, &claims.shop).await?;
-    let (status, body) = call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Cancel { entry_id: claims.entry_id }).await?;
-    let contact = record.config.support_email.as_deref().map(|s| format!(" Questions: {}.", escape(s))).unwrap_or_default();
+    let (status, body) =
+        call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Cancel { entry_id: claims.entry_id }).await?;
+    let contact =
+        record.config.support_email.as_deref().map(|s| format!(" Questions: {}.", escape(s))).unwrap_or_default();
     match status {
         200 => page("Backorder cancelled", &format!("<p>Your backorder is cancelled and {} will refund you.{contact}</p>", escape(&record.config.name))),
         409 => page("Nothing to cancel", &format!("<p>This backorder can no longer be cancelled here (it has shipped or was already cancelled).{contact}</p>")),

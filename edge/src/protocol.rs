@@ -76,7 +76,11 @@ pub struct SkuRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum SkuCommand {
-    Configure { shop: ShopContext, sku: String, config: SkuConfig },
+    Configure {
+        shop: ShopContext,
+        sku: String,
+        config: SkuConfig,
+    },
     State,
     Signup {
         shop: ShopContext,
@@ -87,8 +91,17 @@ pub enum SkuCommand {
         locale: Option<String>,
         quantity: u32,
     },
-    Backorder { shop: ShopContext, entry_id: String, order_id: String, email: String, quantity: u32, ordered_at_ms: i64 },
-    Position { entry_id: String },
+    Backorder {
+        shop: ShopContext,
+        entry_id: String,
+        order_id: String,
+        email: String,
+        quantity: u32,
+        ordered_at_ms: i64,
+    },
+    Position {
+        entry_id: String,
+    },
     /// An absolute stock level at one location, from a webhook.
     Level {
         shop: ShopContext,
@@ -98,12 +111,24 @@ pub enum SkuCommand {
         available: i64,
         updated_at_ms: i64,
     },
-    Convert { entry_id: Option<String>, email_key: Option<String>, order_id: String, quantity: u32, revenue: f64 },
-    Cancel { entry_id: String },
+    Convert {
+        entry_id: Option<String>,
+        email_key: Option<String>,
+        order_id: String,
+        quantity: u32,
+        revenue: f64,
+    },
+    Cancel {
+        entry_id: String,
+    },
     /// What a claim link holds (for the widget).
-    Claim { entry_id: String },
+    Claim {
+        entry_id: String,
+    },
     /// The shopper opened or clicked an offer.
-    Engage { entry_id: String },
+    Engage {
+        entry_id: String,
+    },
     /// Run what is due now (dev clock moves).
     Tick,
     Queue,
@@ -113,12 +138,22 @@ pub enum SkuCommand {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ShopCommand {
-    Put { config: ShopConfig },
+    Put {
+        config: ShopConfig,
+    },
     /// The shop's record (settings and templates), or null.
     Get,
-    PutTemplate { kind: String, template: Template },
+    PutTemplate {
+        kind: String,
+        template: Template,
+    },
     /// Remember a SKU (and its Shopify inventory item) so webhooks and the mailbox can find it.
-    IndexSku { sku: String, shopify_inventory_item_id: Option<i64> },
-    ResolveItem { inventory_item_id: i64 },
+    IndexSku {
+        sku: String,
+        shopify_inventory_item_id: Option<i64>,
+    },
+    ResolveItem {
+        inventory_item_id: i64,
+    },
     Skus,
 }

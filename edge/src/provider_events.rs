@@ -64,9 +64,14 @@ pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Resp
     verify_standard(headers, &body, &secrets, worker::Date::now().as_millis() as i64 / 1000)?;
     let event: Event = decode(&body)?;
     if !matches!(event.kind.as_str(), "email.opened" | "email.clicked") {
-        return json(200, &serde_json::json!({"outcome": "ignored", "reason": format!("event {:?} is not used", event.kind)}));
+        return json(
+            200,
+            &serde_json::json!({"outcome": "ignored", "reason": format!("event {:?} is not used", event.kind)}),
+        );
     }
-    let (Some(shop), Some(sku), Some(entry)) = (event.data.tags.get("shop"), event.data.tags.get("sku"), event.data.tags.get("entry")) else {
+    let (Some(shop), Some(sku), Some(entry)) =
+        (event.data.tags.get("shop"), event.data.tags.get("sku"), event.data.tags.get("entry"))
+    else {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
     };
     check_id("shop", &shop)?;

@@ -37,7 +37,11 @@ impl DurableObject for Shop {
         let db = self.state.storage().sql();
         match cmd {
             ShopCommand::Put { config } => {
-                sql::exec(&db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('config', ?)", vec![serde_json::to_string(&config)?.into()])?;
+                sql::exec(
+                    &db,
+                    "INSERT OR REPLACE INTO settings (k, v) VALUES ('config', ?)",
+                    vec![serde_json::to_string(&config)?.into()],
+                )?;
                 Response::from_json(&config)
             }
             ShopCommand::Get => match sql::setting(&db, "settings", "config")? {
@@ -51,12 +55,17 @@ impl DurableObject for Shop {
                 None => Response::from_json(&serde_json::Value::Null),
             },
             ShopCommand::PutTemplate { kind, template } => {
-                let mut templates: std::collections::BTreeMap<String, shared::template::Template> = match sql::setting(&db, "settings", "templates")? {
-                    Some(t) => serde_json::from_str(&t)?,
-                    None => Default::default(),
-                };
+                let mut templates: std::collections::BTreeMap<String, shared::template::Template> =
+                    match sql::setting(&db, "settings", "templates")? {
+                        Some(t) => serde_json::from_str(&t)?,
+                        None => Default::default(),
+                    };
                 templates.insert(kind, template.clone());
-                sql::exec(&db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('templates', ?)", vec![serde_json::to_string(&templates)?.into()])?;
+                sql::exec(
+                    &db,
+                    "INSERT OR REPLACE INTO settings (k, v) VALUES ('templates', ?)",
+                    vec![serde_json::to_string(&templates)?.into()],
+                )?;
                 Response::from_json(&template)
             }
             ShopCommand::IndexSku { sku, shopify_inventory_item_id } => {
@@ -72,7 +81,9 @@ impl DurableObject for Shop {
                 Response::from_json(&serde_json::json!({"ok": true}))
             }
             ShopCommand::ResolveItem { inventory_item_id } => {
-                let rows: Vec<SkuRow> = db.exec("SELECT sku FROM skus WHERE shopify_inventory_item_id = ?", vec![inventory_item_id.into()])?.to_array()?;
+                let rows: Vec<SkuRow> = db
+                    .exec("SELECT sku FROM skus WHERE shopify_inventory_item_id = ?", vec![inventory_item_id.into()])?
+                    .to_array()?;
                 Response::from_json(&rows.first().map(|r| r.sku.clone()))
             }
             ShopCommand::Skus => {

@@ -12,17 +12,18 @@
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
+use crate::links;
 use crate::mailer;
 use crate::protocol::{ShopContext, SkuCommand, SkuRequest};
 use crate::store::{EventOutcome, NewMessage, Store};
 use serde::Serialize;
 use shared::eta::eta_phrase;
-use crate::links;
 use shared::message::{render, render_with, MessageContext};
 use shared::outbox::{decide, Decision};
 use shared::queue::{Effect, Joined, NewEntry, Queue};
 use shared::wire::{
-    ConversionResult, EntryKind, InventoryResult, MessageKind, Mode, QueueEntryView, QueueView, SignupResponse, SkuConfig, SkuState,
+    ConversionResult, EntryKind, InventoryResult, MessageKind, Mode, QueueEntryView, QueueView, SignupResponse,
+    SkuConfig, SkuState,
 };
 use shared::{Date, Email};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -103,7 +104,9 @@ impl SkuQueue {
             _ => None,
         };
         let offset = store.clock_offset()?;
-        let Some(t) = [store.next_due()?, next_work].into_iter().flatten().min() else { return Ok(()) };
+        let Some(t) = [store.next_due()?, next_work].into_iter().flatten().min() else {
+            return Ok(());
+        };
         // Alarms run on the real clock; a dev clock offset brings them forward.
         let at = (t.max(now) - offset) as f64;
         self.state.storage().set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&at.into()))).await
@@ -123,7 +126,9 @@ struct Sku {
 
 impl Sku {
     fn load(store: &Store, shop: Option<ShopContext>) -> AppResult<Sku> {
-        let config = store.config()?.ok_or_else(|| AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into()))?;
+        let config = store
+            .config()?
+            .ok_or_else(|| AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into()))?;
         if let Some(s) = &shop {
             store.set_shop(s)?;
         }
@@ -170,27 +175,42 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::State => {
             let s = Sku::load(store, None).or_else(|e| match e {
-                AppError::Internal(_) => Err(AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into())),
+                AppError::Internal(_) => {
+                    Err(AppError::NotFound("unknown_sku", "this SKU is not set up for this shop".into()))
+                }
                 e => Err(e),
             })?;
             let q = s.queue(store)?;
-            answer(200, &SkuState {
-                sku: s.name.clone(),
-                title: s.config.title.clone(),
-                mode: s.config.mode,
-                available: q.available(),
-                reserved: q.held(now),
-                reserved_until: q.reserved_until(now),
-                eta: s.config.eta,
-                eta_text: s.eta_text(now),
-                waiting: q.waiting(),
-            })
+            answer(
+                200,
+                &SkuState {
+                    sku: s.name.clone(),
+                    title: s.config.title.clone(),
+                    mode: s.config.mode,
+                    available: q.available(),
+                    reserved: q.held(now),
+                    reserved_until: q.reserved_until(now),
+                    eta: s.config.eta,
+                    eta_text: s.eta_text(now),
+                    waiting: q.waiting(),
+                },
+            )
         }
         SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity } => {
             let s = Sku::load(store, Some(shop))?;
             let email = Email::parse(&email)?;
             let existing = store.entry_by_key(&email.key())?;
-            let new = NewEntry { id: entry_id, email, phone, sms_consent, locale, kind: s.entry_kind(), quantity, order_id: None, at: now };
+            let new = NewEntry {
+                id: entry_id,
+                email,
+                phone,
+                sms_consent,
+                locale,
+                kind: s.entry_kind(),
+                quantity,
+                order_id: None,
+                at: now,
+            };
             join(store, cfg, &s, existing, new, now)
         }
         SkuCommand::Backorder { shop, entry_id, order_id, email, quantity, ordered_at_ms } => {
@@ -212,9 +232,20 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Position { entry_id } => {
             let s = Sku::load(store, None)?;
-            let entry = store.entry(&entry_id)?.ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let entry = store
+                .entry(&entry_id)?
+                .ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
             let q = s.queue(store)?;
-            answer(200, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: s.config.eta, eta_text: s.eta_text(now) })
+            answer(
+                200,
+                &SignupResponse {
+                    position: q.position(&entry.id),
+                    entry_id: entry.id,
+                    status: entry.status,
+                    eta: s.config.eta,
+                    eta_text: s.eta_text(now),
+                },
+            )
         }
         SkuCommand::Level { shop, event_id, location, available, updated_at_ms } => {
             let s = Sku::load(store, Some(shop))?;
@@ -224,12 +255,15 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             let messages = render_all(cfg, &q, &s, &effects, now, None);
             store.commit(&q, &effects, &messages, now)?;
             let count = |k: &[MessageKind]| messages.iter().filter(|m| k.contains(&m.kind)).count() as u32;
-            answer(200, &InventoryResult {
-                outcome: outcome.as_str().to_owned(),
-                available: q.available(),
-                offers: count(&[MessageKind::RestockOffer, MessageKind::PreorderReady, MessageKind::ShipNotice]),
-                sold_out_again: count(&[MessageKind::SoldOutAgain]),
-            })
+            answer(
+                200,
+                &InventoryResult {
+                    outcome: outcome.as_str().to_owned(),
+                    available: q.available(),
+                    offers: count(&[MessageKind::RestockOffer, MessageKind::PreorderReady, MessageKind::ShipNotice]),
+                    sold_out_again: count(&[MessageKind::SoldOutAgain]),
+                },
+            )
         }
         SkuCommand::Convert { entry_id, email_key, order_id, quantity, revenue } => {
             let s = Sku::load(store, None)?;
@@ -240,16 +274,26 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             }
             .ok_or_else(|| AppError::NotFound("unknown_entry", "no waitlist entry matches this conversion".into()))?;
             let mut q = s.queue(store)?;
-            let effects = q.convert(&entry.id).ok_or_else(|| AppError::Conflict("not_convertible", format!("the entry is {} and cannot convert", entry.status.as_str())))?;
+            let effects = q.convert(&entry.id).ok_or_else(|| {
+                AppError::Conflict(
+                    "not_convertible",
+                    format!("the entry is {} and cannot convert", entry.status.as_str()),
+                )
+            })?;
             store.commit(&q, &effects, &[], now)?;
             store.record_conversion(&entry.id, &order_id, revenue)?;
             let units = if entry.units > 0 { entry.units } else { quantity };
-            answer(200, &ConversionResult { entry_id: entry.id, status: shared::wire::EntryStatus::Converted, units, revenue })
+            answer(
+                200,
+                &ConversionResult { entry_id: entry.id, status: shared::wire::EntryStatus::Converted, units, revenue },
+            )
         }
         SkuCommand::Cancel { entry_id } => {
             let s = Sku::load(store, None)?;
             let mut q = s.queue(store)?;
-            let effects = q.cancel(&entry_id).ok_or_else(|| AppError::Conflict("not_cancellable", "this entry is no longer waiting".into()))?;
+            let effects = q
+                .cancel(&entry_id)
+                .ok_or_else(|| AppError::Conflict("not_cancellable", "this entry is no longer waiting".into()))?;
             store.commit(&q, &effects, &[], now)?;
             answer(200, &serde_json::json!({"entry_id": entry_id, "status": "cancelled"}))
         }
@@ -262,22 +306,27 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Claim { entry_id } => {
             let s = Sku::load(store, None)?;
-            let entry = store.entry(&entry_id)?.ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let entry = store
+                .entry(&entry_id)?
+                .ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
             let q = s.queue(store)?;
             let live = match entry.status {
                 shared::wire::EntryStatus::Offered => entry.hold_until.is_some_and(|t| t > now),
                 shared::wire::EntryStatus::Notified => q.available() - q.promised(now) > 0,
                 _ => false,
             };
-            answer(200, &serde_json::json!({
-                "entry_id": entry.id,
-                "status": entry.status,
-                "units": entry.units,
-                "hold_until": entry.hold_until,
-                "live": live,
-                "title": s.config.title,
-                "url": s.config.url,
-            }))
+            answer(
+                200,
+                &serde_json::json!({
+                    "entry_id": entry.id,
+                    "status": entry.status,
+                    "units": entry.units,
+                    "hold_until": entry.hold_until,
+                    "live": live,
+                    "title": s.config.title,
+                    "url": s.config.url,
+                }),
+            )
         }
         SkuCommand::Tick => {
             run_due(store, cfg, now)?;
@@ -309,7 +358,14 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
     }
 }
 
-fn join(store: &Store, cfg: &Config, s: &Sku, existing: Option<shared::queue::Entry>, new: NewEntry, now: i64) -> AppResult<Answer> {
+fn join(
+    store: &Store,
+    cfg: &Config,
+    s: &Sku,
+    existing: Option<shared::queue::Entry>,
+    new: NewEntry,
+    now: i64,
+) -> AppResult<Answer> {
     let mut q = s.queue(store)?;
     let (entry, status, effects) = match q.join(existing, new, now) {
         Joined::Existing(e) => (e, 200, Vec::new()),
@@ -317,12 +373,23 @@ fn join(store: &Store, cfg: &Config, s: &Sku, existing: Option<shared::queue::En
     };
     let messages = render_all(cfg, &q, s, &effects, now, None);
     store.commit(&q, &effects, &messages, now)?;
-    answer(status, &SignupResponse { position: q.position(&entry.id), entry_id: entry.id, status: entry.status, eta: s.config.eta, eta_text: s.eta_text(now) })
+    answer(
+        status,
+        &SignupResponse {
+            position: q.position(&entry.id),
+            entry_id: entry.id,
+            status: entry.status,
+            eta: s.config.eta,
+            eta_text: s.eta_text(now),
+        },
+    )
 }
 
 /// Runs what is due at `now` (hold ends, reminders, follow-ups) and writes it.
 fn run_due(store: &Store, cfg: &Config, now: i64) -> AppResult<()> {
-    let Ok(s) = Sku::load(store, None) else { return Ok(()) };
+    let Ok(s) = Sku::load(store, None) else {
+        return Ok(());
+    };
     let mut q = s.queue(store)?;
     let effects = q.due(now);
     if effects.is_empty() {
@@ -334,14 +401,27 @@ fn run_due(store: &Store, cfg: &Config, now: i64) -> AppResult<()> {
 }
 
 /// Writes the messages the effects ask for, from the queue as it is after them.
-fn render_all(cfg: &Config, q: &Queue, s: &Sku, effects: &[Effect], now: i64, old_eta_text: Option<&str>) -> Vec<NewMessage> {
-    let saved = |id: &str| {
-        effects.iter().rev().find_map(|fx| match fx {
-            Effect::Save(e) if e.id == id => Some(e.clone()),
-            _ => None,
+fn render_all(
+    cfg: &Config,
+    q: &Queue,
+    s: &Sku,
+    effects: &[Effect],
+    now: i64,
+    old_eta_text: Option<&str>,
+) -> Vec<NewMessage> {
+    // Entries that just left the queue (e.g. an expired hold) are found among the saved ones.
+    let saved: std::collections::HashMap<&str, &shared::queue::Entry> = effects
+        .iter()
+        .filter_map(|fx| match fx {
+            Effect::Save(e) => Some((e.id.as_str(), e)),
+            Effect::Send(_) => None,
         })
-    };
+        .collect();
     let eta_text = s.eta_text(now);
+    let positions = q.positions();
+    let by_id: std::collections::HashMap<&str, &shared::queue::Entry> =
+        q.entries().iter().map(|e| (e.id.as_str(), e)).collect();
+    let free = q.available() - q.promised(now);
     effects
         .iter()
         .filter_map(|fx| match fx {
@@ -349,16 +429,26 @@ fn render_all(cfg: &Config, q: &Queue, s: &Sku, effects: &[Effect], now: i64, ol
             Effect::Save(_) => None,
         })
         .filter_map(|o| {
-            let entry = q.entry(&o.entry_id).cloned().or_else(|| saved(&o.entry_id))?;
-            let links = links::for_message(cfg, &s.shop.shop, &s.name, &entry.id, o.kind, s.config.url.as_deref(), entry.hold_until, now);
+            let entry =
+                by_id.get(o.entry_id.as_str()).or_else(|| saved.get(o.entry_id.as_str())).map(|e| (*e).clone())?;
+            let links = links::for_message(
+                cfg,
+                &s.shop.shop,
+                &s.name,
+                &entry.id,
+                o.kind,
+                s.config.url.as_deref(),
+                entry.hold_until,
+                now,
+            );
             let ctx = MessageContext {
                 shop_name: &s.shop.name,
                 sku_title: &s.config.title,
                 product_url: s.config.url.as_deref(),
                 eta_text: &eta_text,
                 old_eta_text,
-                position: q.position(&entry.id),
-                available: q.available() - q.promised(now) + i64::from(entry.units),
+                position: positions.get(entry.id.as_str()).copied(),
+                available: free + i64::from(entry.units),
                 quantity: if entry.units > 0 { entry.units } else { entry.quantity },
                 hold_until: entry.hold_until,
                 order_id: entry.order_id.as_deref(),

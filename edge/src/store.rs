@@ -202,7 +202,10 @@ impl Store {
     pub fn load_queue(&self, eta: Option<Eta>, policy: Policy) -> Result<Queue> {
         let rows: Vec<EntryRow> = self
             .db
-            .exec("SELECT * FROM entries WHERE status IN ('waiting', 'offered', 'notified', 'allocated') ORDER BY seq", None)?
+            .exec(
+                "SELECT * FROM entries WHERE status IN ('waiting', 'offered', 'notified', 'allocated') ORDER BY seq",
+                None,
+            )?
             .to_array()?;
         let next: Vec<Count> = self.db.exec("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM entries", None)?.to_array()?;
         let counters = Counters {
@@ -223,17 +226,30 @@ impl Store {
     }
 
     pub fn entry_by_order(&self, order_id: &str) -> Result<Option<Entry>> {
-        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE order_id = ? ORDER BY seq DESC LIMIT 1", vec![order_id.into()])?.to_array()?;
+        let rows: Vec<EntryRow> = self
+            .db
+            .exec("SELECT * FROM entries WHERE order_id = ? ORDER BY seq DESC LIMIT 1", vec![order_id.into()])?
+            .to_array()?;
         Ok(rows.into_iter().next().map(EntryRow::into_entry))
     }
 
     /// Records what a conversion brought in.
     pub fn record_conversion(&self, entry_id: &str, order_id: &str, revenue: f64) -> Result<()> {
-        sql::exec(&self.db, "UPDATE entries SET converted_order = ?, revenue = ? WHERE id = ?", vec![order_id.into(), revenue.into(), entry_id.into()])
+        sql::exec(
+            &self.db,
+            "UPDATE entries SET converted_order = ?, revenue = ? WHERE id = ?",
+            vec![order_id.into(), revenue.into(), entry_id.into()],
+        )
     }
 
     pub fn entry_by_key(&self, email_key: &str) -> Result<Option<Entry>> {
-        let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE email_key = ? AND kind <> 'backorder' ORDER BY seq DESC LIMIT 1", vec![email_key.into()])?.to_array()?;
+        let rows: Vec<EntryRow> = self
+            .db
+            .exec(
+                "SELECT * FROM entries WHERE email_key = ? AND kind <> 'backorder' ORDER BY seq DESC LIMIT 1",
+                vec![email_key.into()],
+            )?
+            .to_array()?;
         Ok(rows.into_iter().next().map(EntryRow::into_entry))
     }
 
@@ -255,12 +271,21 @@ impl Store {
 
     /// Records an inventory event: `Duplicate` if its id was seen, `Stale` if the location already
     /// holds a newer level, else stores the level. Returns the outcome; only `Applied` changes stock.
-    pub fn record_level(&self, event_id: &str, location: &str, available: i64, updated_at: i64, now: i64) -> Result<EventOutcome> {
-        let seen: Vec<Count> = self.db.exec("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?.to_array()?;
+    pub fn record_level(
+        &self,
+        event_id: &str,
+        location: &str,
+        available: i64,
+        updated_at: i64,
+        now: i64,
+    ) -> Result<EventOutcome> {
+        let seen: Vec<Count> =
+            self.db.exec("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?.to_array()?;
         if seen.first().is_some_and(|c| c.n > 0) {
             return Ok(EventOutcome::Duplicate);
         }
-        let current: Vec<LevelRow> = self.db.exec("SELECT updated_at FROM levels WHERE location = ?", vec![location.into()])?.to_array()?;
+        let current: Vec<LevelRow> =
+            self.db.exec("SELECT updated_at FROM levels WHERE location = ?", vec![location.into()])?.to_array()?;
         let outcome = match current.first() {
             Some(cur) if cur.updated_at > updated_at => EventOutcome::Stale,
             _ => EventOutcome::Applied,
@@ -272,7 +297,11 @@ impl Store {
                 vec![location.into(), available.max(0).into(), updated_at.into()],
             )?;
         }
-        sql::exec(&self.db, "INSERT INTO events (id, received_at, outcome) VALUES (?, ?, ?)", vec![event_id.into(), now.into(), outcome.as_str().into()])?;
+        sql::exec(
+            &self.db,
+            "INSERT INTO events (id, received_at, outcome) VALUES (?, ?, ?)",
+            vec![event_id.into(), now.into(), outcome.as_str().into()],
+        )?;
         Ok(outcome)
     }
 
@@ -353,7 +382,8 @@ impl Store {
         struct Next {
             t: Option<i64>,
         }
-        let rows: Vec<Next> = self.db.exec("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'", None)?.to_array()?;
+        let rows: Vec<Next> =
+            self.db.exec("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'", None)?.to_array()?;
         Ok(rows.first().and_then(|r| r.t))
     }
 
@@ -382,13 +412,18 @@ impl Store {
     }
 
     pub fn messages_for(&self, entry_id: &str) -> Result<Vec<MessageView>> {
-        let rows: Vec<OutboxRow> = self.db.exec("SELECT * FROM outbox WHERE entry_id = ? ORDER BY created_at, rowid", vec![entry_id.into()])?.to_array()?;
+        let rows: Vec<OutboxRow> = self
+            .db
+            .exec("SELECT * FROM outbox WHERE entry_id = ? ORDER BY created_at, rowid", vec![entry_id.into()])?
+            .to_array()?;
         Ok(rows.into_iter().filter_map(|r| r.view()).collect())
     }
 
     /// Every message, newest first (the local mailbox).
     pub fn all_messages(&self, limit: u32) -> Result<Vec<OutboxRow>> {
-        self.db.exec("SELECT * FROM outbox ORDER BY created_at DESC, rowid DESC LIMIT ?", vec![i64::from(limit).into()])?.to_array()
+        self.db
+            .exec("SELECT * FROM outbox ORDER BY created_at DESC, rowid DESC LIMIT ?", vec![i64::from(limit).into()])?
+            .to_array()
     }
 }
 

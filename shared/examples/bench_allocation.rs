@@ -21,8 +21,14 @@ fn main() {
     let effects = q.set_level(units, 1_000);
     let alloc = t.elapsed();
 
-    let offers = effects.iter().filter(|e| matches!(e, shared::queue::Effect::Send(o) if o.kind == MessageKind::RestockOffer)).count();
-    let sold_out = effects.iter().filter(|e| matches!(e, shared::queue::Effect::Send(o) if o.kind == MessageKind::SoldOutAgain)).count();
+    let offers = effects
+        .iter()
+        .filter(|e| matches!(e, shared::queue::Effect::Send(o) if o.kind == MessageKind::RestockOffer))
+        .count();
+    let sold_out = effects
+        .iter()
+        .filter(|e| matches!(e, shared::queue::Effect::Send(o) if o.kind == MessageKind::SoldOutAgain))
+        .count();
     println!("queue of {entries} entries built in {:.1} ms", build.as_secs_f64() * 1e3);
     println!(
         "allocated {units} units in {:.1} ms: {offers} offers, {sold_out} sold_out_again, {} effects",
@@ -31,5 +37,9 @@ fn main() {
     );
     let t = Instant::now();
     let due = q.due(2_000);
-    println!("due() over the whole queue after the restock: {:.1} ms ({} effects)", t.elapsed().as_secs_f64() * 1e3, due.len());
+    println!(
+        "due() over the whole queue after the restock: {:.1} ms ({} effects)",
+        t.elapsed().as_secs_f64() * 1e3,
+        due.len()
+    );
 }

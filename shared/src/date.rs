@@ -9,8 +9,18 @@ use std::fmt;
 pub const DAY_MS: i64 = 86_400_000;
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// A proleptic Gregorian calendar date. Built by [`Date::parse`] or [`Date::from_days`].
@@ -194,7 +204,12 @@ mod tests {
 /// Parses an RFC 3339 timestamp (`2026-11-29T10:00:00-05:00`, `…Z`, optional fraction) to Unix
 /// milliseconds. Inventory systems send these as `updated_at`; we order updates by them.
 pub fn parse_timestamp_ms(s: &str) -> Result<i64, DomainError> {
-    let err = || DomainError::InvalidField(format!("invalid timestamp {:?}: expected RFC 3339", s.chars().take(40).collect::<String>()));
+    let err = || {
+        DomainError::InvalidField(format!(
+            "invalid timestamp {:?}: expected RFC 3339",
+            s.chars().take(40).collect::<String>()
+        ))
+    };
     if s.len() < 20 || s.len() > 40 || !s.is_ascii() {
         return Err(err());
     }
@@ -205,7 +220,11 @@ pub fn parse_timestamp_ms(s: &str) -> Result<i64, DomainError> {
     }
     let two = |i: usize| -> Result<i64, DomainError> {
         let p = &s[i..i + 2];
-        if p.bytes().all(|c| c.is_ascii_digit()) { Ok(p.parse::<i64>().map_err(|_| err())?) } else { Err(err()) }
+        if p.bytes().all(|c| c.is_ascii_digit()) {
+            Ok(p.parse::<i64>().map_err(|_| err())?)
+        } else {
+            Err(err())
+        }
     };
     let (h, m, sec) = (two(11)?, two(14)?, two(17)?);
     if h > 23 || m > 59 || sec > 60 {
@@ -231,7 +250,11 @@ pub fn parse_timestamp_ms(s: &str) -> Result<i64, DomainError> {
                 return Err(err());
             }
             let v = oh * 60 + om;
-            if rest.starts_with('-') { -v } else { v }
+            if rest.starts_with('-') {
+                -v
+            } else {
+                v
+            }
         }
         _ => return Err(err()),
     };
@@ -240,7 +263,11 @@ pub fn parse_timestamp_ms(s: &str) -> Result<i64, DomainError> {
 
 fn two_at(s: &str, i: usize) -> Option<i64> {
     let p = s.get(i..i + 2)?;
-    if p.bytes().all(|c| c.is_ascii_digit()) { p.parse().ok() } else { None }
+    if p.bytes().all(|c| c.is_ascii_digit()) {
+        p.parse().ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -47,11 +47,9 @@ pub fn eta_phrase(eta: Option<&Eta>, today: Date) -> String {
         Some(e) if e.earliest.week_start() == e.latest.week_start() => {
             format!("we expect this to ship the week of {}", e.earliest.week_start().long_text(year))
         }
-        Some(e) => format!(
-            "we expect this to ship between {} and {}",
-            e.earliest.long_text(year),
-            e.latest.long_text(year)
-        ),
+        Some(e) => {
+            format!("we expect this to ship between {} and {}", e.earliest.long_text(year), e.latest.long_text(year))
+        }
     }
 }
 

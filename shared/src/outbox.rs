@@ -23,11 +23,18 @@ pub enum Attempt {
 /// What to do with the message next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Sent { provider_id: Option<String> },
+    Sent {
+        provider_id: Option<String>,
+    },
     /// Try again at this Unix ms time.
-    Retry { at: i64, reason: String },
+    Retry {
+        at: i64,
+        reason: String,
+    },
     /// Never try again: the address or the request is bad, or the tries ran out.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// Decides after an attempt. `attempts` counts this one; `jitter` in `[0, 1)` spreads retries.
@@ -65,11 +72,17 @@ mod tests {
     fn decide_table() {
         let now = 1_000_000;
         let st = |status, ra| Attempt::Status { status, retry_after_secs: ra, body: "x".into() };
-        assert_eq!(decide(Attempt::Accepted { provider_id: Some("p".into()) }, 1, now, 0.0), Decision::Sent { provider_id: Some("p".into()) });
+        assert_eq!(
+            decide(Attempt::Accepted { provider_id: Some("p".into()) }, 1, now, 0.0),
+            Decision::Sent { provider_id: Some("p".into()) }
+        );
         assert!(matches!(decide(st(422, None), 1, now, 0.0), Decision::Failed { .. }));
         assert!(matches!(decide(st(400, None), 1, now, 0.0), Decision::Failed { .. }));
         assert_eq!(decide(st(500, None), 1, now, 0.0), Decision::Retry { at: now + 1_000, reason: "500 x".into() });
-        assert_eq!(decide(st(429, Some(30)), 1, now, 0.0), Decision::Retry { at: now + 30_000, reason: "429 x".into() });
+        assert_eq!(
+            decide(st(429, Some(30)), 1, now, 0.0),
+            Decision::Retry { at: now + 30_000, reason: "429 x".into() }
+        );
         assert!(matches!(decide(Attempt::Network("refused".into()), 2, now, 0.5), Decision::Retry { .. }));
         assert!(matches!(decide(st(503, None), MAX_ATTEMPTS, now, 0.0), Decision::Failed { .. }));
     }

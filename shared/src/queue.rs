@@ -6,7 +6,7 @@
 use crate::schedule::{pending, Policy};
 use crate::wire::{EntryKind, EntryStatus, MessageKind};
 use crate::{Email, Eta};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A shopper in line (or who was). `seq` is the order of joining.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +204,11 @@ impl Queue {
         self.live.iter().filter(|e| e.in_line()).position(|e| e.id == entry_id).map(|i| i as u32 + 1)
     }
 
+    /// Every place in line at once (for writing many messages without a scan per message).
+    pub fn positions(&self) -> HashMap<&str, u32> {
+        self.live.iter().filter(|e| e.in_line()).enumerate().map(|(i, e)| (e.id.as_str(), i as u32 + 1)).collect()
+    }
+
     /// Units promised at `now`: running holds plus backorder units allocated (whole or partial)
     /// and not yet shipped.
     pub fn promised(&self, now: i64) -> i64 {
@@ -249,7 +254,11 @@ impl Queue {
             engaged: false,
             sent: existing.map(|e| e.sent).unwrap_or_default(),
         };
-        let first = if entry.kind == EntryKind::Backorder { MessageKind::BackorderAck } else { MessageKind::SignupConfirmation };
+        let first = if entry.kind == EntryKind::Backorder {
+            MessageKind::BackorderAck
+        } else {
+            MessageKind::SignupConfirmation
+        };
         let mut effects = Vec::new();
         send(&mut entry, first, seq, &mut effects);
         self.live.push(entry);
@@ -280,7 +289,10 @@ impl Queue {
         effects.extend(self.serve_backorders(now));
         let free = self.counters.available - self.promised(now);
         let eligible: Vec<usize> = (0..self.live.len())
-            .filter(|&i| self.live[i].kind != EntryKind::Backorder && matches!(self.live[i].status, EntryStatus::Waiting | EntryStatus::Notified))
+            .filter(|&i| {
+                self.live[i].kind != EntryKind::Backorder
+                    && matches!(self.live[i].status, EntryStatus::Waiting | EntryStatus::Notified)
+            })
             .collect();
         if free <= 0 || eligible.is_empty() {
             return dedupe_saves(effects);
@@ -478,16 +490,23 @@ fn send(e: &mut Entry, kind: MessageKind, occurrence: u32, effects: &mut Vec<Eff
     }
 }
 
-/// Keeps only the last `Save` of each entry (the newest state), in the order of last change.
+/// Keeps only the last `Save` of each entry (the newest state), where it stands; linear time.
 fn dedupe_saves(effects: Vec<Effect>) -> Vec<Effect> {
-    let mut out: Vec<Effect> = Vec::with_capacity(effects.len());
-    for fx in effects {
-        if let Effect::Save(e) = &fx {
-            out.retain(|o| !matches!(o, Effect::Save(p) if p.id == e.id));
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(effects.len());
+    for (i, fx) in effects.iter().enumerate() {
+        if let Effect::Save(e) = fx {
+            last.insert(e.id.as_str(), i);
         }
-        out.push(fx);
     }
-    out
+    let keep: Vec<bool> = effects
+        .iter()
+        .enumerate()
+        .map(|(i, fx)| match fx {
+            Effect::Save(e) => last.get(e.id.as_str()) == Some(&i),
+            Effect::Send(_) => true,
+        })
+        .collect();
+    effects.into_iter().zip(keep).filter_map(|(fx, k)| k.then_some(fx)).collect()
 }
 
 #[cfg(test)]

@@ -122,7 +122,10 @@ mod tests {
         let e = entry(EntryKind::Preorder, EntryStatus::Waiting, signup);
         assert_eq!(
             kinds(&pending(&e, Some(&far), &p)),
-            [(MessageKind::MidwaitCheckin, signup + 15 * DAY_MS), (MessageKind::ShippingImminent, signup + 26 * DAY_MS)]
+            [
+                (MessageKind::MidwaitCheckin, signup + 15 * DAY_MS),
+                (MessageKind::ShippingImminent, signup + 26 * DAY_MS)
+            ]
         );
         // 3 days out: too short for a check-in, and already inside the heads-up window.
         assert!(pending(&e, Some(&near), &p).is_empty());

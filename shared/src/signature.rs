@@ -169,7 +169,11 @@ mod tests {
         // The reference vector published with the Standard Webhooks specification.
         let body = br#"{"test": 2432232314}"#;
         let sig = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-        let h = StandardHeaders { id: Some("msg_p5jXN8AQM9LWM0D4loKWxJek"), timestamp: Some("1614265330"), signature: Some(sig) };
+        let h = StandardHeaders {
+            id: Some("msg_p5jXN8AQM9LWM0D4loKWxJek"),
+            timestamp: Some("1614265330"),
+            signature: Some(sig),
+        };
         assert_eq!(verify_standard(h, body, &[WHSEC.to_owned()], 1_614_265_330), Ok(()));
         assert_eq!(sign_standard("msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, body, WHSEC).as_deref(), Some(sig));
     }
@@ -205,10 +209,16 @@ mod tests {
         }
         // Rotation: old and new secret both accepted.
         let h = StandardHeaders { id: Some("wh_1"), timestamp: Some(&ts), signature: Some(&good) };
-        assert_eq!(verify_standard(h, body, &["whsec_b3RoZXJzZWNyZXRvdGhlcnNlY3JldA==".to_owned(), WHSEC.to_owned()], now), Ok(()));
+        assert_eq!(
+            verify_standard(h, body, &["whsec_b3RoZXJzZWNyZXRvdGhlcnNlY3JldA==".to_owned(), WHSEC.to_owned()], now),
+            Ok(())
+        );
         assert_eq!(verify_standard(h, body, &["nope".to_owned()], now), Err(SignatureError::NoSecret));
         // Changing the body after signing.
-        assert_eq!(verify_standard(h, br#"{"sku":"A", "available":5}"#, &[WHSEC.to_owned()], now), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_standard(h, br#"{"sku":"A", "available":5}"#, &[WHSEC.to_owned()], now),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     proptest! {

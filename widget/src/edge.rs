@@ -17,14 +17,7 @@ pub struct Edge {
 impl Edge {
     pub fn new(base: &str, shop: &str, sku: &str) -> Edge {
         let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
-        Edge {
-            sku_url: format!(
-                "{}/v1/shops/{}/skus/{}",
-                base.trim_end_matches('/'),
-                enc(shop),
-                enc(sku)
-            ),
-        }
+        Edge { sku_url: format!("{}/v1/shops/{}/skus/{}", base.trim_end_matches('/'), enc(shop), enc(sku)) }
     }
 
     /// `GET …/skus/{sku}`.
@@ -36,18 +29,13 @@ impl Edge {
     /// `POST …/skus/{sku}/waitlist`: the HTTP status (201 new, 200 already there) and the entry.
     pub async fn join(&self, req: &SignupRequest) -> Result<(u16, SignupResponse), ApiError> {
         let body = serde_json::to_string(req).map_err(|_| ApiError::Server)?;
-        let (status, text) =
-            send("POST", &format!("{}/waitlist", self.sku_url), Some(body)).await?;
+        let (status, text) = send("POST", &format!("{}/waitlist", self.sku_url), Some(body)).await?;
         decode(status, &text).map(|entry| (status, entry))
     }
 
     /// `GET …/skus/{sku}/waitlist/{entry_id}`: the entry's current place in line.
     pub async fn entry(&self, entry_id: &str) -> Result<SignupResponse, ApiError> {
-        let url = format!(
-            "{}/waitlist/{}",
-            self.sku_url,
-            String::from(js_sys::encode_uri_component(entry_id))
-        );
+        let url = format!("{}/waitlist/{}", self.sku_url, String::from(js_sys::encode_uri_component(entry_id)));
         let (status, body) = send("GET", &url, None).await?;
         decode(status, &body)
     }
@@ -59,20 +47,14 @@ async fn send(method: &str, url: &str, body: Option<String>) -> Result<(u16, Str
     init.set_method(method);
     if let Some(body) = body {
         let headers = web_sys::Headers::new().map_err(|_| ApiError::Network)?;
-        headers
-            .set("content-type", "application/json")
-            .map_err(|_| ApiError::Network)?;
+        headers.set("content-type", "application/json").map_err(|_| ApiError::Network)?;
         init.set_headers(&headers);
         init.set_body(&body.into());
     }
     let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
     let window = web_sys::window().ok_or(ApiError::Network)?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|_| ApiError::Network)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(|_| ApiError::Network)?)
-        .await
-        .map_err(|_| ApiError::Network)?;
+    let response: Response =
+        JsFuture::from(window.fetch_with_request(&request)).await.map_err(|_| ApiError::Network)?.unchecked_into();
+    let text = JsFuture::from(response.text().map_err(|_| ApiError::Network)?).await.map_err(|_| ApiError::Network)?;
     Ok((response.status(), text.as_string().unwrap_or_default()))
 }

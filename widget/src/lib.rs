@@ -13,17 +13,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 /// Mounts one widget for `shop`/`sku` into `container` (a div inside the loader's shadow root).
 /// `edge` is the API's origin, e.g. `https://restock.example.com`. Called once per widget on the page.
 #[wasm_bindgen]
-pub fn mount(
-    container: web_sys::HtmlElement,
-    edge: String,
-    shop: String,
-    sku: String,
-    locale: String,
-) {
+pub fn mount(container: web_sys::HtmlElement, edge: String, shop: String, sku: String, locale: String) {
     console_error_panic_hook::set_once();
     let api = edge::Edge::new(&edge, &shop, &sku);
-    leptos::mount::mount_to(container, move || {
-        view::Widget(view::WidgetProps { edge: api, locale })
-    })
-    .forget();
+    leptos::mount::mount_to(container, move || view::Widget(view::WidgetProps { edge: api, locale })).forget();
 }

@@ -16,11 +16,7 @@ pub enum ApiError {
     /// The edge failed (5xx) or answered something we cannot read.
     Server,
     /// The edge said no, with its stable `error.code` and a sentence for people.
-    Rejected {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Rejected { status: u16, code: String, message: String },
 }
 
 impl ApiError {
@@ -55,10 +51,7 @@ pub enum Phase {
     /// A signup request is in flight.
     Submitting,
     /// On the list; `entry` is refreshed by polling.
-    Joined {
-        entry: SignupResponse,
-        joined: Joined,
-    },
+    Joined { entry: SignupResponse, joined: Joined },
 }
 
 /// What is shown in the `aria-live` status region.
@@ -80,11 +73,7 @@ pub struct Signup {
 
 impl Default for Signup {
     fn default() -> Self {
-        Signup {
-            phase: Phase::Editing,
-            email_error: None,
-            failure: None,
-        }
+        Signup { phase: Phase::Editing, email_error: None, failure: None }
     }
 }
 
@@ -108,13 +97,7 @@ impl Signup {
 
     /// The shopper pressed submit. Returns the request to send, or `None` when nothing should be sent
     /// (already in flight, already joined, or the email is invalid: then [`Signup::email_error`] says why).
-    pub fn submit(
-        &mut self,
-        email: &str,
-        phone: &str,
-        sms_consent: bool,
-        locale: &str,
-    ) -> Option<SignupRequest> {
+    pub fn submit(&mut self, email: &str, phone: &str, sms_consent: bool, locale: &str) -> Option<SignupRequest> {
         if self.phase != Phase::Editing {
             return None;
         }
@@ -152,10 +135,7 @@ impl Signup {
         }
         match outcome {
             Ok((status, entry)) => {
-                self.phase = Phase::Joined {
-                    entry,
-                    joined: Joined::from_status(status),
-                };
+                self.phase = Phase::Joined { entry, joined: Joined::from_status(status) };
             }
             Err(ApiError::Rejected { code, message, .. }) if code == "invalid_email" => {
                 self.phase = Phase::Editing;
@@ -195,45 +175,29 @@ impl Signup {
 
     /// The sentence for the status region.
     pub fn status(&self) -> Option<Status> {
-        let ok = |text: &str| {
-            Some(Status {
-                text: text.to_string(),
-                retry: false,
-                is_error: false,
-            })
-        };
+        let ok = |text: &str| Some(Status { text: text.to_string(), retry: false, is_error: false });
         match &self.phase {
             Phase::Submitting => ok("Joining…"),
             Phase::Joined { entry, joined } => match (entry.status, joined) {
-                (EntryStatus::Waiting, Joined::New) => {
-                    ok("You're on the list. We'll email you when it's your turn.")
-                }
+                (EntryStatus::Waiting, Joined::New) => ok("You're on the list. We'll email you when it's your turn."),
                 (EntryStatus::Waiting, Joined::Already) => ok("You're already on the list."),
-                (EntryStatus::Offered, _) => {
-                    ok("One is held for you: check your email to complete your order.")
-                }
+                (EntryStatus::Offered, _) => ok("One is held for you: check your email to complete your order."),
                 (EntryStatus::Converted, _) => ok("Thanks for your order!"),
-                (EntryStatus::Notified, _) => {
-                    ok("It's back in stock! Check your email: first come, first served.")
-                }
+                (EntryStatus::Notified, _) => ok("It's back in stock! Check your email: first come, first served."),
                 (EntryStatus::Expired, _) => ok("Your hold has expired."),
                 (EntryStatus::Allocated, _) => ok("Your order is on its way."),
                 (EntryStatus::Cancelled, _) => ok("You've left the list."),
             },
-            Phase::Editing => self.failure.as_ref().map(|e| Status {
-                text: failure_text(e),
-                retry: e.is_retryable(),
-                is_error: true,
-            }),
+            Phase::Editing => {
+                self.failure.as_ref().map(|e| Status { text: failure_text(e), retry: e.is_retryable(), is_error: true })
+            }
         }
     }
 }
 
 fn failure_text(e: &ApiError) -> String {
     match e {
-        ApiError::Network => {
-            "We couldn't reach the waitlist. Check your connection and try again.".to_string()
-        }
+        ApiError::Network => "We couldn't reach the waitlist. Check your connection and try again.".to_string(),
         ApiError::Server => "Something went wrong on our side. Please try again.".to_string(),
         ApiError::Rejected { message, .. } => message.clone(),
     }
@@ -270,8 +234,7 @@ impl Product {
     pub fn status(&self, signup: &Signup) -> Option<Status> {
         signup.status().or_else(|| match self {
             Product::Failed => Some(Status {
-                text: "We couldn't load the waitlist. Check your connection and try again."
-                    .to_string(),
+                text: "We couldn't load the waitlist. Check your connection and try again.".to_string(),
                 retry: true,
                 is_error: true,
             }),
@@ -312,11 +275,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(status: u16, body: &str) -> Result
     match status {
         200..=299 => serde_json::from_str(body).map_err(|_| ApiError::Server),
         400..=499 => match serde_json::from_str::<shared::wire::ErrorBody>(body) {
-            Ok(b) => Err(ApiError::Rejected {
-                status,
-                code: b.error.code,
-                message: b.error.message,
-            }),
+            Ok(b) => Err(ApiError::Rejected { status, code: b.error.code, message: b.error.message }),
             Err(_) => Err(ApiError::Rejected {
                 status,
                 code: "unknown".to_string(),
@@ -332,13 +291,7 @@ mod tests {
     use super::*;
 
     fn entry(position: Option<u32>, status: EntryStatus) -> SignupResponse {
-        SignupResponse {
-            entry_id: "e1".into(),
-            position,
-            status,
-            eta: None,
-            eta_text: String::new(),
-        }
+        SignupResponse { entry_id: "e1".into(), position, status, eta: None, eta_text: String::new() }
     }
 
     fn submitted() -> Signup {
@@ -349,12 +302,7 @@ mod tests {
 
     #[test]
     fn submit_validates_email_inline() {
-        let cases = [
-            ("", false),
-            ("nope", false),
-            ("a@b", false),
-            ("  a@example.com ", true),
-        ];
+        let cases = [("", false), ("nope", false), ("a@b", false), ("  a@example.com ", true)];
         for (email, ok) in cases {
             let mut s = Signup::default();
             let req = s.submit(email, "", false, "");
@@ -389,12 +337,7 @@ mod tests {
     }
 
     /// An outcome, then the position text, status text and retry offer it should lead to.
-    type FinishCase = (
-        Result<(u16, SignupResponse), ApiError>,
-        Option<&'static str>,
-        Option<&'static str>,
-        bool,
-    );
+    type FinishCase = (Result<(u16, SignupResponse), ApiError>, Option<&'static str>, Option<&'static str>, bool);
 
     #[test]
     fn finish_outcomes() {
@@ -417,18 +360,9 @@ mod tests {
                 Some("We couldn't reach the waitlist. Check your connection and try again."),
                 true,
             ),
+            (Err(ApiError::Server), None, Some("Something went wrong on our side. Please try again."), true),
             (
-                Err(ApiError::Server),
-                None,
-                Some("Something went wrong on our side. Please try again."),
-                true,
-            ),
-            (
-                Err(ApiError::Rejected {
-                    status: 404,
-                    code: "unknown_sku".into(),
-                    message: "no such SKU".into(),
-                }),
+                Err(ApiError::Rejected { status: 404, code: "unknown_sku".into(), message: "no such SKU".into() }),
                 None,
                 Some("no such SKU"),
                 false,
@@ -456,11 +390,7 @@ mod tests {
     #[test]
     fn server_side_invalid_email_is_shown_inline() {
         let mut s = submitted();
-        s.finish(Err(ApiError::Rejected {
-            status: 422,
-            code: "invalid_email".into(),
-            message: "bad address".into(),
-        }));
+        s.finish(Err(ApiError::Rejected { status: 422, code: "invalid_email".into(), message: "bad address".into() }));
         assert_eq!(s.email_error(), Some("bad address"));
         assert_eq!(s.status(), None);
         s.edit_email();
@@ -474,10 +404,7 @@ mod tests {
         assert_eq!(s.entry_id(), Some("e1"));
         s.refresh(entry(Some(1), EntryStatus::Waiting));
         assert_eq!(s.position_text().as_deref(), Some("You're #1 in line"));
-        s.refresh(SignupResponse {
-            entry_id: "other".into(),
-            ..entry(Some(9), EntryStatus::Waiting)
-        });
+        s.refresh(SignupResponse { entry_id: "other".into(), ..entry(Some(9), EntryStatus::Waiting) });
         assert_eq!(s.position_text().as_deref(), Some("You're #1 in line"));
         s.refresh(entry(None, EntryStatus::Converted));
         assert_eq!(s.entry_id(), None);
@@ -502,59 +429,33 @@ mod tests {
             waiting,
         };
         assert_eq!(waiting_text(&sku(0)), None);
-        assert_eq!(
-            waiting_text(&sku(1)).as_deref(),
-            Some("1 person is waiting")
-        );
-        assert_eq!(
-            waiting_text(&sku(4)).as_deref(),
-            Some("4 people are waiting")
-        );
+        assert_eq!(waiting_text(&sku(1)).as_deref(), Some("1 person is waiting"));
+        assert_eq!(waiting_text(&sku(4)).as_deref(), Some("4 people are waiting"));
     }
 
     #[test]
     fn product_load_outcomes() {
-        let missing = ApiError::Rejected {
-            status: 404,
-            code: "unknown_sku".into(),
-            message: "x".into(),
-        };
+        let missing = ApiError::Rejected { status: 404, code: "unknown_sku".into(), message: "x".into() };
         assert_eq!(Product::loaded(Err(missing)), Product::Missing);
         assert_eq!(Product::loaded(Err(ApiError::Network)), Product::Failed);
         let st = Product::Failed.status(&Signup::default()).unwrap();
         assert!(st.retry && st.is_error);
         assert_eq!(Product::Loading.status(&Signup::default()), None);
         // The signup's own news wins over a failed load.
-        assert_eq!(
-            Product::Failed.status(&submitted()).unwrap().text,
-            "Joining…"
-        );
+        assert_eq!(Product::Failed.status(&submitted()).unwrap().text, "Joining…");
     }
 
     #[test]
     fn decode_statuses() {
         let ok = r#"{"entry_id":"e1","position":1,"status":"waiting","eta":null,"eta_text":""}"#;
-        assert_eq!(
-            decode::<SignupResponse>(201, ok),
-            Ok(entry(Some(1), EntryStatus::Waiting))
-        );
-        assert_eq!(
-            decode::<SignupResponse>(200, "not json"),
-            Err(ApiError::Server)
-        );
+        assert_eq!(decode::<SignupResponse>(201, ok), Ok(entry(Some(1), EntryStatus::Waiting)));
+        assert_eq!(decode::<SignupResponse>(200, "not json"), Err(ApiError::Server));
         assert_eq!(decode::<SignupResponse>(503, ""), Err(ApiError::Server));
         let err = r#"{"error":{"code":"invalid_email","message":"bad"}}"#;
         assert_eq!(
             decode::<SignupResponse>(422, err),
-            Err(ApiError::Rejected {
-                status: 422,
-                code: "invalid_email".into(),
-                message: "bad".into()
-            })
+            Err(ApiError::Rejected { status: 422, code: "invalid_email".into(), message: "bad".into() })
         );
-        assert!(matches!(
-            decode::<SignupResponse>(400, "<html>"),
-            Err(ApiError::Rejected { status: 400, .. })
-        ));
+        assert!(matches!(decode::<SignupResponse>(400, "<html>"), Err(ApiError::Rejected { status: 400, .. })));
     }
 }

@@ -38,12 +38,7 @@ pub fn Widget(edge: Edge, locale: String) -> impl IntoView {
     let send = move || {
         let request = signup
             .try_update(|s| {
-                s.submit(
-                    &email.get_untracked(),
-                    &phone.get_untracked(),
-                    consent.get_untracked(),
-                    &locale.read_value(),
-                )
+                s.submit(&email.get_untracked(), &phone.get_untracked(), consent.get_untracked(), &locale.read_value())
             })
             .flatten();
         if let Some(request) = request {
@@ -73,10 +68,7 @@ pub fn Widget(edge: Edge, locale: String) -> impl IntoView {
     if let Ok(handle) = set_interval_with_handle(
         move || {
             let hidden = document().hidden();
-            if let (false, Some(id)) = (
-                hidden,
-                signup.with_untracked(|s| s.entry_id().map(String::from)),
-            ) {
+            if let (false, Some(id)) = (hidden, signup.with_untracked(|s| s.entry_id().map(String::from))) {
                 let edge = edge.get_value();
                 spawn_local(async move {
                     if let Ok(latest) = edge.entry(&id).await {

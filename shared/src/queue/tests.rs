@@ -25,7 +25,10 @@ fn new_entry(i: usize, kind: EntryKind, quantity: u32, at: i64) -> NewEntry {
 fn queue_with(n: usize, policy: Policy) -> Queue {
     let mut q = Queue::new(Vec::new(), Counters::default(), None, policy);
     for i in 0..n {
-        assert!(matches!(q.join(None, new_entry(i, EntryKind::Notify, 1, 1_000 + i as i64), 1_000 + i as i64), Joined::Created(..)));
+        assert!(matches!(
+            q.join(None, new_entry(i, EntryKind::Notify, 1, 1_000 + i as i64), 1_000 + i as i64),
+            Joined::Created(..)
+        ));
     }
     q
 }
@@ -265,7 +268,12 @@ fn run(ops: Vec<Op>, p: Policy) -> Result<(), TestCaseError> {
                 q.due(now)
             }
             Op::Convert(i) => {
-                let target = q.entries().iter().filter(|e| matches!(e.status, EntryStatus::Offered | EntryStatus::Allocated)).nth(i % 4).map(|e| (e.id.clone(), e.units));
+                let target = q
+                    .entries()
+                    .iter()
+                    .filter(|e| matches!(e.status, EntryStatus::Offered | EntryStatus::Allocated))
+                    .nth(i % 4)
+                    .map(|e| (e.id.clone(), e.units));
                 match target {
                     Some((id, units)) => {
                         converted += i64::from(units);
@@ -290,23 +298,32 @@ fn run(ops: Vec<Op>, p: Policy) -> Result<(), TestCaseError> {
             }
         }
         // Held and shipped-or-bought units never exceed the units received.
-        prop_assert!(q.promised(now) + converted <= received, "promised {} + converted {converted} > received {received}", q.promised(now));
+        prop_assert!(
+            q.promised(now) + converted <= received,
+            "promised {} + converted {converted} > received {received}",
+            q.promised(now)
+        );
         // Nobody waits ahead of a holder: in line order, offers form a prefix of the non-backorder line.
-        let line: Vec<EntryStatus> = q.entries().iter().filter(|e| e.kind != EntryKind::Backorder && e.in_line()).map(|e| e.status).collect();
+        let line: Vec<EntryStatus> =
+            q.entries().iter().filter(|e| e.kind != EntryKind::Backorder && e.in_line()).map(|e| e.status).collect();
         if let Some(first_waiting) = line.iter().position(|s| *s == EntryStatus::Waiting) {
             prop_assert!(line[first_waiting..].iter().all(|s| *s == EntryStatus::Waiting), "{line:?}");
         }
         // A new restock gives every eligible entry exactly one of offer / sold_out_again.
         let restock = q.counters().restock_seq;
         if restock != restock_before {
-            for e in before.values().filter(|e| e.kind != EntryKind::Backorder && matches!(e.status, EntryStatus::Waiting | EntryStatus::Notified)) {
+            for e in before.values().filter(|e| {
+                e.kind != EntryKind::Backorder && matches!(e.status, EntryStatus::Waiting | EntryStatus::Notified)
+            }) {
                 let mine: Vec<MessageKind> = fx
                     .iter()
                     .filter_map(|x| match x {
                         Effect::Send(o) if o.entry_id == e.id && o.occurrence == restock => Some(o.kind),
                         _ => None,
                     })
-                    .filter(|k| matches!(k, MessageKind::RestockOffer | MessageKind::PreorderReady | MessageKind::SoldOutAgain))
+                    .filter(|k| {
+                        matches!(k, MessageKind::RestockOffer | MessageKind::PreorderReady | MessageKind::SoldOutAgain)
+                    })
                     .collect();
                 prop_assert_eq!(mine.len(), 1, "entry {} got {:?} in restock {}", e.id, mine, restock);
             }
@@ -314,9 +331,13 @@ fn run(ops: Vec<Op>, p: Policy) -> Result<(), TestCaseError> {
         // Expired holds move on: after time passes, free units never sit beside waiting shoppers.
         if matches!(op, Op::Tick(_)) && p.hold_ms > 0 {
             let expired = fx.iter().any(|x| matches!(x, Effect::Send(o) if o.kind == MessageKind::HoldExpired));
-            let waiting = q.entries().iter().any(|e| e.kind != EntryKind::Backorder && e.status == EntryStatus::Waiting);
+            let waiting =
+                q.entries().iter().any(|e| e.kind != EntryKind::Backorder && e.status == EntryStatus::Waiting);
             if expired && waiting {
-                prop_assert!(q.available() - q.promised(now) <= 0, "free units left beside waiting entries after expiry");
+                prop_assert!(
+                    q.available() - q.promised(now) <= 0,
+                    "free units left beside waiting entries after expiry"
+                );
             }
         }
     }
