@@ -85,6 +85,26 @@ struct AdvanceRequest {
     seconds: i64,
 }
 
+#[derive(Deserialize)]
+struct SeedRequest {
+    shop: String,
+    sku: String,
+    count: u32,
+}
+
+/// `POST /v1/dev/seed {"shop","sku","count"}`: bulk waiting entries for benchmarks (dev mode only).
+pub async fn seed(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Response> {
+    require_admin(&req, cfg)?;
+    let body: SeedRequest = decode(&body_bytes(&mut req).await?)?;
+    crate::api::check_id("shop", &body.shop)?;
+    crate::api::check_id("sku", &body.sku)?;
+    if body.count == 0 || body.count > 100_000 {
+        return Err(AppError::Invalid("invalid_field", "count must be 1–100000 per call".into()));
+    }
+    let (status, answer) = call_sku(env, cfg, &body.shop, &body.sku, SkuCommand::Seed { count: body.count }).await?;
+    json(status, &answer)
+}
+
 /// `POST /v1/dev/advance {"seconds":N}`: moves the clock and runs what is due in every SKU.
 pub async fn advance(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Response> {
     require_admin(&req, cfg)?;

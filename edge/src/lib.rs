@@ -57,6 +57,7 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
             }
         }
         (Post, ["v1", "dev", "advance"]) if cfg.dev_mode => clock::advance(req, env, &cfg).await,
+        (Post, ["v1", "dev", "seed"]) if cfg.dev_mode => clock::seed(req, env, &cfg).await,
         (Get, ["v1", "l", token]) => links::click(env, &cfg, token).await,
         (Get, ["v1", "cancel", token]) => links::cancel_page(&cfg, token).await,
         (Post, ["v1", "cancel", token]) => links::cancel(env, &cfg, token).await,

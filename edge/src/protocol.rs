@@ -131,6 +131,10 @@ pub enum SkuCommand {
     },
     /// Run what is due now (dev clock moves).
     Tick,
+    /// Dev mode only: add `count` waiting entries at once (benchmarks).
+    Seed {
+        count: u32,
+    },
     Queue,
     Mailbox,
 }

@@ -249,9 +249,11 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Level { shop, event_id, location, available, updated_at_ms } => {
             let s = Sku::load(store, Some(shop))?;
-            let outcome = store.record_level(&event_id, &location, available, updated_at_ms, now)?;
+            // The queue is loaded before the new level is stored: it knows the level before.
             let mut q = s.queue(store)?;
-            let effects = if outcome == EventOutcome::Applied { q.set_level(q.available(), now) } else { Vec::new() };
+            let outcome = store.record_level(&event_id, &location, available, updated_at_ms, now)?;
+            let effects =
+                if outcome == EventOutcome::Applied { q.set_level(store.total_available()?, now) } else { Vec::new() };
             let messages = render_all(cfg, &q, &s, &effects, now, None);
             store.commit(&q, &effects, &messages, now)?;
             let count = |k: &[MessageKind]| messages.iter().filter(|m| k.contains(&m.kind)).count() as u32;
@@ -327,6 +329,11 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                     "url": s.config.url,
                 }),
             )
+        }
+        SkuCommand::Seed { count } => {
+            Sku::load(store, None)?;
+            store.seed_entries(count, now)?;
+            answer(200, &serde_json::json!({"seeded": count}))
         }
         SkuCommand::Tick => {
             run_due(store, cfg, now)?;

@@ -366,6 +366,22 @@ impl Store {
         Ok(())
     }
 
+    /// Dev mode only: appends `count` waiting notify-me entries (benchmarks).
+    pub fn seed_entries(&self, count: u32, now: i64) -> Result<()> {
+        let first: Vec<Count> = self.db.exec("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM entries", None)?.to_array()?;
+        let first = first.first().map_or(1, |c| c.n);
+        for i in first..first + i64::from(count) {
+            let email = format!("seed{i}@example.test");
+            sql::exec(
+                &self.db,
+                "INSERT INTO entries (id, seq, email, email_key, sms_consent, kind, quantity, status, created_at)
+                 VALUES (?, ?, ?, ?, 0, 'notify', 1, 'waiting', ?)",
+                vec![format!("seed-{i}").into(), i.into(), email.clone().into(), email.into(), now.into()],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Pending messages due by `now`, oldest first.
     pub fn due_messages(&self, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
         self.db
