@@ -76,6 +76,10 @@ describe('restock: signups, a Shopify restock, offers and sold-out-again message
     assertError(await pub.put(`/v1/shops/${SHOP}`, { name: 'x' }), 401, 'unauthorized');
   });
 
+  it('without DEV_MODE the dev clock does not exist: POST /v1/dev/advance → 404 even for the admin', async () => {
+    assertError(await admin.post('/v1/dev/advance', { seconds: 3600 }), 404);
+  });
+
   it('sets up the shop and two SKUs', async () => {
     const shop = await admin.put(`/v1/shops/${SHOP}`, {
       name: 'Acme Apparel',

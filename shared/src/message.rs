@@ -3,7 +3,7 @@
 //! plus the footer every email carries.
 
 use crate::date::Date;
-use crate::template::{default_template, Template, TemplateError};
+use crate::template::{Template, TemplateError};
 use crate::wire::MessageKind;
 use minijinja::value::Value;
 use std::collections::BTreeMap;
@@ -71,15 +71,11 @@ pub fn render_with(
     ctx: &MessageContext<'_>,
     custom: Option<&Template>,
 ) -> Result<Rendered, TemplateError> {
-    let fallback;
-    let template = match custom {
-        Some(t) => t,
-        None => {
-            fallback = default_template(kind);
-            &fallback
-        }
+    let vars = ctx.variables();
+    let parts = match custom {
+        Some(t) => t.render_parts(&vars)?,
+        None => crate::template::render_default(kind, &vars)?,
     };
-    let parts = template.render_parts(&ctx.variables())?;
     Ok(finish(kind, ctx, parts.subject, parts.text, parts.html))
 }
 

@@ -176,20 +176,64 @@ impl Template {
     pub(crate) fn render_parts(&self, vars: &Value) -> Result<RenderedParts, TemplateError> {
         let env = environment();
         let subject = render_part(&env, Part::Subject, &self.subject, vars)?;
-        let subject = subject.trim();
-        if subject.contains(['\r', '\n']) {
-            return Err(TemplateError::SubjectNewline);
-        }
-        if subject.is_empty() {
-            return Err(TemplateError::Empty(Part::Subject));
-        }
-        let text = tidy_text(&render_part(&env, Part::Text, &self.text, vars)?);
+        let text = render_part(&env, Part::Text, &self.text, vars)?;
         let html = match &self.html {
             Some(src) => Some(render_part(&env, Part::Html, src, vars)?),
             None => None,
         };
-        Ok(RenderedParts { subject: subject.to_owned(), text, html })
+        finish_parts(subject, text, html)
     }
+}
+
+fn finish_parts(subject: String, text: String, html: Option<String>) -> Result<RenderedParts, TemplateError> {
+    let subject = subject.trim();
+    if subject.contains(['\r', '\n']) {
+        return Err(TemplateError::SubjectNewline);
+    }
+    if subject.is_empty() {
+        return Err(TemplateError::Empty(Part::Subject));
+    }
+    Ok(RenderedParts { subject: subject.to_owned(), text: tidy_text(&text), html })
+}
+
+thread_local! {
+    /// The default templates, compiled once per isolate: compiling is most of the cost of writing a
+    /// message, and a restock writes one per shopper in line. Their sources are fixed, so keeping
+    /// them for the life of the isolate is a bounded, one-time cost.
+    static DEFAULTS: &'static Environment<'static> = Box::leak(Box::new(compile_defaults()));
+}
+
+fn default_name(kind: MessageKind, part: Part) -> String {
+    format!("{}.{}", kind.as_str(), part.as_str())
+}
+
+fn compile_defaults() -> Environment<'static> {
+    let mut env = environment();
+    for kind in MessageKind::ALL {
+        let t = default_template(kind);
+        for (part, src) in t.parts() {
+            let name: &'static str = Box::leak(default_name(kind, part).into_boxed_str());
+            let src: &'static str = Box::leak(src.to_owned().into_boxed_str());
+            // The defaults are tested to compile (`every_default_validates`); one that did not would
+            // surface as a render error and the plain fallback message.
+            let _ = env.add_template(name, src);
+        }
+    }
+    env
+}
+
+/// Renders a kind's default template from the compiled cache.
+pub(crate) fn render_default(kind: MessageKind, vars: &Value) -> Result<RenderedParts, TemplateError> {
+    DEFAULTS.with(|env| {
+        let part = |part: Part| -> Result<Option<String>, TemplateError> {
+            let Ok(t) = env.get_template(&default_name(kind, part)) else { return Ok(None) };
+            let out = t.render(vars.clone()).map_err(|e| TemplateError::Render { part, message: describe(&e) })?;
+            Ok(Some(out))
+        };
+        let subject = part(Part::Subject)?.ok_or(TemplateError::Empty(Part::Subject))?;
+        let text = part(Part::Text)?.ok_or(TemplateError::Empty(Part::Text))?;
+        finish_parts(subject, text, part(Part::Html)?)
+    })
 }
 
 /// One environment per render: templates borrow their source for the environment's lifetime, and
@@ -407,6 +451,22 @@ mod tests {
     fn every_default_validates() {
         for kind in MessageKind::ALL {
             assert_eq!(default_template(kind).validate(), Ok(()), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn compiled_defaults_render_like_the_sources() {
+        for full in [true, false] {
+            let vars = crate::message::sample_variables(full);
+            for kind in MessageKind::ALL {
+                let cached = render_default(kind, &vars).unwrap();
+                let fresh = default_template(kind).render_parts(&vars).unwrap();
+                assert_eq!(
+                    (cached.subject, cached.text, cached.html),
+                    (fresh.subject, fresh.text, fresh.html),
+                    "{kind:?}"
+                );
+            }
         }
     }
 
