@@ -1,0 +1,104 @@
+// Merchant templates (PUT /v1/shops/{shop}/templates/{kind}) and the provider's open/click events
+// (POST /v1/webhooks/resend, Svix-signed): a stored template is what the shopper gets; a bad one is
+// refused with a clear error; an "opened" event marks the offer engaged, so no non-opener nudge.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, kindOf, signStandard, sleep, standardHeaders, startCapture, startEdge } from './support/harness.mjs';
+
+const INVENTORY_SECRET = `whsec_${Buffer.from('templates-events-inventory-key-01').toString('base64')}`;
+const RESEND_SECRET = `whsec_${Buffer.from('resend-webhook-signing-key-000001').toString('base64')}`;
+const tag = (body, name) => body?.tags?.find?.((t) => t?.name === name)?.value;
+
+let capture;
+let edge;
+let admin;
+
+async function restock(shop, sku, available) {
+  const body = JSON.stringify({ sku, available, updated_at: new Date().toISOString() });
+  const r = await fetch(`${edge.url}/v1/shops/${shop}/webhooks/inventory`, { method: 'POST', headers: standardHeaders(body, INVENTORY_SECRET), body });
+  assert.equal(r.status, 200, await r.text());
+}
+
+function resendEvent(type, tags) {
+  const body = JSON.stringify({ type, created_at: new Date().toISOString(), data: { email_id: 'em_1', to: ['x@example.com'], tags } });
+  const id = `msg_${Math.random().toString(36).slice(2)}`;
+  const ts = Math.floor(Date.now() / 1000);
+  return { body, headers: { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': String(ts), 'svix-signature': signStandard(id, ts, body, RESEND_SECRET) } };
+}
+
+describe('merchant templates and provider events', () => {
+  before(async () => {
+    capture = await startCapture();
+    edge = await startEdge({
+      vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: 'k', DEV_MODE: 'true', LINK_SECRET: 'tl-secret', RESEND_WEBHOOK_SECRET: RESEND_SECRET },
+    });
+    admin = api(edge.url);
+    const shop = { name: 'Tmpl & Co', from_email: 'hi@tmpl.example', inventory_webhook_secrets: [INVENTORY_SECRET], hold_hours: 24 };
+    assert.equal((await admin.put('/v1/shops/tmpl', shop)).status, 200);
+    assert.equal((await admin.put('/v1/shops/tmpl/skus/MUG', { title: 'Mug <Blue>', url: 'https://tmpl.example/mug', mode: 'restock', eta: null })).status, 200);
+  });
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it('bad templates are refused with a clear error and stored ones are used', async () => {
+    const bad = [
+      [{ subject: 'Hi {{ product_title', text: 'x' }, 422, 'invalid_template'],
+      [{ subject: 'Hi {{ no_such_variable }}', text: 'x' }, 422, 'invalid_template'],
+      [{ subject: 'Hi', text: 'x', html: '<script>alert(1)</script>' }, 422, 'invalid_template'],
+      [{ subject: 'Hi', text: 'x', extra: 1 }, 422, 'invalid_payload'],
+    ];
+    for (const [body, status, code] of bad) {
+      const r = await admin.put('/v1/shops/tmpl/templates/restock_offer', body);
+      assert.equal(r.status, status, `${JSON.stringify(body)} → ${r.text}`);
+      assert.equal(r.json?.error?.code, code, r.text);
+    }
+    const unknown = await admin.put('/v1/shops/tmpl/templates/no_such_kind', { subject: 'Hi', text: 'x' });
+    assert.equal(unknown.status, 404, unknown.text);
+    const anon = await api(edge.url, null).put('/v1/shops/tmpl/templates/restock_offer', { subject: 'Hi', text: 'x' });
+    assert.equal(anon.status, 401);
+
+    const good = { subject: '{{ product_title }} is yours for now', text: 'You were #{{ position }}. Claim it: {{ claim_url }}' };
+    assert.equal((await admin.put('/v1/shops/tmpl/templates/restock_offer', good)).status, 200);
+    for (const email of ['t1@example.com', 't2@example.com']) {
+      assert.equal((await api(edge.url, null).post('/v1/shops/tmpl/skus/MUG/waitlist', { email })).status, 201);
+    }
+    await restock('tmpl', 'MUG', 1);
+    const offer = await capture.waitFor((reqs) => reqs.find((r) => kindOf(r.body) === 'restock_offer'));
+    assert.equal(offer.body.subject, 'Mug <Blue> is yours for now');
+    assert.match(offer.body.text, /You were #1\. Claim it: http:\/\/127\.0\.0\.1:\d+\/v1\/l\//);
+    // The footer stays, and the HTML made from the text is escaped.
+    assert.match(offer.body.text, /because you joined the waitlist for Mug <Blue> at Tmpl & Co/);
+    assert.match(offer.body.html, /Mug &lt;Blue&gt;|You were #1/);
+    assert.ok(!offer.body.html.includes('<Blue>'), offer.body.html);
+  });
+
+  it('an "opened" event from the provider stops the non-opener nudge; forged events are refused', async () => {
+    const q = await admin.get('/v1/shops/tmpl/skus/MUG/queue');
+    const holder = q.json.entries.find((e) => e.status === 'offered');
+    assert.ok(holder, q.text);
+
+    const forged = resendEvent('email.opened', { shop: 'tmpl', sku: 'MUG', entry: holder.entry_id });
+    forged.headers['svix-signature'] = 'v1,' + Buffer.alloc(32).toString('base64');
+    const r1 = await fetch(`${edge.url}/v1/webhooks/resend`, { method: 'POST', headers: forged.headers, body: forged.body });
+    assert.equal(r1.status, 401);
+    assert.equal((await r1.json()).error.code, 'invalid_signature');
+
+    const other = resendEvent('email.delivered', { shop: 'tmpl', sku: 'MUG', entry: holder.entry_id });
+    const r2 = await fetch(`${edge.url}/v1/webhooks/resend`, { method: 'POST', headers: other.headers, body: other.body });
+    assert.equal(r2.status, 200);
+    assert.equal((await r2.json()).outcome, 'ignored');
+
+    const opened = resendEvent('email.opened', { shop: 'tmpl', sku: 'MUG', entry: holder.entry_id });
+    const r3 = await fetch(`${edge.url}/v1/webhooks/resend`, { method: 'POST', headers: opened.headers, body: opened.body });
+    assert.equal(r3.status, 200, await r3.text());
+
+    const adv = await admin.post('/v1/dev/advance', { seconds: 9 * 3600 });
+    assert.equal(adv.status, 200, adv.text);
+    await sleep(1500);
+    const nudges = capture.emailRequests().filter((r) => kindOf(r.body) === 'nonopener_followup' && tag(r.body, 'entry') === holder.entry_id);
+    assert.equal(nudges.length, 0, 'no nudge after the shopper opened the offer');
+  });
+});
