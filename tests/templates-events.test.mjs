@@ -101,4 +101,49 @@ describe('merchant templates and provider events', () => {
     const nudges = capture.emailRequests().filter((r) => kindOf(r.body) === 'nonopener_followup' && tag(r.body, 'entry') === holder.entry_id);
     assert.equal(nudges.length, 0, 'no nudge after the shopper opened the offer');
   });
+
+  it('one-click unsubscribe: GET only asks, POST leaves the line and suppresses the address shop-wide', async () => {
+    const pub = api(edge.url, null);
+    assert.equal((await admin.put('/v1/shops/tmpl/skus/BOWL', { title: 'Bowl', url: 'https://tmpl.example/bowl', mode: 'restock', eta: null })).status, 200);
+    assert.equal((await pub.post('/v1/shops/tmpl/skus/BOWL/waitlist', { email: 'T2@example.com' })).status, 201);
+    // t2 is waiting on MUG; its sold_out_again carries the unsubscribe link and the RFC 8058 headers.
+    const soldOut = await capture.waitFor((reqs) => reqs.find((r) => kindOf(r.body) === 'sold_out_again' && r.body.to[0] === 't2@example.com'));
+    const link = soldOut.body.headers?.['List-Unsubscribe']?.match(/^<(.+)>$/)?.[1];
+    assert.ok(link?.startsWith(`${edge.url}/v1/unsubscribe/`), JSON.stringify(soldOut.body.headers));
+    assert.equal(soldOut.body.headers['List-Unsubscribe-Post'], 'List-Unsubscribe=One-Click');
+    assert.ok(soldOut.body.text.includes(link), 'the footer carries the same link');
+
+    const page = await fetch(link);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form method="post">/);
+    const tampered = await fetch(link.slice(0, -3) + 'AAA', { method: 'POST' });
+    assert.ok(tampered.status >= 400 && tampered.status < 500, `tampered → ${tampered.status}`);
+    let q = await admin.get('/v1/shops/tmpl/skus/MUG/queue');
+    assert.equal(q.json.entries.find((e) => e.email === 't2@example.com').status, 'waiting', 'a GET changes nothing');
+
+    const post = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    assert.equal(post.status, 200, await post.text());
+    q = await admin.get('/v1/shops/tmpl/skus/MUG/queue');
+    assert.equal(q.json.entries.find((e) => e.email === 't2@example.com').status, 'cancelled');
+
+    // The same address on another SKU of the shop: its offer is queued but skipped at send time.
+    const before = capture.emailRequests().length;
+    await restock('tmpl', 'BOWL', 1);
+    const bowl = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        const v = await admin.get('/v1/shops/tmpl/skus/BOWL/queue');
+        const m = v.json.entries[0]?.messages?.find((x) => x.kind === 'restock_offer');
+        if (m && m.status !== 'pending') return m;
+        await sleep(200);
+      }
+      return null;
+    })();
+    assert.equal(bowl?.status, 'skipped', JSON.stringify(bowl));
+    assert.match(bowl.last_error, /unsubscribed/);
+    assert.ok(!capture.emailRequests().slice(before).some((r) => r.body?.to?.[0] === 't2@example.com'), 'nothing sent to the unsubscribed address');
+
+    // Joining again is new consent: messages flow again.
+    assert.equal((await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 't2@example.com' })).status, 201);
+    await capture.waitFor((reqs) => reqs.slice(before).find((r) => kindOf(r.body) === 'signup_confirmation' && r.body.to[0] === 't2@example.com'));
+  });
 });

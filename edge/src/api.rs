@@ -235,6 +235,11 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
     let origin = origin(&req);
     let result = async {
         let body: SignupRequest = decode(&body_bytes(&mut req).await?)?;
+        if body.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+            // The honeypot field is invisible to people; only bots fill it. They get a plain
+            // acknowledgement and nothing is stored or sent.
+            return json(202, &serde_json::json!({"status": "received"}));
+        }
         let email = Email::parse(&body.email)?;
         let phone = match body.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => Some(parse_phone(p)?),
@@ -263,6 +268,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             locale,
             quantity,
         };
+        crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
         relay(env, cfg, shop, sku, cmd).await
     }
     .await;

@@ -18,6 +18,7 @@ mod shop_object;
 mod sku_object;
 mod sql;
 mod store;
+mod suppression;
 
 pub use clock::DevClock;
 pub use shop_object::Shop;
@@ -61,6 +62,8 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
         (Get, ["v1", "l", token]) => links::click(env, &cfg, token).await,
         (Get, ["v1", "cancel", token]) => links::cancel_page(&cfg, token).await,
         (Post, ["v1", "cancel", token]) => links::cancel(env, &cfg, token).await,
+        (Get, ["v1", "unsubscribe", token]) => links::unsubscribe_page(&cfg, token).await,
+        (Post, ["v1", "unsubscribe", token]) => links::unsubscribe(env, &cfg, token).await,
         (Post, ["v1", "webhooks", "resend"]) => provider_events::resend(req, env, &cfg).await,
         (_, ["v1", "shops", shop, rest @ ..]) => {
             api::check_id("shop", shop)?;

@@ -15,6 +15,8 @@ use worker::{Env, Request, Response};
 
 /// Cancel links stay valid this long after the backorder is acknowledged.
 const CANCEL_VALID_MS: i64 = 120 * DAY_MS;
+/// Unsubscribe links keep working long after the message (a year).
+const UNSUBSCRIBE_VALID_MS: i64 = 366 * DAY_MS;
 /// Claim links without a hold (no-hold policy, heads-ups) stay valid this long.
 const CLAIM_VALID_MS: i64 = 30 * DAY_MS;
 
@@ -23,6 +25,8 @@ const CLAIM_VALID_MS: i64 = 30 * DAY_MS;
 pub struct MessageLinks {
     pub claim_url: Option<String>,
     pub cancel_url: Option<String>,
+    /// One-click unsubscribe (RFC 8058), in every message.
+    pub unsubscribe_url: Option<String>,
 }
 
 /// Builds the signed (and click-tracked) links for one message.
@@ -67,6 +71,8 @@ pub fn for_message(
         let click = sign(secret, &claims(Purpose::Click, Some(claim), expires.max(now + CLAIM_VALID_MS)));
         links.claim_url = Some(format!("{base}/v1/l/{click}"));
     }
+    let unsubscribe = sign(secret, &claims(Purpose::Unsubscribe, None, now + UNSUBSCRIBE_VALID_MS));
+    links.unsubscribe_url = Some(format!("{base}/v1/unsubscribe/{unsubscribe}"));
     if kind == MessageKind::BackorderAck {
         let token = sign(secret, &claims(Purpose::Cancel, None, now + CANCEL_VALID_MS));
         links.cancel_url = Some(format!("{base}/v1/cancel/{token}"));
@@ -145,6 +151,36 @@ pub async fn cancel(env: &Env, cfg: &Config, token: &str) -> AppResult<Response>
         409 => page("Nothing to cancel", &format!("<p>This backorder can no longer be cancelled here (it has shipped or was already cancelled).{contact}</p>")),
         _ => json(status, &body),
     }
+}
+
+/// `GET /v1/unsubscribe/{token}`: a confirmation page only. Mail scanners and link prefetchers
+/// follow GET links; only the POST (the one-click button, or the mail client's RFC 8058 request)
+/// unsubscribes.
+pub async fn unsubscribe_page(cfg: &Config, token: &str) -> AppResult<Response> {
+    check(cfg, token, Purpose::Unsubscribe, now_ms())?;
+    page(
+        "Unsubscribe?",
+        "<p>You will get no more emails about this waitlist, and you leave the line.</p>\
+         <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+         <button type=\"submit\">Unsubscribe</button></form>",
+    )
+}
+
+/// `POST /v1/unsubscribe/{token}` (RFC 8058 one-click; no cookies needed): leaves the line and
+/// suppresses the address for the whole shop, so queued messages are not sent either.
+pub async fn unsubscribe(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    let claims = check(cfg, token, Purpose::Unsubscribe, now_ms())?;
+    let (status, body) =
+        call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Unsubscribe { entry_id: claims.entry_id }).await?;
+    if status != 200 {
+        return json(status, &body);
+    }
+    let address = body.get("email_key").and_then(|v| v.as_str()).unwrap_or_default();
+    crate::suppression::suppress(env, cfg, &claims.shop, address, "unsubscribed").await?;
+    page(
+        "You're unsubscribed",
+        "<p>You will get no more emails from this waitlist. Joining again later subscribes you again.</p>",
+    )
 }
 
 fn page(title: &str, body: &str) -> AppResult<Response> {

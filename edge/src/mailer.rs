@@ -28,7 +28,7 @@ struct ResendAccepted {
 }
 
 async fn resend(base: &str, key: &str, msg: &OutboxRow, shop: &str, sku: &str) -> worker::Result<Attempt> {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "from": msg.from_addr,
         "to": [msg.to_addr],
         "subject": msg.subject,
@@ -41,6 +41,13 @@ async fn resend(base: &str, key: &str, msg: &OutboxRow, shop: &str, sku: &str) -
             {"name": "entry", "value": tag_value(&msg.entry_id)},
         ],
     });
+    if let Some(url) = &msg.unsubscribe_url {
+        // RFC 8058 one-click unsubscribe, which mailbox providers require of bulk senders.
+        body["headers"] = serde_json::json!({
+            "List-Unsubscribe": format!("<{url}>"),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        });
+    }
     let headers = Headers::new();
     headers.set("Authorization", &format!("Bearer {key}"))?;
     headers.set("Content-Type", "application/json")?;

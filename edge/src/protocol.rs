@@ -122,6 +122,10 @@ pub enum SkuCommand {
         entry_id: String,
     },
     /// What a claim link holds (for the widget).
+    /// The shopper unsubscribed: leave the line, drop pending messages; answers the address.
+    Unsubscribe {
+        entry_id: String,
+    },
     Claim {
         entry_id: String,
     },
@@ -160,4 +164,18 @@ pub enum ShopCommand {
         inventory_item_id: i64,
     },
     Skus,
+    /// Remember an address (as a keyed hash) that must get no more messages.
+    Suppress {
+        key: String,
+        reason: String,
+    },
+    /// Forget a suppression with this reason (a new, explicit signup is new consent).
+    Unsuppress {
+        key: String,
+        reason: String,
+    },
+    /// Which of these keys are suppressed.
+    Suppressed {
+        keys: Vec<String>,
+    },
 }

@@ -16,6 +16,11 @@ pub struct Shop {
 }
 
 #[derive(Deserialize)]
+struct KeyRow {
+    key: String,
+}
+
+#[derive(Deserialize)]
 struct SkuRow {
     sku: String,
 }
@@ -26,7 +31,8 @@ impl DurableObject for Shop {
         let _ = db.exec(
             "CREATE TABLE IF NOT EXISTS settings (k TEXT PRIMARY KEY, v TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, shopify_inventory_item_id INTEGER);
-             CREATE INDEX IF NOT EXISTS skus_item ON skus(shopify_inventory_item_id);",
+             CREATE INDEX IF NOT EXISTS skus_item ON skus(shopify_inventory_item_id);
+             CREATE TABLE IF NOT EXISTS suppressed (key TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);",
             None,
         );
         Shop { state }
@@ -85,6 +91,28 @@ impl DurableObject for Shop {
                     .exec("SELECT sku FROM skus WHERE shopify_inventory_item_id = ?", vec![inventory_item_id.into()])?
                     .to_array()?;
                 Response::from_json(&rows.first().map(|r| r.sku.clone()))
+            }
+            ShopCommand::Suppress { key, reason } => {
+                let at = worker::Date::now().as_millis() as i64;
+                sql::exec(
+                    &db,
+                    "INSERT OR REPLACE INTO suppressed (key, reason, at) VALUES (?, ?, ?)",
+                    vec![key.into(), reason.into(), at.into()],
+                )?;
+                Response::from_json(&true)
+            }
+            ShopCommand::Unsuppress { key, reason } => {
+                sql::exec(&db, "DELETE FROM suppressed WHERE key = ? AND reason = ?", vec![key.into(), reason.into()])?;
+                Response::from_json(&true)
+            }
+            ShopCommand::Suppressed { keys } => {
+                let mut hit = Vec::new();
+                for key in keys {
+                    let rows: Vec<KeyRow> =
+                        db.exec("SELECT key FROM suppressed WHERE key = ?", vec![key.into()])?.to_array()?;
+                    hit.extend(rows.into_iter().map(|r| r.key));
+                }
+                Response::from_json(&hit)
             }
             ShopCommand::Skus => {
                 let rows: Vec<SkuRow> = db.exec("SELECT sku FROM skus ORDER BY sku", None)?.to_array()?;

@@ -75,10 +75,22 @@ impl DurableObject for SkuQueue {
         let now = real_now() + offset;
         let cfg = Config::from_env(&self.env);
         run_due(&store, &cfg, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
-        let provider = cfg.email;
+        let provider = cfg.email.clone();
         let shop = store.shop()?.map(|s| s.shop).unwrap_or_default();
         let sku = store.sku()?;
-        for msg in store.due_messages(now, DELIVERY_BATCH)? {
+        let due = store.due_messages(now, DELIVERY_BATCH)?;
+        // Suppression is checked right before sending, not when the message was queued: an
+        // unsubscribe that arrives meanwhile wins. If the list cannot be read, nothing is sent.
+        let address = |to: &str| Email::parse(to).map(|e| e.key()).unwrap_or_else(|_| to.to_lowercase());
+        let keys: Vec<String> = due.iter().map(|m| address(&m.to_addr)).collect();
+        let suppressed = crate::suppression::suppressed(&self.env, &cfg, &shop, &keys)
+            .await
+            .map_err(|e| worker::Error::RustError(format!("suppression list unavailable: {e:?}")))?;
+        for msg in due {
+            if suppressed.contains(&address(&msg.to_addr)) {
+                store.mark_skipped(&msg.key, "skipped: unsubscribed")?;
+                continue;
+            }
             let attempts = msg.attempts + 1;
             let attempt = mailer::send(&provider, &msg, &shop, &sku).await;
             let after = real_now() + offset;
@@ -306,6 +318,17 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             store.commit(&q, &effects, &[], now)?;
             answer(200, &serde_json::json!({"entry_id": entry_id, "engaged": true}))
         }
+        SkuCommand::Unsubscribe { entry_id } => {
+            let s = Sku::load(store, None)?;
+            let entry = store
+                .entry(&entry_id)?
+                .ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let mut q = s.queue(store)?;
+            let effects = q.cancel(&entry.id).unwrap_or_default();
+            store.commit(&q, &effects, &[], now)?;
+            store.skip_pending(&entry.id, "skipped: unsubscribed")?;
+            answer(200, &serde_json::json!({"entry_id": entry.id, "email_key": entry.email_key}))
+        }
         SkuCommand::Claim { entry_id } => {
             let s = Sku::load(store, None)?;
             let entry = store
@@ -465,7 +488,7 @@ fn render_all(
                 time_zone_label: s.shop.time_zone_label.as_deref(),
                 claim_url: links.claim_url,
                 cancel_url: links.cancel_url,
-                unsubscribe_url: None,
+                unsubscribe_url: links.unsubscribe_url.clone(),
             };
             // A merchant template that fails on this data falls back to the default wording.
             let r = render_with(o.kind, &ctx, s.shop.templates.get(o.kind.as_str())).unwrap_or_else(|e| {
@@ -481,6 +504,7 @@ fn render_all(
                 subject: r.subject,
                 html: r.html,
                 text: r.text,
+                unsubscribe_url: links.unsubscribe_url,
             })
         })
         .collect()

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   provider_id TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_at);
+CREATE TABLE IF NOT EXISTS schema_version (v INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_entry ON outbox(entry_id);
 ";
 
@@ -73,6 +74,7 @@ pub struct NewMessage {
     pub subject: String,
     pub html: String,
     pub text: String,
+    pub unsubscribe_url: Option<String>,
 }
 
 /// A message as stored in the outbox.
@@ -92,6 +94,8 @@ pub struct OutboxRow {
     pub created_at: i64,
     pub sent_at: Option<i64>,
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub unsubscribe_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +180,12 @@ pub struct Store {
 impl Store {
     pub fn open(db: SqlStorage) -> Result<Store> {
         db.exec(SCHEMA, None)?;
+        // v2: the unsubscribe link of each message (List-Unsubscribe headers).
+        let v: Vec<Count> = db.exec("SELECT COALESCE(MAX(v), 1) AS n FROM schema_version", None)?.to_array()?;
+        if v.first().map_or(1, |c| c.n) < 2 {
+            let _ = db.exec("ALTER TABLE outbox ADD COLUMN unsubscribe_url TEXT", None);
+            db.exec("INSERT INTO schema_version (v) VALUES (2)", None)?;
+        }
         Ok(Store { db })
     }
 
@@ -347,8 +357,8 @@ impl Store {
         for m in messages {
             sql::exec(
                 &self.db,
-                "INSERT OR IGNORE INTO outbox (key, entry_id, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (key, entry_id, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
                 vec![
                     m.key.clone().into(),
                     m.entry_id.clone().into(),
@@ -360,10 +370,28 @@ impl Store {
                     m.text.clone().into(),
                     now.into(),
                     now.into(),
+                    opt_str(m.unsubscribe_url.clone()),
                 ],
             )?;
         }
         Ok(())
+    }
+
+    /// Marks every pending message of an entry as skipped, with the reason.
+    pub fn skip_pending(&self, entry_id: &str, reason: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE outbox SET status = 'skipped', last_error = ? WHERE entry_id = ? AND status = 'pending'",
+            vec![reason.into(), entry_id.into()],
+        )
+    }
+
+    pub fn mark_skipped(&self, key: &str, reason: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE outbox SET status = 'skipped', last_error = ? WHERE key = ?",
+            vec![reason.into(), key.into()],
+        )
     }
 
     /// Dev mode only: appends `count` waiting notify-me entries (benchmarks).

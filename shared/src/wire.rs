@@ -304,6 +304,9 @@ pub struct SignupRequest {
     /// Units wanted (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u32>,
+    /// The honeypot: a field hidden from people. Filled in, the signup is a bot's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
 }
 
 /// The answer to a signup (201 new, 200 already on the list) and to a position look-up.
@@ -377,7 +380,7 @@ pub struct QueueEntryView {
 pub struct MessageView {
     pub kind: MessageKind,
     pub idempotency_key: String,
-    /// `pending`, `sent` or `failed`.
+    /// `pending`, `sent`, `failed` (with the reason) or `skipped` (e.g. unsubscribed before sending).
     pub status: String,
     pub attempts: u32,
     pub created_at: i64,

@@ -1,0 +1,45 @@
+//! The shop's suppression list: addresses that must get no more messages (unsubscribed, and later
+//! erased or bounced), kept as keyed hashes so the list itself holds no address. The SKU objects
+//! ask it right before every send.
+
+use crate::api::SHOP;
+use crate::config::Config;
+use crate::error::AppResult;
+use crate::http::call_ok;
+use crate::protocol::ShopCommand;
+use shared::consent::suppression_key;
+use worker::Env;
+
+/// The stored key of an address key (`Email::key`).
+pub fn key(cfg: &Config, address_key: &str) -> String {
+    suppression_key(cfg.link_secret.as_bytes(), address_key)
+}
+
+pub async fn suppress(env: &Env, cfg: &Config, shop: &str, address_key: &str, reason: &str) -> AppResult<()> {
+    let _: bool =
+        call_ok(env, SHOP, shop, &ShopCommand::Suppress { key: key(cfg, address_key), reason: reason.to_owned() })
+            .await?;
+    Ok(())
+}
+
+/// A new, explicit signup is new consent: an earlier unsubscribe no longer applies.
+pub async fn resubscribe(env: &Env, cfg: &Config, shop: &str, address_key: &str) -> AppResult<()> {
+    let _: bool = call_ok(
+        env,
+        SHOP,
+        shop,
+        &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: "unsubscribed".into() },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Which of these address keys are suppressed (answers the address keys, not the hashes).
+pub async fn suppressed(env: &Env, cfg: &Config, shop: &str, address_keys: &[String]) -> AppResult<Vec<String>> {
+    if address_keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hashed: Vec<String> = address_keys.iter().map(|a| key(cfg, a)).collect();
+    let hits: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Suppressed { keys: hashed.clone() }).await?;
+    Ok(address_keys.iter().zip(&hashed).filter(|(_, h)| hits.contains(h)).map(|(a, _)| a.clone()).collect())
+}
