@@ -62,7 +62,35 @@ impl Email {
     pub fn key(&self) -> String {
         self.0.to_lowercase()
     }
+
+    /// The key abuse limits and suppression entries share: one mailbox, however it is spelled.
+    ///
+    /// Lower-cased; a `+tag` after a non-empty base is dropped from the local part (`ada+x@` →
+    /// `ada@`); for Gmail (`gmail.com`, `googlemail.com`) dots in the local part are dropped too and
+    /// the domain becomes `gmail.com`, because Gmail delivers all those spellings to one inbox. So
+    /// `Foo.Bar+x@GoogleMail.com` → `foobar@gmail.com`. The stored address ([`Email::as_str`]) stays
+    /// as typed; this key is only for counting and remembering.
+    pub fn rate_key(&self) -> String {
+        let lower = self.0.to_lowercase();
+        // `parse` guarantees exactly one `@` split point with a non-empty local part.
+        let Some((local, domain)) = lower.rsplit_once('@') else {
+            return lower;
+        };
+        let local = match local.split_once('+') {
+            Some((base, _tag)) if !base.is_empty() => base,
+            _ => local,
+        };
+        if GMAIL_DOMAINS.contains(&domain) {
+            let local: String = local.chars().filter(|&c| c != '.').collect();
+            format!("{local}@gmail.com")
+        } else {
+            format!("{local}@{domain}")
+        }
+    }
 }
+
+/// Domains that ignore dots in the local part and deliver to the same mailbox.
+const GMAIL_DOMAINS: &[&str] = &["gmail.com", "googlemail.com"];
 
 fn is_bidi(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -108,10 +136,77 @@ mod tests {
     }
 
     #[test]
+    fn rate_key_table() {
+        let cases: &[(&str, &str)] = &[
+            ("Foo.Bar+x@GoogleMail.com", "foobar@gmail.com"),
+            ("foobar@gmail.com", "foobar@gmail.com"),
+            ("f.o.o.b.a.r@GMAIL.COM", "foobar@gmail.com"),
+            ("foo.bar+a+b@gmail.com", "foobar@gmail.com"),
+            ("Ada.Lovelace+shoes@Example.co.uk", "ada.lovelace@example.co.uk"),
+            ("ada+@example.com", "ada@example.com"),
+            ("ADA@EXAMPLE.COM", "ada@example.com"),
+            // Only Gmail ignores dots.
+            ("a.da@example.com", "a.da@example.com"),
+            ("a.da@mail.gmail.com", "a.da@mail.gmail.com"),
+            // A `+` with nothing before it is the whole local part, not a tag.
+            ("+ada@example.com", "+ada@example.com"),
+            // The tag is cut at the first `+`.
+            ("a+b+c@example.com", "a@example.com"),
+            ("Ünï+x@Bücher.de", "ünï@bücher.de"),
+        ];
+        for (input, want) in cases {
+            let email = Email::parse(input).unwrap();
+            assert_eq!(email.rate_key(), *want, "input {input:?}");
+            assert_eq!(email.as_str(), input.trim(), "stored address stays as typed");
+        }
+    }
+
+    #[test]
     fn key_is_case_insensitive() {
         let a = Email::parse("Ada@Example.COM").unwrap();
         let b = Email::parse("ada@example.com").unwrap();
         assert_eq!(a.key(), b.key());
         assert_eq!(a.as_str(), "Ada@Example.COM");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn local() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9]{1,8}(\\.[a-zA-Z0-9]{1,8}){0,2}"
+        }
+        fn domain() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("gmail.com".to_owned()),
+                Just("GoogleMail.com".to_owned()),
+                Just("Example.co.uk".to_owned()),
+                "[a-z]{1,8}\\.[a-z]{2,4}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn tags_and_case_share_one_key(l in local(), d in domain(), tag in "[a-zA-Z0-9]{0,8}") {
+                let plain = Email::parse(&format!("{l}@{d}")).unwrap();
+                let tagged = Email::parse(&format!("{}+{tag}@{}", l.to_uppercase(), d.to_uppercase())).unwrap();
+                prop_assert_eq!(plain.rate_key(), tagged.rate_key());
+            }
+
+            #[test]
+            fn rate_key_is_a_fixed_point(l in local(), d in domain(), tag in "[a-zA-Z0-9]{0,8}") {
+                let key = Email::parse(&format!("{l}+{tag}@{d}")).unwrap().rate_key();
+                prop_assert_eq!(&key, &key.to_lowercase());
+                prop_assert_eq!(Email::parse(&key).unwrap().rate_key(), key);
+            }
+
+            #[test]
+            fn rate_key_never_panics(s in "\\PC{0,40}") {
+                if let Ok(email) = Email::parse(&s) {
+                    let key = email.rate_key();
+                    prop_assert!(key.contains('@'));
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! as values; state machines return what should happen (`Effect`s) and the callers carry it out. The
 //! crate builds and tests natively and for `wasm32-unknown-unknown`.
 
+pub mod abuse;
 pub mod allocation;
+pub mod consent;
 pub mod date;
 pub mod email;
 pub mod error;
