@@ -146,4 +146,25 @@ describe('merchant templates and provider events', () => {
     assert.equal((await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 't2@example.com' })).status, 201);
     await capture.waitFor((reqs) => reqs.slice(before).find((r) => kindOf(r.body) === 'signup_confirmation' && r.body.to[0] === 't2@example.com'));
   });
+
+  it('signups for one address share one limit (case, +tag, Gmail dots): the 11th in an hour → 429 with Retry-After', async () => {
+    const pub = api(edge.url, null);
+    const variants = ['Victim@gmail.com', 'victim+a@gmail.com', 'v.ictim@gmail.com', 'VICTIM+b@googlemail.com', 'vi.c.tim+c@gmail.com',
+      'victim+d@gmail.com', 'victim+e@gmail.com', 'victim+f@gmail.com', 'victim+g@gmail.com', 'victim+h@gmail.com'];
+    for (const email of variants) {
+      const r = await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email });
+      assert.ok(r.status === 201 || r.status === 200, `${email} → ${r.status} ${r.text}`);
+    }
+    const r = await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 'victim+zzz@GMAIL.com' });
+    assert.equal(r.status, 429, r.text);
+    assert.equal(r.json.error.code, 'rate_limited');
+    assert.ok(Number(r.headers.get('retry-after')) > 0, 'Retry-After header');
+    // Another address is not affected.
+    assert.equal((await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 'someone.else@example.com' })).status, 201);
+    // The honeypot: a filled hidden field stores nothing and sends nothing.
+    const bot = await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 'bot@example.com', website: 'http://spam.example' });
+    assert.equal(bot.status, 202);
+    const q = await admin.get('/v1/shops/tmpl/skus/MUG/queue');
+    assert.ok(!q.json.entries.some((e) => e.email === 'bot@example.com'));
+  });
 });

@@ -268,12 +268,18 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             locale,
             quantity,
         };
+        let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".into());
+        let keys = vec![format!("ip:{ip}"), format!("addr:{}", email.rate_key())];
+        let wait: i64 = call_ok(env, SHOP, shop, &ShopCommand::Hit { keys }).await?;
+        if wait > 0 {
+            return Err(AppError::RateLimited((wait + 999) / 1000));
+        }
         crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
         relay(env, cfg, shop, sku, cmd).await
     }
     .await;
-    let resp = result
-        .or_else(|e| Response::from_json(&e.body()).map(|r| r.with_status(e.status())).map_err(AppError::from))?;
+    // Errors get the shop's CORS headers too, so the widget can read why a signup failed.
+    let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
     with_cors(resp, origin.as_deref(), &shop_cfg.config.allowed_origins)
 }
 

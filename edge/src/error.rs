@@ -16,6 +16,8 @@ pub enum AppError {
     NotFound(&'static str, String),
     /// 405.
     MethodNotAllowed,
+    /// 429: too many signups from this client or for this address; retry after N seconds.
+    RateLimited(i64),
     /// 409: the request is valid but the entry's state does not allow it.
     Conflict(&'static str, String),
     /// 413: body larger than we accept.
@@ -52,6 +54,7 @@ impl AppError {
             AppError::NotFound(..) => 404,
             AppError::MethodNotAllowed => 405,
             AppError::Conflict(..) => 409,
+            AppError::RateLimited(_) => 429,
             AppError::TooLarge(_) => 413,
             AppError::Invalid(..) => 422,
             AppError::Internal(_) => 500,
@@ -66,6 +69,7 @@ impl AppError {
             | AppError::Conflict(c, m)
             | AppError::Invalid(c, m) => (*c, m.clone()),
             AppError::MethodNotAllowed => ("method_not_allowed", "method not allowed on this path".to_owned()),
+            AppError::RateLimited(secs) => ("rate_limited", format!("too many signups; try again in {secs} s")),
             AppError::TooLarge(max) => ("body_too_large", format!("request body is larger than {max} bytes")),
             AppError::Internal(_) => ("internal", "something went wrong on our side; try again".to_owned()),
         };
@@ -76,7 +80,11 @@ impl AppError {
         if let AppError::Internal(detail) = &self {
             worker::console_error!("internal error: {detail}");
         }
-        Ok(Response::from_json(&self.body())?.with_status(self.status()))
+        let mut resp = Response::from_json(&self.body())?.with_status(self.status());
+        if let AppError::RateLimited(secs) = self {
+            resp.headers_mut().set("Retry-After", &secs.to_string())?;
+        }
+        Ok(resp)
     }
 }
 
