@@ -167,4 +167,31 @@ describe('merchant templates and provider events', () => {
     const q = await admin.get('/v1/shops/tmpl/skus/MUG/queue');
     assert.ok(!q.json.entries.some((e) => e.email === 'bot@example.com'));
   });
+
+  it('privacy: export returns what is held about an address; erase purges it everywhere and keeps it out', async () => {
+    const pub = api(edge.url, null);
+    assert.equal((await pub.post('/v1/shops/tmpl/skus/BOWL/waitlist', { email: 'Gone@Example.com' })).status, 201);
+    assert.equal((await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 'gone@example.com' })).status, 201);
+    await capture.waitFor((reqs) => reqs.filter((r) => kindOf(r.body) === 'signup_confirmation' && r.body.to[0].toLowerCase() === 'gone@example.com').length >= 2);
+    const exp = await admin.post('/v1/shops/tmpl/privacy/export', { email: 'GONE@example.com' });
+    assert.equal(exp.status, 200, exp.text);
+    assert.deepEqual(exp.json.entries.map((e) => e.sku).sort(), ['BOWL', 'MUG']);
+    assert.ok(exp.json.entries.every((e) => e.messages.length >= 1), 'messages are part of the export');
+    assert.equal((await api(edge.url, null).post('/v1/shops/tmpl/privacy/export', { email: 'gone@example.com' })).status, 401);
+
+    const er = await admin.post('/v1/shops/tmpl/privacy/erase', { email: 'gone@example.com' });
+    assert.equal(er.status, 200, er.text);
+    assert.equal(er.json.erased_entries, 2);
+    const after = await admin.post('/v1/shops/tmpl/privacy/export', { email: 'gone@example.com' });
+    assert.deepEqual(after.json.entries, []);
+    for (const sku of ['BOWL', 'MUG']) {
+      const q = await admin.get(`/v1/shops/tmpl/skus/${sku}/queue`);
+      assert.ok(!q.text.toLowerCase().includes('gone@example.com'), `${sku} queue still mentions the address`);
+    }
+    // Signing up again does not bring the erased address back into the mail stream.
+    const before = capture.emailRequests().length;
+    await pub.post('/v1/shops/tmpl/skus/BOWL/waitlist', { email: 'gone@example.com' });
+    await sleep(1500);
+    assert.ok(!capture.emailRequests().slice(before).some((r) => r.body?.to?.[0]?.toLowerCase() === 'gone@example.com'));
+  });
 });

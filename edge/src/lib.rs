@@ -12,6 +12,7 @@ mod http;
 mod links;
 mod mailbox;
 mod mailer;
+mod privacy;
 mod protocol;
 mod provider_events;
 mod shop_object;
@@ -82,6 +83,8 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                     with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await
                 }
                 (Put, ["templates", kind]) => api::put_template(req, env, &cfg, shop, kind).await,
+                (Post, ["privacy", "export"]) => privacy::export(req, env, &cfg, shop).await,
+                (Post, ["privacy", "erase"]) => privacy::erase(req, env, &cfg, shop).await,
                 (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
                 (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, &cfg, shop).await,
                 (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, &cfg, shop).await,

@@ -126,6 +126,14 @@ pub enum SkuCommand {
     Unsubscribe {
         entry_id: String,
     },
+    /// Everything held about an address on this SKU (privacy export).
+    Export {
+        email_key: String,
+    },
+    /// Purges an address's personal data from entries and outbox (privacy erase).
+    Erase {
+        email_key: String,
+    },
     Claim {
         entry_id: String,
     },

@@ -329,6 +329,40 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             store.skip_pending(&entry.id, "skipped: unsubscribed")?;
             answer(200, &serde_json::json!({"entry_id": entry.id, "email_key": entry.email_key}))
         }
+        SkuCommand::Export { email_key } => {
+            let mut out = Vec::new();
+            for e in store.entries_by_key(&email_key)? {
+                out.push(serde_json::json!({
+                    "sku": store.sku()?,
+                    "entry_id": e.id,
+                    "email": e.email,
+                    "phone": e.phone,
+                    "sms_consent": e.sms_consent,
+                    "locale": e.locale,
+                    "kind": e.kind,
+                    "quantity": e.quantity,
+                    "order_id": e.order_id,
+                    "status": e.status,
+                    "created_at": e.created_at,
+                    "messages": store.all_message_rows_for(&e.id)?,
+                }));
+            }
+            answer(200, &out)
+        }
+        SkuCommand::Erase { email_key } => {
+            let entries = store.entries_by_key(&email_key)?;
+            if let Ok(s) = Sku::load(store, None) {
+                let mut q = s.queue(store)?;
+                for e in &entries {
+                    let effects = q.cancel(&e.id).unwrap_or_default();
+                    store.commit(&q, &effects, &[], now)?;
+                }
+            }
+            for e in &entries {
+                store.erase_entry(&e.id, &format!("erased:{}", e.id))?;
+            }
+            answer(200, &serde_json::json!({"erased_entries": entries.len()}))
+        }
         SkuCommand::Claim { entry_id } => {
             let s = Sku::load(store, None)?;
             let entry = store

@@ -268,6 +268,27 @@ impl Store {
         Ok(rows.into_iter().next().map(EntryRow::into_entry))
     }
 
+    /// Entries of one address (any kind, any status).
+    pub fn entries_by_key(&self, email_key: &str) -> Result<Vec<Entry>> {
+        let rows: Vec<EntryRow> = self
+            .db
+            .exec("SELECT * FROM entries WHERE email_key = ? ORDER BY seq", vec![email_key.into()])?
+            .to_array()?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    }
+
+    /// Removes an entry's personal data: the address, phone and locale are overwritten, its messages
+    /// (which quote the address and the shopper's place) are deleted. The entry row stays, so signup
+    /// order and counts stay true.
+    pub fn erase_entry(&self, entry_id: &str, tombstone: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE entries SET email = 'erased', email_key = ?, phone = NULL, locale = NULL, sms_consent = 0 WHERE id = ?",
+            vec![tombstone.into(), entry_id.into()],
+        )?;
+        sql::exec(&self.db, "DELETE FROM outbox WHERE entry_id = ?", vec![entry_id.into()])
+    }
+
     /// Every entry ever, in signup order (admin view).
     pub fn all_entries(&self) -> Result<Vec<Entry>> {
         let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries ORDER BY seq", None)?.to_array()?;
@@ -461,6 +482,13 @@ impl Store {
             .exec("SELECT * FROM outbox WHERE entry_id = ? ORDER BY created_at, rowid", vec![entry_id.into()])?
             .to_array()?;
         Ok(rows.into_iter().filter_map(|r| r.view()).collect())
+    }
+
+    /// Every stored message of an entry, whole (privacy export).
+    pub fn all_message_rows_for(&self, entry_id: &str) -> Result<Vec<OutboxRow>> {
+        self.db
+            .exec("SELECT * FROM outbox WHERE entry_id = ? ORDER BY created_at, rowid", vec![entry_id.into()])?
+            .to_array()
     }
 
     /// Every message, newest first (the local mailbox).

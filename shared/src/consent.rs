@@ -58,13 +58,16 @@ impl SmsKeyword {
         while !body.is_char_boundary(end) {
             end -= 1;
         }
-        let scanned = &body[..end];
         let truncated = end < body.len();
+        let mut scanned = &body[..end];
+        if truncated && body[end..].starts_with(char::is_alphanumeric) {
+            // The scan cut a word: drop it rather than read its beginning as a keyword.
+            scanned = scanned.trim_end_matches(char::is_alphanumeric);
+        }
         let mut words = scanned.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
         let first = words.next()?.to_lowercase();
         let second = words.next().map(str::to_lowercase);
-        // A word cut by the scan limit could be longer than it looks; only the first two are used
-        // and a keyword is at most 11 bytes, so a cut can only affect the "one word only" check.
+        // Anything after the first word (even beyond the scan) means it is not a lone keyword.
         let more = second.is_some() || truncated;
 
         if STOP_WORDS.contains(&first.as_str()) {
@@ -231,6 +234,10 @@ mod tests {
         assert_eq!(SmsKeyword::parse(&padded_stop), Some(SmsKeyword::Stop));
         let cut = format!("yes{}", "x".repeat(100));
         assert_eq!(SmsKeyword::parse(&cut), None, "a cut body is never a lone START");
+        let cut_second = format!("opt{}outrageous", " ".repeat(MAX_BODY_SCAN - 6));
+        assert_eq!(SmsKeyword::parse(&cut_second), None, "a cut word is not read as `out`");
+        let whole_second = format!("opt{}out", " ".repeat(MAX_BODY_SCAN - 6));
+        assert_eq!(SmsKeyword::parse(&whole_second), Some(SmsKeyword::Stop));
         let long_second = format!("yes {}", "x".repeat(100));
         assert_eq!(SmsKeyword::parse(&long_second), None);
         let multibyte = "é".repeat(1_000);
