@@ -244,9 +244,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Position { entry_id } => {
             let s = Sku::load(store, None)?;
-            let entry = store
-                .entry(&entry_id)?
-                .ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let entry = known_entry(store, &entry_id)?;
             let q = s.queue(store)?;
             answer(
                 200,
@@ -320,9 +318,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Unsubscribe { entry_id } => {
             let s = Sku::load(store, None)?;
-            let entry = store
-                .entry(&entry_id)?
-                .ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let entry = known_entry(store, &entry_id)?;
             let mut q = s.queue(store)?;
             let effects = q.cancel(&entry.id).unwrap_or_default();
             store.commit(&q, &effects, &[], now)?;
@@ -365,9 +361,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Claim { entry_id } => {
             let s = Sku::load(store, None)?;
-            let entry = store
-                .entry(&entry_id)?
-                .ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))?;
+            let entry = known_entry(store, &entry_id)?;
             let q = s.queue(store)?;
             let live = match entry.status {
                 shared::wire::EntryStatus::Offered => entry.hold_until.is_some_and(|t| t > now),
@@ -420,6 +414,10 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
         }
         SkuCommand::Mailbox => answer(200, &store.all_messages(500)?),
     }
+}
+
+fn known_entry(store: &Store, entry_id: &str) -> AppResult<shared::queue::Entry> {
+    store.entry(entry_id)?.ok_or_else(|| AppError::NotFound("unknown_entry", "no such waitlist entry".into()))
 }
 
 fn join(
