@@ -194,4 +194,17 @@ describe('merchant templates and provider events', () => {
     await sleep(1500);
     assert.ok(!capture.emailRequests().slice(before).some((r) => r.body?.to?.[0]?.toLowerCase() === 'gone@example.com'));
   });
+
+  it('shop settings are checked: schedule and policy values out of range → 422 with a clear code', async () => {
+    const base = { name: 'S', from_email: 's@s.example' };
+    for (const extra of [{ schedule: { nonopener_hours: 0 } }, { schedule: { imminent_days: 40 } }, { schedule: { bogus: 1 } },
+      { notify_multiplier: 0.5 }, { hold_hours: 100000 }, { allowed_origins: ['https://shop.example/path'] }, { inventory_webhook_secrets: ['not-a-whsec'] }]) {
+      const r = await admin.put('/v1/shops/settings-check', { ...base, ...extra });
+      assert.equal(r.status, 422, `${JSON.stringify(extra)} → ${r.status} ${r.text}`);
+      assert.ok(['invalid_field', 'invalid_payload'].includes(r.json.error.code), r.text);
+    }
+    const ok = await admin.put('/v1/shops/settings-check', { ...base, schedule: { nonopener_hours: 6, urgency_hours: 48, imminent_days: 3 } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.schedule.nonopener_hours, 6);
+  });
 });

@@ -92,6 +92,24 @@ fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
     if cfg.hold_hours > 720 {
         return bad("hold_hours must be at most 720 (30 days)");
     }
+    if !(cfg.notify_multiplier.is_finite() && (1.0..=10.0).contains(&cfg.notify_multiplier)) {
+        return bad("notify_multiplier must be between 1 and 10");
+    }
+    if cfg.hold_reminder_hours > 168 {
+        return bad("hold_reminder_hours must be at most 168");
+    }
+    if cfg.utc_offset_minutes.abs() > 14 * 60 {
+        return bad("utc_offset_minutes must be within ±840");
+    }
+    let s = cfg.schedule;
+    let within = |v: Option<u32>, lo: u32, hi: u32| v.is_none_or(|v| (lo..=hi).contains(&v));
+    if !(within(s.midwait_min_days, 1, 90)
+        && within(s.imminent_days, 1, 14)
+        && within(s.nonopener_hours, 1, 48)
+        && within(s.urgency_hours, 1, 168))
+    {
+        return bad("schedule: midwait_min_days 1–90, imminent_days 1–14, nonopener_hours 1–48, urgency_hours 1–168");
+    }
     Ok(())
 }
 

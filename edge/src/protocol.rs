@@ -2,9 +2,9 @@
 //! change together; the public wire types live in `shared::wire`.
 
 use serde::{Deserialize, Serialize};
-use shared::schedule::{Policy, HOUR_MS};
+use shared::schedule::{Policy, DAY_MS, HOUR_MS};
 use shared::template::Template;
-use shared::wire::{ShopConfig, SkuConfig};
+use shared::wire::{ScheduleSettings, ShopConfig, SkuConfig};
 use std::collections::BTreeMap;
 
 /// The facts about the shop a SKU object needs to act, sent with every command that may enqueue
@@ -21,6 +21,8 @@ pub struct ShopContext {
     pub postal_address: Option<String>,
     pub utc_offset_minutes: i32,
     pub time_zone_label: Option<String>,
+    #[serde(default)]
+    pub schedule: ScheduleSettings,
     /// The merchant's own templates by message kind (`restock_offer` …); defaults for the rest.
     #[serde(default)]
     pub templates: BTreeMap<String, Template>,
@@ -49,16 +51,24 @@ impl ShopContext {
             postal_address: cfg.postal_address.clone(),
             utc_offset_minutes: cfg.utc_offset_minutes,
             time_zone_label: cfg.time_zone_label.clone(),
+            schedule: cfg.schedule,
         }
     }
 
     /// The lifecycle policy for one SKU (which may override the hold length).
     pub fn policy(&self, sku: &SkuConfig) -> Policy {
+        let d = Policy::default();
         Policy {
             hold_ms: i64::from(sku.hold_hours.unwrap_or(self.hold_hours)) * HOUR_MS,
             notify_multiplier: self.notify_multiplier,
             reminder_before_ms: i64::from(self.hold_reminder_hours) * HOUR_MS,
-            ..Policy::default()
+            midwait_min_wait_ms: self
+                .schedule
+                .midwait_min_days
+                .map_or(d.midwait_min_wait_ms, |v| i64::from(v) * DAY_MS),
+            imminent_before_ms: self.schedule.imminent_days.map_or(d.imminent_before_ms, |v| i64::from(v) * DAY_MS),
+            nonopener_after_ms: self.schedule.nonopener_hours.map_or(d.nonopener_after_ms, |v| i64::from(v) * HOUR_MS),
+            urgency_after_ms: self.schedule.urgency_hours.map_or(d.urgency_after_ms, |v| i64::from(v) * HOUR_MS),
         }
     }
 }

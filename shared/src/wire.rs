@@ -209,6 +209,27 @@ pub struct ShopConfig {
     /// How that time zone is written ("EST", "CET").
     #[serde(default)]
     pub time_zone_label: Option<String>,
+    /// When the timed messages go out; every field optional, defaults from common practice.
+    #[serde(default)]
+    pub schedule: ScheduleSettings,
+}
+
+/// The shop's message timing. `None` = the default in brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// `midwait_checkin` only when signup → ship date is at least this many days (7).
+    #[serde(default)]
+    pub midwait_min_days: Option<u32>,
+    /// `shipping_imminent` this many days before the ship date (4; 3–5 is usual).
+    #[serde(default)]
+    pub imminent_days: Option<u32>,
+    /// `nonopener_followup` this many hours after an unopened offer (8; 6–12 is usual).
+    #[serde(default)]
+    pub nonopener_hours: Option<u32>,
+    /// `urgency_followup` this many hours after a no-hold notification (24; 24–48 is usual).
+    #[serde(default)]
+    pub urgency_hours: Option<u32>,
 }
 
 fn default_hold_hours() -> u32 {
