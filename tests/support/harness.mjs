@@ -44,12 +44,29 @@ export async function freePort() {
  * (simulates a slow provider / timeout). Fault queues are consumed in order of arrival.
  *
  * Each record: `{ method, path, headers (lowercased keys), body (parsed JSON or null), raw, at, status }`
- * where `at` is `Date.now()` on arrival and `status` is what the server answered.
+ * where `at` is `Date.now()` on arrival and `status` is what the server answered. `POST /emails`
+ * records also carry `key` (the `Idempotency-Key` header), `fault` (`'queued'`, `'recipient'` or
+ * `'random'` when a fault answered it), `replayed` (answered from the idempotency memory) and
+ * `answeredAt` (when the answer was written, or `null` if the client had gone).
+ *
+ * More provider behaviour (all off unless asked for, so the default stays "every POST → 200"):
+ * - `startCapture({ idempotency: true })`: like Resend, a key already accepted (2xx) is answered
+ *   with the same 200 and the same id and does not count as a second delivery.
+ * - `setFailureRate(rate, seed, { status, headers, body })`: each `POST /emails` not answered by a
+ *   queued fault or recipient rule fails with `status` (default 503) with probability `rate`, drawn
+ *   from a seeded PRNG (mulberry32) so a run is reproducible for a given arrival order.
+ * - `failRecipient(email, status, { headers, body, times })`: every request to that address
+ *   (case-insensitive; `times` limits how many) answers `status`.
+ * Every key answered 2xx is tracked: `accepted()` → Map key → `{ id, at, deliveries, replays }`;
+ * `deliveryStats()` sums it up.
  */
-export async function startCapture() {
+export async function startCapture({ idempotency = false } = {}) {
   const requests = [];
   const faults = []; // { status, headers, body }
   const delays = []; // ms
+  const accepted = new Map(); // idempotency key → { id, at, deliveries, replays }
+  const recipientRules = []; // { email, status, headers, body, remaining }
+  let failure = null; // { rate, rng, status, headers, body }
   const waiters = new Set();
   const wake = () => { for (const w of [...waiters]) w(); };
 
@@ -65,18 +82,45 @@ export async function startCapture() {
       for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
       const path = new URL(req.url, 'http://capture').pathname;
       const record = { method: req.method, path, headers, body, raw, at, status: null };
+      const isEmail = req.method === 'POST' && path === '/emails';
+      const key = typeof headers['idempotency-key'] === 'string' ? headers['idempotency-key'] : null;
+      if (isEmail) Object.assign(record, { key, fault: null, replayed: false, answeredAt: null });
 
       const fault = faults.shift();
       const delay = delays.shift();
       let status; let respHeaders; let respBody;
+      const faultAnswer = (f, kind) => {
+        status = f.status;
+        respHeaders = { 'content-type': 'application/json', ...f.headers };
+        respBody = f.body ?? JSON.stringify({ statusCode: status, name: 'capture_fault', message: `injected fault ${status}` });
+        if (isEmail) record.fault = kind;
+      };
+      const to = isEmail ? String(body?.to?.[0] ?? '').toLowerCase() : '';
+      const rule = isEmail && !fault ? recipientRules.find((r) => r.email === to && r.remaining > 0) : undefined;
       if (fault) {
-        status = fault.status;
-        respHeaders = { 'content-type': 'application/json', ...fault.headers };
-        respBody = fault.body ?? JSON.stringify({ statusCode: status, name: 'capture_fault', message: `injected fault ${status}` });
-      } else if (req.method === 'POST' && path === '/emails') {
+        faultAnswer(fault, 'queued');
+      } else if (rule) {
+        rule.remaining -= 1;
+        faultAnswer(rule, 'recipient');
+      } else if (isEmail && failure && failure.rng() < failure.rate) {
+        faultAnswer(failure, 'random');
+      } else if (isEmail && idempotency && key && accepted.has(key)) {
+        const a = accepted.get(key);
+        a.replays += 1;
+        record.replayed = true;
         status = 200;
         respHeaders = { 'content-type': 'application/json' };
-        respBody = JSON.stringify({ id: randomUUID() });
+        respBody = JSON.stringify({ id: a.id });
+      } else if (isEmail) {
+        const id = randomUUID();
+        if (key) {
+          const a = accepted.get(key);
+          if (a) a.deliveries += 1; // only without idempotency: a second real delivery
+          else accepted.set(key, { id, at, deliveries: 1, replays: 0 });
+        }
+        status = 200;
+        respHeaders = { 'content-type': 'application/json' };
+        respBody = JSON.stringify({ id });
       } else {
         status = 404;
         respHeaders = { 'content-type': 'application/json' };
@@ -89,6 +133,7 @@ export async function startCapture() {
       if (!res.destroyed) {
         res.writeHead(status, respHeaders);
         res.end(respBody);
+        if (isEmail) record.answeredAt = Date.now();
       }
     });
   });
@@ -115,6 +160,36 @@ export async function startCapture() {
     resetFaults() {
       faults.length = 0;
       delays.length = 0;
+    },
+    /**
+     * From now on each `POST /emails` (not answered by a queued fault or a recipient rule) fails
+     * with probability `rate` (seeded PRNG). `rate` 0 or `null` turns it off.
+     */
+    setFailureRate(rate, seed = 1, { status = 503, headers = {}, body = undefined } = {}) {
+      failure = rate ? { rate, rng: mulberry32(seed), status, headers, body } : null;
+    },
+    /** Every request to `email` answers `status` (at most `times` times). */
+    failRecipient(email, status, { headers = {}, body = undefined, times = Infinity } = {}) {
+      recipientRules.push({ email: String(email).toLowerCase(), status, headers, body, remaining: times });
+    },
+    /** Keys answered 2xx: Map key → `{ id, at, deliveries, replays }`. */
+    accepted: () => accepted,
+    /**
+     * `{ requests, failed, replays, acceptedKeys, deliveredTwice, requestedKeys }`
+     * over `POST /emails` so far: `deliveredTwice` lists keys delivered more than once (always
+     * empty with idempotency on); `replays` counts requests answered from the idempotency memory.
+     */
+    deliveryStats() {
+      const emails = requests.filter((r) => r.method === 'POST' && r.path === '/emails');
+      const vals = [...accepted.entries()];
+      return {
+        requests: emails.length,
+        failed: emails.filter((r) => r.status < 200 || r.status >= 300).length,
+        replays: vals.reduce((n, [, a]) => n + a.replays, 0),
+        acceptedKeys: accepted.size,
+        deliveredTwice: vals.filter(([, a]) => a.deliveries > 1).map(([k]) => k),
+        requestedKeys: new Set(emails.map((r) => r.key)).size,
+      };
     },
     /**
      * Resolves with the predicate's first truthy result; `predicate(requests, capture)` is checked
@@ -146,6 +221,18 @@ export async function startCapture() {
     },
   };
   return capture;
+}
+
+/** Small seeded PRNG (mulberry32): a function returning floats in [0, 1). */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function summarize(body) {
@@ -243,7 +330,9 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
       if (dead) break;
       try {
         const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-        await r.arrayBuffer().catch(() => {});
+        // Bounded: an abort that lands while the body is being read can leave the body promise
+        // pending forever (nodejs/node#56917), which hung `start()` after a crash.
+        await Promise.race([r.arrayBuffer().catch(() => {}), sleep(2500)]);
         if (r.status === 200) return;
       } catch { /* not up yet */ }
       await sleep(250);

@@ -1,0 +1,386 @@
+// Delivery through a misbehaving provider (RELIABILITY 8–11): the outbox, driven by the SkuQueue
+// object's alarm, against a capture server that behaves like Resend with idempotency keys.
+//
+// 1. ~30 % 5xx (seeded): every message ends up sent, each idempotency key delivered exactly once,
+//    retries spaced by the backoff.
+// 2. 429 with Retry-After: 3 → the retry comes ≥ 3 s later, then sent.
+// 3. 422 for one recipient → that message is failed at once (attempts 1, never retried), others sent.
+// 4. The runtime SIGKILLed mid-burst (a provider call in flight) and started again on the same
+//    state → the alarm resumes, every key delivered exactly once, the queue intact.
+//
+// Scenarios 1–3 share one edge + capture (each on its own SKU, run in order); 4 has its own.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import {
+  api, eventually, kindOf, shopifyHeaders, sleep, startCapture, startEdge,
+} from './support/harness.mjs';
+
+const API_KEY = 'test-key';
+const SHOPIFY_SECRET = 'shpss_delivery_test_secret';
+const LOCATION_ID = 905684977;
+const FAILURE_SEED = Number(process.env.DELIVERY_SEED ?? 20261129);
+const BASE_DELAY_MS = 2000; // shared::outbox::BASE_DELAY_MS
+const MAX_ATTEMPTS = 8; // shared::outbox::MAX_ATTEMPTS
+
+const emailFor = (prefix, i) => `${prefix}${String(i + 1).padStart(2, '0')}@example.com`;
+const to = (r) => r.body?.to?.[0]?.toLowerCase();
+
+async function setupShop(admin, shop) {
+  const r = await admin.put(`/v1/shops/${shop}`, {
+    name: `Shop ${shop}`,
+    from_email: `hello@${shop}.example`,
+    allowed_origins: [],
+    shopify_webhook_secrets: [SHOPIFY_SECRET],
+    inventory_webhook_secrets: [],
+    hold_hours: 24,
+  });
+  assert.equal(r.status, 200, `PUT /v1/shops/${shop}: ${r.text}`);
+}
+
+async function putSku(admin, shop, sku, itemId = null) {
+  const r = await admin.put(`/v1/shops/${shop}/skus/${sku}`, {
+    title: `Item ${sku}`,
+    url: `https://${shop}.example/products/${sku}`,
+    mode: 'restock',
+    eta: null,
+    shopify_inventory_item_id: itemId,
+  });
+  assert.equal(r.status, 200, `PUT sku ${sku}: ${r.text}`);
+}
+
+async function signup(pub, shop, sku, email) {
+  const r = await pub.post(`/v1/shops/${shop}/skus/${sku}/waitlist`, { email, locale: 'en' });
+  assert.equal(r.status, 201, `signup ${email}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+async function queueView(admin, shop, sku) {
+  const r = await admin.get(`/v1/shops/${shop}/skus/${sku}/queue`);
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+const messagesOf = (q) => q.entries.flatMap((e) => e.messages.map((m) => ({ ...m, email: e.email.toLowerCase() })));
+
+/** Waits until the SKU's queue view has `n` messages and none is pending; returns the view. */
+async function drained(admin, shop, sku, n, timeoutMs) {
+  let last;
+  try {
+    return await eventually(async () => {
+      last = await queueView(admin, shop, sku);
+      const all = messagesOf(last);
+      return all.length === n && all.every((m) => m.status !== 'pending') ? last : null;
+    }, { timeoutMs, intervalMs: 250, what: `${n} messages of ${shop}/${sku} out of pending` });
+  } catch (e) {
+    const all = last ? messagesOf(last) : [];
+    const counts = {};
+    for (const m of all) counts[m.status] = (counts[m.status] ?? 0) + 1;
+    throw new Error(`${e.message}; last view: ${all.length} messages ${JSON.stringify(counts)}; ` +
+      `pending: ${JSON.stringify(all.filter((m) => m.status === 'pending').slice(0, 5))}`);
+  }
+}
+
+/** Provider requests of one shop, grouped by idempotency key (arrival order). */
+function byKey(capture, shop) {
+  const m = new Map();
+  for (const r of capture.emailRequests()) {
+    if (r.body?.tags?.find?.((t) => t.name === 'shop')?.value !== shop) continue;
+    if (!m.has(r.key)) m.set(r.key, []);
+    m.get(r.key).push(r);
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('delivery through a flaky, rate-limiting and rejecting provider', () => {
+  const SHOP = 'flaky';
+  let capture;
+  let edge;
+  let admin;
+  let pub;
+
+  before(async () => {
+    capture = await startCapture({ idempotency: true });
+    edge = await startEdge({
+      vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY },
+    });
+    admin = api(edge);
+    pub = api(edge, null);
+    await setupShop(admin, SHOP);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it('~30 % 5xx: 20 signups + a restock of 5 → 40 messages all sent, each key delivered exactly once', { timeout: 240_000 }, async () => {
+    const SKU = 'FLAKY-1';
+    const ITEM = 7001;
+    await putSku(admin, SHOP, SKU, ITEM);
+    capture.setFailureRate(0.3, FAILURE_SEED);
+    const t0 = Date.now();
+    const emails = Array.from({ length: 20 }, (_, i) => emailFor('w', i));
+    for (const email of emails) await signup(pub, SHOP, SKU, email);
+
+    const body = JSON.stringify({
+      inventory_item_id: ITEM, location_id: LOCATION_ID, available: 5, updated_at: '2026-11-29T10:00:00Z',
+    });
+    const w = await pub.post(`/v1/shops/${SHOP}/webhooks/shopify`, body,
+      shopifyHeaders(body, SHOPIFY_SECRET, { id: randomUUID(), shopDomain: `${SHOP}.myshopify.com` }));
+    assert.equal(w.status, 200, w.text);
+    assert.equal(w.json.offers, 5, w.text);
+    assert.equal(w.json.sold_out_again, 15, w.text);
+    const tRestock = Date.now();
+
+    const q = await drained(admin, SHOP, SKU, 40, 150_000);
+    const drainMs = Date.now() - t0;
+    capture.setFailureRate(0);
+    await sleep(1500); // anything sent again would arrive by now
+
+    const msgs = messagesOf(q);
+    const counts = {};
+    for (const m of msgs) counts[m.kind] = (counts[m.kind] ?? 0) + 1;
+    assert.deepEqual(counts, { signup_confirmation: 20, restock_offer: 5, sold_out_again: 15 });
+    const notSent = msgs.filter((m) => m.status !== 'sent');
+    assert.deepEqual(notSent, [], 'every message sent (none gave up after 8 tries with this seed)');
+
+    const groups = byKey(capture, SHOP);
+    const stats = capture.deliveryStats();
+    const viewKeys = msgs.map((m) => m.idempotency_key).sort();
+    assert.equal(new Set(viewKeys).size, 40, 'outbox keys are distinct');
+    assert.deepEqual([...groups.keys()].sort(), viewKeys, 'the provider saw exactly the outbox keys');
+    const acceptedKeys = [...capture.accepted().keys()].filter((k) => groups.has(k)).sort();
+    assert.deepEqual(acceptedKeys, viewKeys, '40 distinct keys accepted');
+    assert.deepEqual(stats.deliveredTwice, [], 'no key delivered twice');
+    assert.equal(stats.replays, 0, 'no accepted message was requested again (no crash here)');
+
+    // Per message: the tries the view counts are the requests the provider saw; every try but the
+    // last failed; the same key on every retry; retries spaced at least by the backoff's fixed half.
+    let retried = 0;
+    let maxAttempts = 0;
+    const gaps = [];
+    for (const m of msgs) {
+      const reqs = groups.get(m.idempotency_key);
+      assert.equal(m.attempts, reqs.length, `attempts in the view = requests seen for ${m.idempotency_key}`);
+      assert.ok(reqs.slice(0, -1).every((r) => r.status >= 500), `only the last try succeeded: ${reqs.map((r) => r.status)}`);
+      assert.equal(reqs.at(-1).status, 200);
+      assert.ok(reqs.every((r) => to(r) === m.email && kindOf(r.body) === m.kind), 'same message on every try');
+      if (m.attempts > 1) retried += 1;
+      // The store clears last_error when a message is sent (edge/src/store.rs mark_sent).
+      assert.equal(m.last_error, null, `a sent message carries no last_error: ${JSON.stringify(m)}`);
+      maxAttempts = Math.max(maxAttempts, m.attempts);
+      for (let i = 1; i < reqs.length; i++) {
+        const gap = reqs[i].at - reqs[i - 1].at;
+        const minGap = (BASE_DELAY_MS * 2 ** (i - 1)) / 2; // retry_delay(i, jitter 0)
+        assert.ok(gap >= minGap - 5, `retry ${i} of ${m.idempotency_key} after ${gap} ms, backoff says ≥ ${minGap}`);
+        gaps.push({ attempt: i, gap });
+      }
+    }
+    assert.ok(retried > 0, 'some messages needed retries');
+    assert.ok(maxAttempts <= MAX_ATTEMPTS);
+
+    const failedReqs = [...groups.values()].flat().filter((r) => r.status !== 200).length;
+    const firstGaps = gaps.filter((g) => g.attempt === 1).map((g) => g.gap);
+    console.log(`[flaky 30% seed ${FAILURE_SEED}] requests=${stats.requests} (5xx ${failedReqs}) for 40 messages; ` +
+      `retried messages=${retried}, retries=${stats.requests - 40}, max attempts=${maxAttempts}; ` +
+      `first-retry gap ${Math.min(...firstGaps)}–${Math.max(...firstGaps)} ms; ` +
+      `drained ${drainMs} ms after the first signup (${Date.now() - tRestock - 1500} ms after the restock)`);
+  });
+
+  it('429 with Retry-After: 3 → the retry arrives ≥ 3 s after the first try, same key, then sent', { timeout: 240_000 }, async () => {
+    const SKU = 'RATE-1';
+    await putSku(admin, SHOP, SKU);
+    capture.resetFaults();
+    capture.failNext(1, 429, { 'retry-after': '3' },
+      JSON.stringify({ statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' }));
+    const email = 'patient@example.com';
+    await signup(pub, SHOP, SKU, email);
+    const [first, second] = await capture.waitFor(() => {
+      const r = capture.emailRequests().filter((x) => to(x) === email);
+      return r.length >= 2 ? r : null;
+    }, 20_000);
+    assert.equal(first.status, 429);
+    assert.equal(second.status, 200);
+    assert.equal(second.key, first.key, 'the retry reuses the idempotency key');
+    const gap = second.at - first.at;
+    assert.ok(gap >= 3000, `retry came ${gap} ms after the 429; Retry-After said 3 s`);
+    assert.ok(gap < 3000 + 4000, `retry came ${gap} ms after the 429 (Retry-After 3 s; backoff for try 1 is ≤ 2 s)`);
+    const q = await drained(admin, SHOP, SKU, 1, 10_000);
+    const [m] = messagesOf(q);
+    assert.equal(m.status, 'sent');
+    assert.equal(m.attempts, 2);
+    console.log(`[429 Retry-After: 3] retry ${gap} ms after the first try; attempts ${m.attempts}`);
+  });
+
+  it('422 for one recipient → that message failed at once (attempts 1, never retried), the others sent', { timeout: 240_000 }, async () => {
+    const SKU = 'BAD-1';
+    await putSku(admin, SHOP, SKU);
+    capture.resetFaults();
+    const bad = 'bounce@example.com';
+    capture.failRecipient(bad, 422, {
+      body: JSON.stringify({ statusCode: 422, name: 'validation_error', message: 'invalid to address' }),
+    });
+    const good = ['ok1@example.com', 'ok2@example.com'];
+    await signup(pub, SHOP, SKU, good[0]);
+    await signup(pub, SHOP, SKU, bad);
+    await signup(pub, SHOP, SKU, good[1]);
+    const q = await drained(admin, SHOP, SKU, 3, 20_000);
+    // Longer than the first two retry delays (≤ 2 s, ≤ 4 s) would be: a retry would show up.
+    await sleep(5000);
+
+    const msgs = messagesOf(q);
+    const m = msgs.find((x) => x.email === bad);
+    assert.equal(m.status, 'failed', JSON.stringify(m));
+    assert.equal(m.attempts, 1, JSON.stringify(m));
+    assert.match(m.last_error ?? '', /422/, `last_error carries the status: ${m.last_error}`);
+    assert.match(m.last_error ?? '', /invalid to address/, `last_error carries the provider's reason: ${m.last_error}`);
+    const badReqs = capture.emailRequests().filter((r) => to(r) === bad);
+    assert.equal(badReqs.length, 1, `never retried: ${badReqs.length} request(s)`);
+    for (const email of good) {
+      const g = msgs.find((x) => x.email === email);
+      assert.equal(g.status, 'sent', JSON.stringify(g));
+      assert.equal(g.attempts, 1);
+    }
+    const again = messagesOf(await queueView(admin, SHOP, SKU)).find((x) => x.email === bad);
+    assert.deepEqual(again, m, 'the failed message stays failed (dead letter visible to the merchant)');
+    console.log(`[422] ${bad}: ${m.status}, attempts ${m.attempts}, last_error ${JSON.stringify(m.last_error)}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('runtime killed mid-burst and started again on the same state', () => {
+  const SHOP = 'crashy';
+  const SKU = 'BURST-1';
+  const N = 30;
+  const emails = Array.from({ length: N }, (_, i) => emailFor('c', i));
+  let capture;
+  let edge;
+  let admin;
+  let pub;
+  let killedAt;
+  let inFlight; // the provider request open when the runtime died
+  let restartedAt;
+  let selfResumeMs = null;
+  let seenAtKill = 0;
+  const nudges = [];
+
+  before(async () => {
+    capture = await startCapture({ idempotency: true });
+    edge = await startEdge({
+      vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY },
+    });
+    admin = api(edge);
+    pub = api(edge, null);
+    await setupShop(admin, SHOP);
+    await putSku(admin, SHOP, SKU);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it('SIGKILL while a provider call is in flight (30 confirmations, provider answering in 800 ms)', { timeout: 240_000 }, async () => {
+    capture.delayNext(N * 2, 800);
+    for (const email of emails) await signup(pub, SHOP, SKU, email);
+    // Kill 150 ms after the 11th request arrived: 10 answered and marked, the 11th accepted by the
+    // provider but its answer never reaches the edge.
+    const r11 = await capture.waitFor(() => capture.emailRequests()[10], 60_000);
+    await sleep(150);
+    killedAt = Date.now();
+    await edge.crash();
+    inFlight = r11;
+    const before = capture.emailRequests();
+    seenAtKill = before.length;
+    console.log(`[crash] killed ${killedAt - r11.at} ms after request #11 arrived; ${before.length} requests so far, ` +
+      `${before.filter((r) => r.answeredAt).length} answered, in flight at the kill: ` +
+      `${before.filter((r) => !r.answeredAt).map((r) => to(r)).join(', ')}`);
+    assert.equal(r11.answeredAt, null, 'the 11th answer never reached the edge');
+    capture.resetFaults(); // no more slowness after the restart
+  });
+
+  it('after a restart the alarm fires again on its own (within 30 s) and delivery resumes', { timeout: 240_000 }, async () => {
+    const seen = capture.emailRequests().length;
+    restartedAt = Date.now();
+    await edge.start();
+    const upMs = Date.now() - restartedAt;
+    try {
+      const r = await capture.waitFor(() => capture.emailRequests()[seen], 30_000);
+      selfResumeMs = r.at - restartedAt;
+      console.log(`[restart] runtime up (healthz 200) ${upMs} ms after start(); first provider request ` +
+        `${selfResumeMs} ms after start(), without any request to the edge (healthz aside)`);
+    } catch {
+      console.log('[restart] EDGE BUG: no provider request within 30 s of the restart; nudging with GET of the SKU state');
+    }
+    if (selfResumeMs === null) {
+      // Nudge 1: a read-only public request to the SKU (the object re-arms its alarm after any command).
+      const t = Date.now();
+      const s = await pub.get(`/v1/shops/${SHOP}/skus/${SKU}`);
+      let ms = null;
+      try {
+        const r = await capture.waitFor(() => capture.emailRequests()[seen], 15_000);
+        ms = r.at - t;
+      } catch { /* still nothing */ }
+      nudges.push({ what: `GET sku state → ${s.status}`, resumedAfterMs: ms });
+      console.log(`[restart] after GET state (${s.status}): ${ms === null ? 'still no provider request after 15 s' : `delivery resumed in ${ms} ms`}`);
+    }
+    assert.ok(selfResumeMs !== null,
+      'the SkuQueue alarm did not fire within 30 s after the runtime was SIGKILLed mid-alarm and restarted ' +
+      `on the same --persist-to state; nudges: ${JSON.stringify(nudges)}`);
+  });
+
+  it('every key delivered exactly once, nothing lost, the queue intact (30 entries, positions 1..30)', { timeout: 240_000 }, async () => {
+    if (capture.emailRequests().length <= seenAtKill) {
+      // Delivery has not resumed at all: last resort nudge (a 31st signup) so the rest can be checked.
+      await signup(pub, SHOP, SKU, 'nudge@example.com');
+      nudges.push({ what: 'signup nudge@example.com' });
+    }
+    const total = N + (nudges.some((n) => n.what.startsWith('signup')) ? 1 : 0);
+    const q = await drained(admin, SHOP, SKU, total, 90_000);
+    const drainedAt = Date.now();
+    await sleep(1500);
+
+    const msgs = messagesOf(q).filter((m) => m.email !== 'nudge@example.com');
+    assert.equal(msgs.length, N);
+    assert.ok(msgs.every((m) => m.kind === 'signup_confirmation' && m.status === 'sent'),
+      `all 30 confirmations sent: ${JSON.stringify(msgs.filter((m) => m.status !== 'sent'))}`);
+
+    const groups = byKey(capture, SHOP);
+    const stats = capture.deliveryStats();
+    const viewKeys = msgs.map((m) => m.idempotency_key).sort();
+    assert.equal(new Set(viewKeys).size, N);
+    for (const k of viewKeys) assert.ok(capture.accepted().has(k), `key ${k} accepted by the provider`);
+    assert.deepEqual(stats.deliveredTwice, [], 'no key delivered twice');
+    for (const [k, a] of capture.accepted()) assert.equal(a.deliveries, 1, `key ${k} delivered once`);
+
+    const requestedTwice = [...groups.entries()].filter(([, rs]) => rs.length > 1);
+    const replayed = requestedTwice.map(([k, rs]) => `${to(rs[0])} (${rs.length} requests, ${rs.filter((r) => r.replayed).length} replayed)`);
+    // The in-flight message is the RELIABILITY 8 case: accepted, answer lost, tried again with the same key.
+    const again = groups.get(inFlight.key);
+    assert.ok(again.length >= 2, 'the message in flight at the kill was requested again after the restart');
+    assert.ok(again.slice(1).every((r) => r.key === inFlight.key && r.replayed), 'with the same key, answered from the idempotency memory');
+    assert.ok(again.slice(1).every((r) => r.at >= restartedAt));
+
+    // Queue intact: 30 entries in signup order, positions 1..30.
+    const entries = [...q.entries].filter((e) => e.email !== 'nudge@example.com').sort((a, b) => a.seq - b.seq);
+    assert.equal(entries.length, N);
+    assert.deepEqual(entries.map((e) => e.email.toLowerCase()), emails);
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: N }, (_, i) => i + 1));
+    assert.deepEqual(entries.map((e) => e.position), Array.from({ length: N }, (_, i) => i + 1));
+    assert.ok(entries.every((e) => e.status === 'waiting'));
+
+    // The try in flight at the kill was never recorded (attempts is written after the answer), so
+    // the view counts fewer tries than the provider saw for that message.
+    const inFlightView = msgs.find((m) => m.idempotency_key === inFlight.key);
+    console.log(`[crash] in-flight message ${inFlight.key}: view attempts=${inFlightView.attempts}, provider requests=${again.length}`);
+    console.log(`[crash] requests=${stats.requests} for ${N} messages; accepted keys=${stats.acceptedKeys}; ` +
+      `requested more than once: ${requestedTwice.length} [${replayed.join('; ')}]; replays=${stats.replays}; ` +
+      `delivered twice: ${stats.deliveredTwice.length}; drained ${drainedAt - restartedAt} ms after the restart ` +
+      `(self-resume ${selfResumeMs ?? 'never'} ms${nudges.length ? `, nudges ${JSON.stringify(nudges)}` : ''})`);
+  });
+});
