@@ -159,6 +159,17 @@ impl Sku {
         eta_phrase(self.config.eta.as_ref(), Date::from_unix_ms(now))
     }
 
+    /// What a shopper is told about their entry: place in line, status, ETA.
+    fn answer_for(&self, q: &Queue, entry: shared::queue::Entry, now: i64) -> SignupResponse {
+        SignupResponse {
+            position: q.position(&entry.id),
+            entry_id: entry.id,
+            status: entry.status,
+            eta: self.config.eta,
+            eta_text: self.eta_text(now),
+        }
+    }
+
     fn entry_kind(&self) -> EntryKind {
         match self.config.mode {
             Mode::Preorder => EntryKind::Preorder,
@@ -246,16 +257,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             let s = Sku::load(store, None)?;
             let entry = known_entry(store, &entry_id)?;
             let q = s.queue(store)?;
-            answer(
-                200,
-                &SignupResponse {
-                    position: q.position(&entry.id),
-                    entry_id: entry.id,
-                    status: entry.status,
-                    eta: s.config.eta,
-                    eta_text: s.eta_text(now),
-                },
-            )
+            answer(200, &s.answer_for(&q, entry, now))
         }
         SkuCommand::Level { shop, event_id, location, available, updated_at_ms } => {
             let s = Sku::load(store, Some(shop))?;
@@ -435,16 +437,7 @@ fn join(
     };
     let messages = render_all(cfg, &q, s, &effects, now, None);
     store.commit(&q, &effects, &messages, now)?;
-    answer(
-        status,
-        &SignupResponse {
-            position: q.position(&entry.id),
-            entry_id: entry.id,
-            status: entry.status,
-            eta: s.config.eta,
-            eta_text: s.eta_text(now),
-        },
-    )
+    answer(status, &s.answer_for(&q, entry, now))
 }
 
 /// Runs what is due at `now` (hold ends, reminders, follow-ups) and writes it.
