@@ -4,6 +4,10 @@
 //   node demo/serve.mjs --port 8080 --edge http://127.0.0.1:8787
 //
 // Tests import it: `const shop = await startStorefront({ port: 0, edge }); … await shop.close();`
+//
+// Routes: `/` (also `/products/…`) the product page; `/de/…` (fr, es, nl, ja) the same page with
+// `<html lang>` set, like a storefront's language prefix; `/csp/…` the page under a strict
+// Content-Security-Policy without 'wasm-unsafe-eval' (the widget falls back to its plain form).
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -11,16 +15,25 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const LANGS = ['de', 'fr', 'es', 'nl', 'ja'];
 
 /** Starts the storefront on 127.0.0.1:`port` (0 picks a free port). Resolves to `{ url, close() }`. */
 export async function startStorefront({ port = 0, edge = 'http://127.0.0.1:8787', host = '127.0.0.1' } = {}) {
   const base = String(edge).replace(/\/+$/, '');
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/' || path === '/index.html' || path.startsWith('/products/'))) {
+    const [, first = '', ...rest] = path.split('/');
+    const lang = LANGS.includes(first) ? first : null;
+    const csp = first === 'csp';
+    const page = lang || csp ? `/${rest.join('/')}` : path;
+    if ((req.method === 'GET' || req.method === 'HEAD') && (page === '/' || page === '/index.html' || page.startsWith('/products/'))) {
       try {
-        const html = (await readFile(join(HERE, 'index.html'), 'utf8')).replaceAll('{{EDGE}}', base);
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        let html = (await readFile(join(HERE, 'index.html'), 'utf8')).replaceAll('{{EDGE}}', base);
+        if (lang) html = html.replace('<html lang="en">', `<html lang="${lang}">`);
+        const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
+        // Scripts from here and the edge, but no 'wasm-unsafe-eval': WebAssembly cannot compile.
+        if (csp) headers['content-security-policy'] = `default-src 'self'; script-src 'self' 'unsafe-inline' ${base}; connect-src 'self' ${base}; style-src 'self' 'unsafe-inline'`;
+        res.writeHead(200, headers);
         res.end(req.method === 'HEAD' ? undefined : html);
       } catch (e) {
         res.writeHead(500, { 'content-type': 'text/plain' });

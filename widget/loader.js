@@ -9,20 +9,52 @@
  * If that fails (old browser, a CSP without 'wasm-unsafe-eval', blocked import), a small plain
  * form posting to the same API takes its place.
  *
+ * Options on the script tag:
+ *   data-locale="de"      the widget's language (en, de, fr, es, nl, ja); default: <html lang>, else en.
+ *   data-edge="https://…" the API origin when it is not where widget.js came from.
+ *   data-restock-variants='{"<variant id>":"<SKU>", …}'
+ *                         variant switching on product pages (Shopify-like): the widget follows the
+ *                         variant of the page's product form (form[action*="/cart/add"] [name=id]) and
+ *                         the ?variant= of the URL, and shows the SKU the map gives for it (none for a
+ *                         variant not in the map). Without the map the widget stays on data-sku.
+ *
+ * A shopper arriving with ?restock_claim=<token> (the link in a restock email) sees their hold in the
+ * widget of the SKU the token is for; "buy" submits the page's product form when there is one
+ * (Shopify product pages: add to cart with the right variant), else follows the product URL.
+ *
+ * Performance marks for bench/widget.mjs: "restock:loader" when this script runs, "restock:ready"
+ * (set by the wasm) when a widget has its SKU's state and is interactive.
+ *
  * A classic script on purpose: merchants paste one tag, no type="module". __WIDGET_VERSION__ is
  * set at build time to a hash of the bundle so a new deploy is never mixed with cached old files.
  */
 (function () {
   var d = document;
+  var w = window;
   var me = d.currentScript || d.querySelector('script[data-shop][src*="widget.js"]') || d.querySelector('script[data-shop]');
   if (!me || me.hasAttribute('data-restock-loaded')) return;
   me.setAttribute('data-restock-loaded', '');
+  if (w.performance && performance.mark) performance.mark('restock:loader');
 
   var edge = (me.getAttribute('data-edge') || new URL('.', me.src).href).replace(/\/+$/, '');
   var shop = me.getAttribute('data-shop') || '';
-  var locale = me.getAttribute('data-locale') || d.documentElement.lang || navigator.language || '';
+  var locale = me.getAttribute('data-locale') || d.documentElement.lang || 'en';
+  var params = new URLSearchParams(location.search);
+  var claim = params.get('restock_claim') || '';
+  var variants = null;
+  try { variants = JSON.parse(me.getAttribute('data-restock-variants') || 'null'); } catch (e) { variants = null; }
   var v = '?v=' + __WIDGET_VERSION__;
   var bundle;
+
+  // The SKU a claim token is for: its payload is base64url JSON (shared/src/link.rs). Not verified
+  // here (the edge does that); it only picks which widget asks.
+  function claimSku() {
+    try {
+      var p = claim.split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(p + '==='.slice((p.length + 3) % 4))).sku || '';
+    } catch (e) { return ''; }
+  }
+  var claimedSku = claim && claimSku();
 
   function load() {
     return bundle || (bundle = import(edge + '/widget/restock_widget.js' + v).then(function (m) {
@@ -30,16 +62,30 @@
     }));
   }
 
-  function mount(host, sku, shopName) {
-    if (!sku || host.shadowRoot) return;
+  function productForm() { return d.querySelector('form[action*="/cart/add"]'); }
+
+  // Proceeds to purchase a claimed unit: the page's own product form when there is one, else the URL.
+  function buy(url) {
+    var form = productForm();
+    if (form) {
+      if (form.requestSubmit) form.requestSubmit(); else form.submit();
+    } else if (url) {
+      location.href = url;
+    }
+  }
+
+  function mount(host, sku, shopName, onSku) {
+    if (host.shadowRoot) return;
     var root = host.attachShadow({ mode: 'open' });
     var box = d.createElement('div');
     root.appendChild(box);
+    var token = claim && (!claimedSku || claimedSku === sku) ? claim : '';
     load().then(function (m) {
-      m.mount(box, edge, shopName, sku, locale);
+      var setSku = m.mount(box, edge, shopName, sku, locale, token, buy);
+      if (onSku) onSku(setSku);
     }).catch(function (e) {
-      if (window.console) console.warn('restock widget: falling back to the plain form', e);
-      fallback(box, sku, shopName);
+      if (w.console) console.warn('restock widget: falling back to the plain form', e);
+      if (sku) fallback(box, sku, shopName);
     });
   }
 
@@ -77,12 +123,35 @@
     };
   }
 
-  if (me.getAttribute('data-sku')) {
+  // Variant switching: the SKU of the variant the page shows now (the product form's [name=id], else
+  // ?variant=); data-sku when the page names no variant; '' for a variant the map does not know.
+  function variantSku() {
+    var form = productForm();
+    var input = form && form.querySelector('[name=id]');
+    var id = (input && input.value) || new URLSearchParams(location.search).get('variant') || '';
+    if (!id) return me.getAttribute('data-sku') || '';
+    return Object.prototype.hasOwnProperty.call(variants, id) ? String(variants[id]) : '';
+  }
+
+  function follow(setSku, current) {
+    function check() {
+      var next = variantSku();
+      if (next !== current) { current = next; setSku(next); }
+    }
+    // Themes change the variant input from script (no event), so events only prompt a look; a slow
+    // poll catches the rest.
+    d.addEventListener('change', function () { setTimeout(check, 0); }, true);
+    w.addEventListener('popstate', check);
+    setInterval(check, 500);
+  }
+
+  if (me.getAttribute('data-sku') || variants) {
     var host = d.createElement('div');
     host.setAttribute('data-restock-widget', '');
     if (me.parentNode && me.parentNode !== d.head) me.parentNode.insertBefore(host, me.nextSibling);
     else (d.body || d.documentElement).appendChild(host);
-    mount(host, me.getAttribute('data-sku'), shop);
+    var first = variants ? variantSku() : me.getAttribute('data-sku');
+    mount(host, first, shop, variants && function (setSku) { follow(setSku, first); });
   }
 
   function placeholders() {

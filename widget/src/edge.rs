@@ -1,60 +1,116 @@
-//! The widget's only network code: JSON requests to the edge's `/v1` API with `window.fetch`.
-//! Answers are decoded by [`crate::signup::decode`], so everything here is transport.
+//! The widget's only network code: JSON requests to the edge's `/v1` API with `window.fetch`. Bodies are
+//! parsed by the browser (`JSON.parse`) and read through [`crate::answer`]; what we send is built as a JS
+//! object and `JSON.stringify`-ed. Everything here is transport.
 
-use crate::signup::{decode, ApiError};
+use crate::answer::{self, answer, ApiError, Claim, Fields};
+use js_sys::{Reflect, JSON};
 use shared::wire::{SignupRequest, SignupResponse, SkuState};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use web_sys::{RequestInit, Response};
 
-/// One SKU of one shop on one edge deployment.
+impl Fields for JsValue {
+    fn text(&self, key: &str) -> Option<String> {
+        Reflect::get(self, &key.into()).ok()?.as_string()
+    }
+    fn number(&self, key: &str) -> Option<f64> {
+        Reflect::get(self, &key.into()).ok()?.as_f64()
+    }
+    fn flag(&self, key: &str) -> Option<bool> {
+        Reflect::get(self, &key.into()).ok()?.as_bool()
+    }
+    fn object(&self, key: &str) -> Option<JsValue> {
+        Reflect::get(self, &key.into()).ok().filter(JsValue::is_object)
+    }
+}
+
+fn enc(s: &str) -> String {
+    js_sys::encode_uri_component(s).into()
+}
+
+/// One shop on one edge deployment.
 #[derive(Debug, Clone)]
 pub struct Edge {
-    /// `https://restock.example.com/v1/shops/{shop}/skus/{sku}`, with shop and SKU URI-encoded.
-    sku_url: String,
+    /// `https://restock.example.com/v1/shops/{shop}/skus/`, with the shop URI-encoded.
+    skus: String,
 }
 
 impl Edge {
-    pub fn new(base: &str, shop: &str, sku: &str) -> Edge {
-        let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
-        Edge { sku_url: format!("{}/v1/shops/{}/skus/{}", base.trim_end_matches('/'), enc(shop), enc(sku)) }
+    /// `base` is the API's origin, e.g. `https://restock.example.com`.
+    pub fn new(base: &str, shop: &str) -> Edge {
+        Edge { skus: [base.trim_end_matches('/'), "/v1/shops/", &enc(shop), "/skus/"].concat() }
+    }
+
+    fn url(&self, sku: &str, rest: &[&str]) -> String {
+        let mut url = [&self.skus, &*enc(sku)].concat();
+        for part in rest {
+            url.push('/');
+            url.push_str(&enc(part));
+        }
+        url
     }
 
     /// `GET …/skus/{sku}`.
-    pub async fn sku_state(&self) -> Result<SkuState, ApiError> {
-        let (status, body) = send("GET", &self.sku_url, None).await?;
-        decode(status, &body)
+    pub async fn sku_state(&self, sku: &str) -> Result<SkuState, ApiError> {
+        let (status, body) = send("GET", &self.url(sku, &[]), None).await?;
+        answer(status, body, answer::sku_state)
     }
 
     /// `POST …/skus/{sku}/waitlist`: the HTTP status (201 new, 200 already there) and the entry.
-    pub async fn join(&self, req: &SignupRequest) -> Result<(u16, SignupResponse), ApiError> {
-        let body = serde_json::to_string(req).map_err(|_| ApiError::Server)?;
-        let (status, text) = send("POST", &format!("{}/waitlist", self.sku_url), Some(body)).await?;
-        decode(status, &text).map(|entry| (status, entry))
+    pub async fn join(&self, sku: &str, req: &SignupRequest) -> Result<(u16, SignupResponse), ApiError> {
+        let body = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&body, &k.into(), &v);
+        };
+        set("email", req.email.as_str().into());
+        if let Some(phone) = &req.phone {
+            set("phone", phone.as_str().into());
+        }
+        if let Some(consent) = req.sms_consent {
+            set("sms_consent", consent.into());
+        }
+        if let Some(locale) = &req.locale {
+            set("locale", locale.as_str().into());
+        }
+        if let Some(quantity) = req.quantity {
+            set("quantity", quantity.into());
+        }
+        let text = JSON::stringify(&body).map_err(|_| ApiError::Server)?;
+        let url = self.url(sku, &["waitlist"]);
+        let (status, body) = send("POST", &url, Some(text.into())).await?;
+        answer(status, body, answer::entry).map(|entry| (status, entry))
     }
 
     /// `GET …/skus/{sku}/waitlist/{entry_id}`: the entry's current place in line.
-    pub async fn entry(&self, entry_id: &str) -> Result<SignupResponse, ApiError> {
-        let url = format!("{}/waitlist/{}", self.sku_url, String::from(js_sys::encode_uri_component(entry_id)));
-        let (status, body) = send("GET", &url, None).await?;
-        decode(status, &body)
+    pub async fn entry(&self, sku: &str, entry_id: &str) -> Result<SignupResponse, ApiError> {
+        let (status, body) = send("GET", &self.url(sku, &["waitlist", entry_id]), None).await?;
+        answer(status, body, answer::entry)
+    }
+
+    /// `GET …/skus/{sku}/claims/{token}`: what a claim link holds.
+    pub async fn claim(&self, sku: &str, token: &str) -> Result<Claim, ApiError> {
+        let (status, body) = send("GET", &self.url(sku, &["claims", token]), None).await?;
+        answer(status, body, answer::claim)
     }
 }
 
-/// Sends one request and reads the whole body as text. Only "no answer at all" is an error here.
-async fn send(method: &str, url: &str, body: Option<String>) -> Result<(u16, String), ApiError> {
+/// Sends one request and parses the body as JSON (`None` when it is not JSON). Only "no answer at all"
+/// is an error here.
+async fn send(method: &str, url: &str, body: Option<JsValue>) -> Result<(u16, Option<JsValue>), ApiError> {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
-        let headers = web_sys::Headers::new().map_err(|_| ApiError::Network)?;
-        headers.set("content-type", "application/json").map_err(|_| ApiError::Network)?;
+        let headers = js_sys::Object::new();
+        let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
         init.set_headers(&headers);
-        init.set_body(&body.into());
+        init.set_body(&body);
     }
-    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
     let window = web_sys::window().ok_or(ApiError::Network)?;
-    let response: Response =
-        JsFuture::from(window.fetch_with_request(&request)).await.map_err(|_| ApiError::Network)?.unchecked_into();
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| ApiError::Network)?
+        .unchecked_into();
     let text = JsFuture::from(response.text().map_err(|_| ApiError::Network)?).await.map_err(|_| ApiError::Network)?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    let parsed = text.as_string().and_then(|t| JSON::parse(&t).ok()).filter(JsValue::is_object);
+    Ok((response.status(), parsed))
 }

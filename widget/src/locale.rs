@@ -1,0 +1,480 @@
+//! The shopper's language: which of the supported languages a page asks for, every sentence the widget
+//! shows in each of them, and the ETA sentence built from dates. Pure; dates are formatted by a function
+//! the caller passes in (the browser's `Intl` in the view, a fake in tests).
+
+use shared::{Date, Eta};
+
+/// The languages the widget speaks. Anything else falls back to English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    De,
+    Fr,
+    Es,
+    Nl,
+    Ja,
+}
+
+impl Lang {
+    /// From a BCP 47 tag as found in `data-locale` or `<html lang>` ("de", "de-AT", "pt_BR" → En).
+    pub fn from_tag(tag: &str) -> Lang {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        match primary.as_str() {
+            "de" => Lang::De,
+            "fr" => Lang::Fr,
+            "es" => Lang::Es,
+            "nl" => Lang::Nl,
+            "ja" => Lang::Ja,
+            _ => Lang::En,
+        }
+    }
+
+    /// The tag given to `Intl` and sent with a signup (so emails can follow the shopper's language).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::De => "de",
+            Lang::Fr => "fr",
+            Lang::Es => "es",
+            Lang::Nl => "nl",
+            Lang::Ja => "ja",
+        }
+    }
+
+    pub fn text(self) -> &'static Text {
+        match self {
+            Lang::En => &EN,
+            Lang::De => &DE,
+            Lang::Fr => &FR,
+            Lang::Es => &ES,
+            Lang::Nl => &NL,
+            Lang::Ja => &JA,
+        }
+    }
+}
+
+/// Every sentence of the widget in one language. `{}` marks where a value goes, in order (see [`fill`]).
+#[derive(Debug)]
+pub struct Text {
+    pub restock_title: &'static str,
+    pub preorder_title: &'static str,
+    pub backorder_title: &'static str,
+    /// "{title} — {eta}".
+    pub title_with_eta: &'static str,
+    pub ships_week: &'static str,
+    pub ships_between: &'static str,
+    pub restock_action: &'static str,
+    pub preorder_action: &'static str,
+    pub backorder_action: &'static str,
+    pub reserved: &'static str,
+    pub waiting_one: &'static str,
+    pub waiting_many: &'static str,
+    pub email: &'static str,
+    pub phone: &'static str,
+    pub optional: &'static str,
+    pub sms_consent: &'static str,
+    pub position: &'static str,
+    pub joining: &'static str,
+    pub joined_new: &'static str,
+    pub joined_already: &'static str,
+    pub offered: &'static str,
+    pub converted: &'static str,
+    pub notified: &'static str,
+    pub expired: &'static str,
+    pub allocated: &'static str,
+    pub cancelled: &'static str,
+    pub network_error: &'static str,
+    pub server_error: &'static str,
+    pub load_error: &'static str,
+    pub refused: &'static str,
+    pub invalid_email: &'static str,
+    pub invalid_phone: &'static str,
+    pub retry: &'static str,
+    pub claim_held: &'static str,
+    pub claim_open: &'static str,
+    pub claim_buy: &'static str,
+    pub claim_ended: &'static str,
+    pub claim_invalid: &'static str,
+}
+
+/// Puts `args` into the `{}` slots of `template`, in order. Missing args leave the slot empty.
+pub fn fill(template: &str, args: &[&str]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut parts = template.split("{}");
+    out.push_str(parts.next().unwrap_or_default());
+    for (i, part) in parts.enumerate() {
+        out.push_str(args.get(i).copied().unwrap_or_default());
+        out.push_str(part);
+    }
+    out
+}
+
+/// The shipping part of a pre-order/backorder heading ("ships the week of December 7"), with the same
+/// week rule as the emails (`shared::eta`). `date` formats one day in the shopper's language.
+pub fn ships(t: &Text, eta: &Eta, date: &dyn Fn(Date) -> String) -> String {
+    if eta.earliest().week_start() == eta.latest().week_start() {
+        fill(t.ships_week, &[&date(eta.earliest().week_start())])
+    } else {
+        fill(t.ships_between, &[&date(eta.earliest()), &date(eta.latest())])
+    }
+}
+
+pub static EN: Text = Text {
+    restock_title: "Notify me when it's back",
+    preorder_title: "Pre-order",
+    backorder_title: "Backorder",
+    title_with_eta: "{} — {}",
+    ships_week: "ships the week of {}",
+    ships_between: "ships between {} and {}",
+    restock_action: "Notify me",
+    preorder_action: "Reserve mine",
+    backorder_action: "Join the list",
+    reserved: "Reserved for the waitlist until {} — join to be next",
+    waiting_one: "1 person is waiting",
+    waiting_many: "{} people are waiting",
+    email: "Email",
+    phone: "Phone",
+    optional: "(optional)",
+    sms_consent: "Text me when it's my turn. Message and data rates may apply. Reply STOP to opt out.",
+    position: "You're #{} in line",
+    joining: "Joining…",
+    joined_new: "You're on the list. We'll email you when it's your turn.",
+    joined_already: "You're already on the list.",
+    offered: "One is held for you: check your email to complete your order.",
+    converted: "Thanks for your order!",
+    notified: "It's back in stock! Check your email: first come, first served.",
+    expired: "Your hold has expired.",
+    allocated: "Your order is on its way.",
+    cancelled: "You've left the list.",
+    network_error: "We couldn't reach the waitlist. Check your connection and try again.",
+    server_error: "Something went wrong on our side. Please try again.",
+    load_error: "We couldn't load the waitlist. Check your connection and try again.",
+    refused: "The waitlist refused this request.",
+    invalid_email: "Please enter a valid email address.",
+    invalid_phone: "Please enter the phone number in international format, like +44 7700 900123.",
+    retry: "Try again",
+    claim_held: "This one is yours — reserved until {}",
+    claim_open: "It's back in stock — yours if you're quick",
+    claim_buy: "Complete my purchase",
+    claim_ended: "This reservation has ended.",
+    claim_invalid: "This link isn't valid for this product.",
+};
+
+pub static DE: Text = Text {
+    restock_title: "Benachrichtigen, wenn wieder verfügbar",
+    preorder_title: "Vorbestellung",
+    backorder_title: "Nachbestellung",
+    title_with_eta: "{} — {}",
+    ships_week: "Versand in der Woche vom {}",
+    ships_between: "Versand zwischen {} und {}",
+    restock_action: "Benachrichtigen",
+    preorder_action: "Für mich reservieren",
+    backorder_action: "Auf die Liste setzen",
+    reserved: "Bis {} für die Warteliste reserviert — tragen Sie sich ein, um als Nächstes dran zu sein",
+    waiting_one: "1 Person wartet",
+    waiting_many: "{} Personen warten",
+    email: "E-Mail",
+    phone: "Telefon",
+    optional: "(optional)",
+    sms_consent: "Per SMS benachrichtigen, wenn ich an der Reihe bin. Es können Kosten für Nachrichten und Daten anfallen. Abmelden mit STOP.",
+    position: "Sie sind Nr. {} in der Warteschlange",
+    joining: "Wird eingetragen…",
+    joined_new: "Sie stehen auf der Liste. Wir schreiben Ihnen, sobald Sie an der Reihe sind.",
+    joined_already: "Sie stehen bereits auf der Liste.",
+    offered: "Ein Exemplar ist für Sie reserviert: Bitte prüfen Sie Ihre E-Mails, um die Bestellung abzuschließen.",
+    converted: "Vielen Dank für Ihre Bestellung!",
+    notified: "Wieder auf Lager! Prüfen Sie Ihre E-Mails: Wer zuerst kommt, mahlt zuerst.",
+    expired: "Ihre Reservierung ist abgelaufen.",
+    allocated: "Ihre Bestellung ist unterwegs.",
+    cancelled: "Sie haben die Liste verlassen.",
+    network_error: "Die Warteliste ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+    server_error: "Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es erneut.",
+    load_error: "Die Warteliste konnte nicht geladen werden. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+    refused: "Die Warteliste hat diese Anfrage abgelehnt.",
+    invalid_email: "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+    invalid_phone: "Bitte geben Sie die Telefonnummer im internationalen Format ein, z. B. +49 30 1234567.",
+    retry: "Erneut versuchen",
+    claim_held: "Dieses Exemplar gehört Ihnen — reserviert bis {}",
+    claim_open: "Wieder auf Lager — schnell sein lohnt sich",
+    claim_buy: "Jetzt kaufen",
+    claim_ended: "Diese Reservierung ist abgelaufen.",
+    claim_invalid: "Dieser Link gilt nicht für diesen Artikel.",
+};
+
+pub static FR: Text = Text {
+    restock_title: "M'avertir du retour en stock",
+    preorder_title: "Précommande",
+    backorder_title: "Commande en attente",
+    title_with_eta: "{} — {}",
+    ships_week: "expédition la semaine du {}",
+    ships_between: "expédition entre le {} et le {}",
+    restock_action: "M'avertir",
+    preorder_action: "Réserver le mien",
+    backorder_action: "Rejoindre la liste",
+    reserved: "Réservé à la liste d'attente jusqu'à {} — inscrivez-vous pour être le prochain",
+    waiting_one: "1 personne attend",
+    waiting_many: "{} personnes attendent",
+    email: "E-mail",
+    phone: "Téléphone",
+    optional: "(facultatif)",
+    sms_consent: "M'envoyer un SMS quand c'est mon tour. Des frais de messagerie et de données peuvent s'appliquer. Répondez STOP pour vous désinscrire.",
+    position: "Vous êtes n° {} dans la file",
+    joining: "Inscription…",
+    joined_new: "Vous êtes sur la liste. Nous vous écrirons quand ce sera votre tour.",
+    joined_already: "Vous êtes déjà sur la liste.",
+    offered: "Un exemplaire vous est réservé : consultez vos e-mails pour finaliser votre commande.",
+    converted: "Merci pour votre commande !",
+    notified: "De retour en stock ! Consultez vos e-mails : premier arrivé, premier servi.",
+    expired: "Votre réservation a expiré.",
+    allocated: "Votre commande est en route.",
+    cancelled: "Vous avez quitté la liste.",
+    network_error: "Impossible de joindre la liste d'attente. Vérifiez votre connexion et réessayez.",
+    server_error: "Un problème est survenu de notre côté. Veuillez réessayer.",
+    load_error: "Impossible de charger la liste d'attente. Vérifiez votre connexion et réessayez.",
+    refused: "La liste d'attente a refusé cette demande.",
+    invalid_email: "Veuillez saisir une adresse e-mail valide.",
+    invalid_phone: "Saisissez le numéro au format international, par exemple +33 6 12 34 56 78.",
+    retry: "Réessayer",
+    claim_held: "Celui-ci est à vous — réservé jusqu'à {}",
+    claim_open: "De retour en stock — ne tardez pas",
+    claim_buy: "Finaliser mon achat",
+    claim_ended: "Cette réservation est terminée.",
+    claim_invalid: "Ce lien n'est pas valable pour ce produit.",
+};
+
+pub static ES: Text = Text {
+    restock_title: "Avísame cuando vuelva",
+    preorder_title: "Preventa",
+    backorder_title: "Pedido pendiente",
+    title_with_eta: "{} — {}",
+    ships_week: "se envía la semana del {}",
+    ships_between: "se envía entre el {} y el {}",
+    restock_action: "Avísame",
+    preorder_action: "Reservar el mío",
+    backorder_action: "Unirme a la lista",
+    reserved: "Reservado para la lista de espera hasta {} — únete para ser el siguiente",
+    waiting_one: "1 persona está esperando",
+    waiting_many: "{} personas están esperando",
+    email: "Correo electrónico",
+    phone: "Teléfono",
+    optional: "(opcional)",
+    sms_consent: "Envíame un SMS cuando sea mi turno. Pueden aplicarse tarifas de mensajes y datos. Responde STOP para darte de baja.",
+    position: "Eres el n.º {} en la fila",
+    joining: "Uniéndote…",
+    joined_new: "Estás en la lista. Te escribiremos cuando sea tu turno.",
+    joined_already: "Ya estás en la lista.",
+    offered: "Tienes una unidad reservada: revisa tu correo para completar el pedido.",
+    converted: "¡Gracias por tu pedido!",
+    notified: "¡Vuelve a estar disponible! Revisa tu correo: por orden de llegada.",
+    expired: "Tu reserva ha caducado.",
+    allocated: "Tu pedido está en camino.",
+    cancelled: "Has salido de la lista.",
+    network_error: "No pudimos conectar con la lista de espera. Revisa tu conexión e inténtalo de nuevo.",
+    server_error: "Algo salió mal por nuestra parte. Inténtalo de nuevo.",
+    load_error: "No pudimos cargar la lista de espera. Revisa tu conexión e inténtalo de nuevo.",
+    refused: "La lista de espera rechazó esta solicitud.",
+    invalid_email: "Introduce un correo electrónico válido.",
+    invalid_phone: "Introduce el teléfono en formato internacional, por ejemplo +34 612 345 678.",
+    retry: "Reintentar",
+    claim_held: "Este es tuyo — reservado hasta {}",
+    claim_open: "Vuelve a estar disponible — date prisa",
+    claim_buy: "Completar mi compra",
+    claim_ended: "Esta reserva ha terminado.",
+    claim_invalid: "Este enlace no es válido para este producto.",
+};
+
+pub static NL: Text = Text {
+    restock_title: "Laat het me weten als het terug is",
+    preorder_title: "Voorbestelling",
+    backorder_title: "Nabestelling",
+    title_with_eta: "{} — {}",
+    ships_week: "verzending in de week van {}",
+    ships_between: "verzending tussen {} en {}",
+    restock_action: "Houd me op de hoogte",
+    preorder_action: "Reserveer de mijne",
+    backorder_action: "Zet me op de lijst",
+    reserved: "Gereserveerd voor de wachtlijst tot {} — meld je aan om de volgende te zijn",
+    waiting_one: "1 persoon wacht",
+    waiting_many: "{} mensen wachten",
+    email: "E-mail",
+    phone: "Telefoon",
+    optional: "(optioneel)",
+    sms_consent: "Stuur me een sms als ik aan de beurt ben. Er kunnen bericht- en datakosten gelden. Antwoord STOP om je af te melden.",
+    position: "Je bent nr. {} in de rij",
+    joining: "Aanmelden…",
+    joined_new: "Je staat op de lijst. We mailen je zodra je aan de beurt bent.",
+    joined_already: "Je staat al op de lijst.",
+    offered: "Er ligt er een voor je klaar: kijk in je e-mail om je bestelling af te ronden.",
+    converted: "Bedankt voor je bestelling!",
+    notified: "Weer op voorraad! Kijk in je e-mail: wie het eerst komt, het eerst maalt.",
+    expired: "Je reservering is verlopen.",
+    allocated: "Je bestelling is onderweg.",
+    cancelled: "Je hebt de lijst verlaten.",
+    network_error: "We konden de wachtlijst niet bereiken. Controleer je verbinding en probeer het opnieuw.",
+    server_error: "Er ging bij ons iets mis. Probeer het opnieuw.",
+    load_error: "We konden de wachtlijst niet laden. Controleer je verbinding en probeer het opnieuw.",
+    refused: "De wachtlijst heeft dit verzoek geweigerd.",
+    invalid_email: "Vul een geldig e-mailadres in.",
+    invalid_phone: "Vul het nummer in internationaal formaat in, bijvoorbeeld +31 6 12345678.",
+    retry: "Opnieuw proberen",
+    claim_held: "Deze is van jou — gereserveerd tot {}",
+    claim_open: "Weer op voorraad — wees er snel bij",
+    claim_buy: "Rond mijn aankoop af",
+    claim_ended: "Deze reservering is afgelopen.",
+    claim_invalid: "Deze link is niet geldig voor dit product.",
+};
+
+pub static JA: Text = Text {
+    restock_title: "再入荷のお知らせ",
+    preorder_title: "予約注文",
+    backorder_title: "お取り寄せ",
+    title_with_eta: "{}（{}）",
+    ships_week: "{}の週に発送予定",
+    ships_between: "{}〜{}に発送予定",
+    restock_action: "通知を受け取る",
+    preorder_action: "予約する",
+    backorder_action: "リストに登録",
+    reserved: "{}までウェイトリストのために確保中です。登録して次の順番を待ちましょう",
+    waiting_one: "1人が待っています",
+    waiting_many: "{}人が待っています",
+    email: "メールアドレス",
+    phone: "電話番号",
+    optional: "（任意）",
+    sms_consent: "順番が来たらSMSで知らせてください。通信料がかかる場合があります。配信停止はSTOPと返信してください。",
+    position: "現在{}番目です",
+    joining: "登録中…",
+    joined_new: "リストに登録しました。順番が来たらメールでお知らせします。",
+    joined_already: "すでにリストに登録されています。",
+    offered: "1点を確保しました。メールを確認して注文を完了してください。",
+    converted: "ご注文ありがとうございます！",
+    notified: "再入荷しました！メールをご確認ください。先着順です。",
+    expired: "確保期間が終了しました。",
+    allocated: "ご注文の商品を発送します。",
+    cancelled: "リストから外れました。",
+    network_error: "ウェイトリストに接続できませんでした。接続を確認して、もう一度お試しください。",
+    server_error: "問題が発生しました。もう一度お試しください。",
+    load_error: "ウェイトリストを読み込めませんでした。接続を確認して、もう一度お試しください。",
+    refused: "このリクエストは受け付けられませんでした。",
+    invalid_email: "有効なメールアドレスを入力してください。",
+    invalid_phone: "電話番号は国際形式で入力してください（例: +81 90 1234 5678）。",
+    retry: "再試行",
+    claim_held: "この商品はあなたのために{}まで確保されています",
+    claim_open: "再入荷しました。お早めにどうぞ",
+    claim_buy: "購入手続きへ",
+    claim_ended: "この確保期間は終了しました。",
+    claim_invalid: "このリンクはこの商品には使えません。",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Lang; 6] = [Lang::En, Lang::De, Lang::Fr, Lang::Es, Lang::Nl, Lang::Ja];
+
+    #[test]
+    fn tags_choose_a_language() {
+        let cases = [
+            ("de", Lang::De),
+            ("de-AT", Lang::De),
+            ("FR_ca", Lang::Fr),
+            (" es-419", Lang::Es),
+            ("nl-BE", Lang::Nl),
+            ("ja-JP", Lang::Ja),
+            ("en-GB", Lang::En),
+            ("pt-BR", Lang::En),
+            ("", Lang::En),
+        ];
+        for (tag, want) in cases {
+            assert_eq!(Lang::from_tag(tag), want, "{tag:?}");
+        }
+        for lang in ALL {
+            assert_eq!(Lang::from_tag(lang.tag()), lang);
+        }
+    }
+
+    #[test]
+    fn fill_slots_in_order() {
+        assert_eq!(fill("{} — {}", &["a", "b"]), "a — b");
+        assert_eq!(fill("no slots", &["a"]), "no slots");
+        assert_eq!(fill("{}人", &["3"]), "3人");
+        assert_eq!(fill("x {} y {}", &["1"]), "x 1 y ");
+    }
+
+    /// Every sentence exists in every language, with as many slots as the English one, and the
+    /// translations are really translations (not English left in place).
+    #[test]
+    fn every_language_has_every_sentence() {
+        fn all(t: &Text) -> Vec<&'static str> {
+            vec![
+                t.restock_title,
+                t.preorder_title,
+                t.backorder_title,
+                t.title_with_eta,
+                t.ships_week,
+                t.ships_between,
+                t.restock_action,
+                t.preorder_action,
+                t.backorder_action,
+                t.reserved,
+                t.waiting_one,
+                t.waiting_many,
+                t.email,
+                t.phone,
+                t.optional,
+                t.sms_consent,
+                t.position,
+                t.joining,
+                t.joined_new,
+                t.joined_already,
+                t.offered,
+                t.converted,
+                t.notified,
+                t.expired,
+                t.allocated,
+                t.cancelled,
+                t.network_error,
+                t.server_error,
+                t.load_error,
+                t.refused,
+                t.invalid_email,
+                t.invalid_phone,
+                t.retry,
+                t.claim_held,
+                t.claim_open,
+                t.claim_buy,
+                t.claim_ended,
+                t.claim_invalid,
+            ]
+        }
+        let en = all(&EN);
+        for lang in ALL {
+            let t = all(lang.text());
+            for (i, (s, e)) in t.iter().zip(&en).enumerate() {
+                assert!(!s.trim().is_empty(), "{lang:?} #{i}");
+                assert_eq!(s.matches("{}").count(), e.matches("{}").count(), "{lang:?} {s:?} vs {e:?}");
+            }
+            if lang != Lang::En {
+                assert_ne!(lang.text().joined_new, EN.joined_new, "{lang:?}");
+                assert_ne!(lang.text().restock_action, EN.restock_action, "{lang:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ships_uses_the_week_rule_of_the_emails() {
+        let d = |s: &str| Date::parse(s).unwrap();
+        let fmt = |x: Date| format!("{}/{}", x.day(), x.month());
+        let cases = [
+            (Lang::En, "2026-12-09", "2026-12-11", "ships the week of 7/12"),
+            (Lang::En, "2026-12-07", "2026-12-18", "ships between 7/12 and 18/12"),
+            (Lang::De, "2026-12-09", "2026-12-09", "Versand in der Woche vom 7/12"),
+            (Lang::Fr, "2026-12-07", "2026-12-18", "expédition entre le 7/12 et le 18/12"),
+            (Lang::Ja, "2026-12-09", "2026-12-10", "7/12の週に発送予定"),
+        ];
+        for (lang, a, b, want) in cases {
+            let eta = Eta::new(d(a), d(b)).unwrap();
+            assert_eq!(ships(lang.text(), &eta, &fmt), want);
+        }
+    }
+}
