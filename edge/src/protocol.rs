@@ -161,6 +161,22 @@ pub enum SkuCommand {
     Mailbox,
 }
 
+impl SkuCommand {
+    /// Commands that only read: they cannot change what is due or when, so the object need not
+    /// re-arm its alarm after them (the widget polls `Position` while a page is open).
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            SkuCommand::State
+                | SkuCommand::Position { .. }
+                | SkuCommand::Claim { .. }
+                | SkuCommand::Queue
+                | SkuCommand::Mailbox
+                | SkuCommand::Export { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ShopCommand {

@@ -58,11 +58,16 @@ impl DurableObject for SkuQueue {
             Err(e) => return AppError::Internal(format!("bad internal command: {e}")).into_response(),
         };
         let store = Store::open(self.state.storage().sql())?;
-        store.set_clock_offset(request.clock_offset_ms)?;
+        if store.clock_offset()? != request.clock_offset_ms {
+            store.set_clock_offset(request.clock_offset_ms)?;
+        }
         let now = real_now() + request.clock_offset_ms;
         let cfg = Config::from_env(&self.env);
+        let read_only = request.cmd.is_read_only();
         let result = handle(&store, &cfg, request.cmd, now);
-        self.schedule(&store, now).await?;
+        if !read_only {
+            self.schedule(&store, now).await?;
+        }
         match result {
             Ok(a) => Ok(Response::from_json(&a.body)?.with_status(a.status)),
             Err(e) => e.into_response(),
