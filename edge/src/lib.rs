@@ -7,6 +7,7 @@
 mod api;
 mod clock;
 mod config;
+mod delivery;
 mod error;
 mod http;
 mod links;

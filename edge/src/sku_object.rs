@@ -11,15 +11,15 @@
 //! needs after each await.
 
 use crate::config::Config;
+use crate::delivery;
 use crate::error::{AppError, AppResult};
 use crate::links;
-use crate::mailer;
 use crate::protocol::{ShopContext, SkuCommand, SkuRequest};
 use crate::store::{EventOutcome, NewMessage, Store};
 use serde::Serialize;
 use shared::eta::eta_phrase;
 use shared::message::{render, render_with, MessageContext};
-use shared::outbox::{decide, Decision};
+use shared::outbox::Channel;
 use shared::queue::{Effect, Joined, NewEntry, Queue};
 use shared::wire::{
     ConversionResult, EntryKind, InventoryResult, MessageKind, Mode, QueueEntryView, QueueView, SignupResponse,
@@ -27,9 +27,6 @@ use shared::wire::{
 };
 use shared::{Date, Email};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
-
-/// Messages handed to the provider per alarm run; the alarm re-arms at once while more are due.
-const DELIVERY_BATCH: u32 = 50;
 
 #[durable_object]
 pub struct SkuQueue {
@@ -66,7 +63,7 @@ impl DurableObject for SkuQueue {
         let read_only = request.cmd.is_read_only();
         let result = handle(&store, &cfg, request.cmd, now);
         if !read_only {
-            self.schedule(&store, now).await?;
+            self.schedule(&store, now, None).await?;
         }
         match result {
             Ok(a) => Ok(Response::from_json(&a.body)?.with_status(a.status)),
@@ -80,48 +77,23 @@ impl DurableObject for SkuQueue {
         let now = real_now() + offset;
         let cfg = Config::from_env(&self.env);
         run_due(&store, &cfg, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
-        let provider = cfg.email.clone();
-        let shop = store.shop()?.map(|s| s.shop).unwrap_or_default();
-        let sku = store.sku()?;
-        let due = store.due_messages(now, DELIVERY_BATCH)?;
-        // Suppression is checked right before sending, not when the message was queued: an
-        // unsubscribe that arrives meanwhile wins. If the list cannot be read, nothing is sent.
-        let address = |to: &str| Email::parse(to).map(|e| e.key()).unwrap_or_else(|_| to.to_lowercase());
-        let keys: Vec<String> = due.iter().map(|m| address(&m.to_addr)).collect();
-        let suppressed = crate::suppression::suppressed(&self.env, &cfg, &shop, &keys)
-            .await
-            .map_err(|e| worker::Error::RustError(format!("suppression list unavailable: {e:?}")))?;
-        for msg in due {
-            if suppressed.contains(&address(&msg.to_addr)) {
-                store.mark_skipped(&msg.key, "skipped: unsubscribed")?;
-                continue;
-            }
-            let attempts = msg.attempts + 1;
-            let attempt = mailer::send(&provider, &msg, &shop, &sku).await;
-            let after = real_now() + offset;
-            match decide(attempt, attempts as u32, after, js_sys::Math::random()) {
-                Decision::Sent { provider_id } => store.mark_sent(&msg.key, attempts, after, provider_id)?,
-                Decision::Retry { at, reason } => store.mark_retry(&msg.key, attempts, at, &reason)?,
-                Decision::Failed { reason } => {
-                    worker::console_warn!("message {} failed for good: {reason}", msg.key);
-                    store.mark_failed(&msg.key, attempts, &reason)?
-                }
-            }
-        }
-        self.schedule(&store, real_now() + offset).await?;
+        let paced_until = delivery::deliver_due(&self.env, &cfg, &store, offset).await?;
+        self.schedule(&store, real_now() + offset, paced_until).await?;
         Response::empty()
     }
 }
 
 impl SkuQueue {
     /// Keeps one alarm at the earliest due time: the next pending message, hold end or timed message.
-    async fn schedule(&self, store: &Store, now: i64) -> Result<()> {
+    /// `not_before`: the provider's pacing allows no more sends until then.
+    async fn schedule(&self, store: &Store, now: i64, not_before: Option<i64>) -> Result<()> {
         let next_work = match (store.config()?, store.shop()?) {
             (Some(cfg), Some(shop)) => store.load_queue(cfg.eta, shop.policy(&cfg))?.next_wake(now),
             _ => None,
         };
         let offset = store.clock_offset()?;
-        let Some(t) = [store.next_due()?, next_work].into_iter().flatten().min() else {
+        let next_send = store.next_due()?.map(|t| not_before.map_or(t, |nb| t.max(nb)));
+        let Some(t) = [next_send, next_work].into_iter().flatten().min() else {
             return Ok(());
         };
         // Alarms run on the real clock; a dev clock offset brings them forward.
@@ -273,7 +245,8 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 if outcome == EventOutcome::Applied { q.set_level(store.total_available()?, now) } else { Vec::new() };
             let messages = render_all(cfg, &q, &s, &effects, now, None);
             store.commit(&q, &effects, &messages, now)?;
-            let count = |k: &[MessageKind]| messages.iter().filter(|m| k.contains(&m.kind)).count() as u32;
+            let count =
+                |k: &[MessageKind]| messages.iter().filter(|m| k.iter().any(|k| k.as_str() == m.kind)).count() as u32;
             answer(
                 200,
                 &InventoryResult {
@@ -528,7 +501,8 @@ fn render_all(
             Some(NewMessage {
                 key: format!("{}:{}", s.shop.shop, o.key()),
                 entry_id: entry.id.clone(),
-                kind: o.kind,
+                channel: Channel::Email,
+                kind: o.kind.as_str().to_owned(),
                 to: entry.email.clone(),
                 from: format!("{} <{}>", s.shop.name.replace(['<', '>', '"'], ""), s.shop.from_email),
                 subject: r.subject,

@@ -6,9 +6,10 @@
 
 use crate::sql::{self, opt_int, opt_str};
 use serde::Deserialize;
+use shared::outbox::Channel;
 use shared::queue::{Counters, Effect, Entry, Queue};
 use shared::schedule::Policy;
-use shared::wire::{EntryKind, EntryStatus, MessageKind, MessageView, SkuConfig};
+use shared::wire::{EntryKind, EntryStatus, MessageView, SkuConfig};
 use shared::Eta;
 use worker::{Result, SqlStorage};
 
@@ -63,12 +64,14 @@ CREATE TABLE IF NOT EXISTS schema_version (v INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_entry ON outbox(entry_id);
 ";
 
-/// A rendered message ready to be written to the outbox.
+/// A rendered message (or other outbound call) ready to be written to the outbox.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub key: String,
     pub entry_id: String,
-    pub kind: MessageKind,
+    pub channel: Channel,
+    /// A message kind (`restock_offer`), an outgoing event type (`offer.sent`) or a Klaviyo step.
+    pub kind: String,
     pub to: String,
     pub from: String,
     pub subject: String,
@@ -77,11 +80,16 @@ pub struct NewMessage {
     pub unsubscribe_url: Option<String>,
 }
 
-/// A message as stored in the outbox.
+/// A message as stored in the outbox. For `email`, `to_addr`/`from_addr`/`subject`/`html`/`text`
+/// are the email. For `sms`, `to_addr` is the E.164 number and `text` the body. For `hook`,
+/// `to_addr` is the endpoint URL, `from_addr` the endpoint id and `text` the JSON event. For
+/// `klaviyo`, `to_addr` is the shopper's address and `text` the JSON job (`shared::provider`).
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct OutboxRow {
     pub key: String,
     pub entry_id: String,
+    #[serde(default = "email_channel")]
+    pub channel: String,
     pub kind: String,
     pub to_addr: String,
     pub from_addr: String,
@@ -96,6 +104,10 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     #[serde(default)]
     pub unsubscribe_url: Option<String>,
+}
+
+fn email_channel() -> String {
+    Channel::Email.as_str().to_owned()
 }
 
 #[derive(Deserialize)]
@@ -182,9 +194,15 @@ impl Store {
         db.exec(SCHEMA, None)?;
         // v2: the unsubscribe link of each message (List-Unsubscribe headers).
         let v: Vec<Count> = db.exec("SELECT COALESCE(MAX(v), 1) AS n FROM schema_version", None)?.to_array()?;
-        if v.first().map_or(1, |c| c.n) < 2 {
+        let version = v.first().map_or(1, |c| c.n);
+        if version < 2 {
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN unsubscribe_url TEXT", None);
             db.exec("INSERT INTO schema_version (v) VALUES (2)", None)?;
+        }
+        // v3: the outbox carries every outbound call, not only email: `channel` says which.
+        if version < 3 {
+            let _ = db.exec("ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email'", None);
+            db.exec("INSERT INTO schema_version (v) VALUES (3)", None)?;
         }
         Ok(Store { db })
     }
@@ -378,12 +396,13 @@ impl Store {
         for m in messages {
             sql::exec(
                 &self.db,
-                "INSERT OR IGNORE INTO outbox (key, entry_id, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (key, entry_id, channel, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
                 vec![
                     m.key.clone().into(),
                     m.entry_id.clone().into(),
-                    m.kind.as_str().into(),
+                    m.channel.as_str().into(),
+                    m.kind.clone().into(),
                     m.to.clone().into(),
                     m.from.clone().into(),
                     m.subject.clone().into(),
@@ -503,6 +522,7 @@ impl OutboxRow {
     fn view(self) -> Option<MessageView> {
         let kind = serde_json::from_value(serde_json::Value::String(self.kind)).ok()?;
         Some(MessageView {
+            channel: self.channel,
             kind,
             idempotency_key: self.key,
             status: self.status,

@@ -9,6 +9,37 @@ pub const MAX_DELAY_MS: i64 = 10 * 60 * 1000;
 /// Longest `Retry-After` we accept from a provider before capping it.
 pub const MAX_RETRY_AFTER_MS: i64 = 60 * 60 * 1000;
 
+/// Where an outbox row goes. Every outbound call shares the outbox's guarantees: written with the
+/// state change that caused it, one stable idempotency key, retried with backoff, dead-lettered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// An email through the configured email provider.
+    Email,
+    /// A text message through the SMS provider (only with a phone and SMS consent).
+    Sms,
+    /// An outgoing event to one of the merchant's endpoints, signed with Standard Webhooks.
+    Hook,
+    /// A call to the merchant's Klaviyo account (profile, subscription, event).
+    Klaviyo,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Sms, Channel::Hook, Channel::Klaviyo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Hook => "hook",
+            Channel::Klaviyo => "klaviyo",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
 /// What happened when the provider was called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {

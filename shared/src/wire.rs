@@ -399,6 +399,8 @@ pub struct QueueEntryView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageView {
+    /// `email` or `sms`.
+    pub channel: String,
     pub kind: MessageKind,
     pub idempotency_key: String,
     /// `pending`, `sent`, `failed` (with the reason) or `skipped` (e.g. unsubscribed before sending).
