@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use shared::schedule::{Policy, DAY_MS, HOUR_MS};
 use shared::template::Template;
-use shared::wire::{ScheduleSettings, ShopConfig, SkuConfig};
+use shared::wire::{EventEndpoint, KlaviyoSettings, ScheduleSettings, ShopConfig, SkuConfig};
 use std::collections::BTreeMap;
 
 /// The facts about the shop a SKU object needs to act, sent with every command that may enqueue
@@ -26,6 +26,13 @@ pub struct ShopContext {
     /// The merchant's own templates by message kind (`restock_offer` …); defaults for the rest.
     #[serde(default)]
     pub templates: BTreeMap<String, Template>,
+    #[serde(default)]
+    pub event_endpoints: Vec<EventEndpoint>,
+    #[serde(default)]
+    pub klaviyo: Option<KlaviyoSettings>,
+    /// Locations whose stock the waitlist may allocate; `None` = every location.
+    #[serde(default)]
+    pub sellable_locations: Option<Vec<String>>,
 }
 
 /// A shop as its object stores it.
@@ -52,6 +59,9 @@ impl ShopContext {
             utc_offset_minutes: cfg.utc_offset_minutes,
             time_zone_label: cfg.time_zone_label.clone(),
             schedule: cfg.schedule,
+            event_endpoints: cfg.event_endpoints.clone(),
+            klaviyo: cfg.klaviyo.clone(),
+            sellable_locations: cfg.channels.get(&cfg.waitlist_channel).cloned(),
         }
     }
 

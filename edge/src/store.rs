@@ -104,6 +104,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     #[serde(default)]
     pub unsubscribe_url: Option<String>,
+    #[serde(default)]
+    pub batch_key: Option<String>,
 }
 
 fn email_channel() -> String {
@@ -202,6 +204,9 @@ impl Store {
         // v3: the outbox carries every outbound call, not only email: `channel` says which.
         if version < 3 {
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email'", None);
+            // Rows sent together in one provider batch share a key, fixed before the call, so a
+            // retry after a crash resends the same batch under the same idempotency key.
+            let _ = db.exec("ALTER TABLE outbox ADD COLUMN batch_key TEXT", None);
             db.exec("INSERT INTO schema_version (v) VALUES (3)", None)?;
         }
         Ok(Store { db })

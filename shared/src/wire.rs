@@ -212,6 +212,62 @@ pub struct ShopConfig {
     /// When the timed messages go out; every field optional, defaults from common practice.
     #[serde(default)]
     pub schedule: ScheduleSettings,
+    /// The storefront's base URL (`https://shop.example.com`): product links built from Shopify
+    /// product handles.
+    #[serde(default)]
+    pub storefront_url: Option<String>,
+    /// Sales channels and the locations whose stock each may sell (`{"online_store": ["655441491"]}`).
+    /// The waitlist allocates what `waitlist_channel` may sell; with no entry for it, every location counts.
+    #[serde(default)]
+    pub channels: std::collections::BTreeMap<String, Vec<String>>,
+    /// The channel the waitlist sells through (default `online_store`).
+    #[serde(default = "default_channel")]
+    pub waitlist_channel: String,
+    /// The merchant's automation endpoints (Zapier, Make, their own): outgoing signed events.
+    #[serde(default)]
+    pub event_endpoints: Vec<EventEndpoint>,
+    /// The merchant's Klaviyo account, to mirror signups and offers into their flows.
+    #[serde(default)]
+    pub klaviyo: Option<KlaviyoSettings>,
+}
+
+fn default_channel() -> String {
+    "online_store".to_owned()
+}
+
+/// One outgoing-event endpoint. Events are signed with Standard Webhooks using `secret`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventEndpoint {
+    /// Short id chosen by the merchant (`zapier`), used in the delivery log.
+    pub id: String,
+    pub url: String,
+    /// `whsec_` + base64, as Standard Webhooks prescribe.
+    pub secret: String,
+    /// Event types to send (`waitlist.joined` …); empty = all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// Every outgoing event type.
+pub const EVENT_TYPES: [&str; 6] = [
+    "waitlist.joined",
+    "offer.sent",
+    "hold.expired",
+    "entry.converted",
+    "backorder.cancel_requested",
+    "message.failed",
+];
+
+/// The merchant's Klaviyo account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KlaviyoSettings {
+    /// A private API key (`pk_…`).
+    pub api_key: String,
+    /// The list shoppers join when their SKU names none.
+    #[serde(default)]
+    pub list_id: Option<String>,
 }
 
 /// The shop's message timing. `None` = the default in brackets.
@@ -258,6 +314,12 @@ pub struct SkuConfig {
     /// Overrides the shop's `hold_hours` for this SKU.
     #[serde(default)]
     pub hold_hours: Option<u32>,
+    /// Shopify's variant id (kept in sync from `products/*` webhooks).
+    #[serde(default)]
+    pub shopify_variant_id: Option<i64>,
+    /// The Klaviyo list for this product's waitlist (else the shop's).
+    #[serde(default)]
+    pub klaviyo_list_id: Option<String>,
 }
 
 /// `POST /v1/shops/{shop}/skus/{sku}/backorders` (admin): an order already paid, waiting for stock.
