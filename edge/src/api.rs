@@ -7,12 +7,9 @@ use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
 use crate::protocol::{ShopCommand, ShopContext, ShopRecord, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
-use shared::signature::{is_standard_secret, verify_shopify, verify_standard, StandardHeaders};
+use shared::signature::is_standard_secret;
 use shared::template::Template;
-use shared::wire::{
-    BackorderRequest, ConversionRequest, InventoryLevel, MessageKind, ShopConfig, ShopifyInventoryLevel, SignupRequest,
-    SkuConfig,
-};
+use shared::wire::{BackorderRequest, ConversionRequest, MessageKind, ShopConfig, SignupRequest, SkuConfig};
 use shared::Email;
 use worker::{Env, Request, Response};
 
@@ -101,6 +98,53 @@ fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
     if cfg.utc_offset_minutes.abs() > 14 * 60 {
         return bad("utc_offset_minutes must be within ±840");
     }
+    if let Some(u) = &cfg.storefront_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) || u.len() > 200 || u.contains(char::is_whitespace)
+        {
+            return bad("storefront_url must be an http(s) URL like https://shop.example.com");
+        }
+    }
+    if cfg.waitlist_channel.is_empty() || cfg.waitlist_channel.len() > 50 {
+        return bad("waitlist_channel must be 1–50 characters");
+    }
+    if cfg.channels.len() > 20 || cfg.channels.values().any(|locs| locs.is_empty() || locs.len() > 100) {
+        return bad("channels: at most 20 channels, each with 1–100 location ids");
+    }
+    if cfg.channels.values().flatten().any(|l| l.is_empty() || l.len() > 100) {
+        return bad("channels: location ids are 1–100 characters");
+    }
+    if cfg.event_endpoints.len() > 10 {
+        return bad("event_endpoints: at most 10");
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for ep in &cfg.event_endpoints {
+        if ep.id.is_empty()
+            || ep.id.len() > 50
+            || !ep.id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
+            return bad("event_endpoints: id is 1–50 characters of A–Z, a–z, 0–9, '-' or '_'");
+        }
+        if !ids.insert(ep.id.as_str()) {
+            return bad("event_endpoints: ids must be unique");
+        }
+        if !(ep.url.starts_with("https://") || ep.url.starts_with("http://")) || ep.url.len() > 2000 {
+            return bad("event_endpoints: url must be an http(s) URL");
+        }
+        if !is_standard_secret(&ep.secret) {
+            return bad("event_endpoints: secret must be whsec_ followed by base64 of at least 16 bytes");
+        }
+        if let Some(e) = ep.events.iter().find(|e| !shared::wire::EVENT_TYPES.contains(&e.as_str())) {
+            return bad(&format!(
+                "event_endpoints: unknown event {e:?}; known: {}",
+                shared::wire::EVENT_TYPES.join(", ")
+            ));
+        }
+    }
+    if let Some(k) = &cfg.klaviyo {
+        if k.api_key.trim().is_empty() || k.api_key.len() > 200 {
+            return bad("klaviyo.api_key must be a private API key");
+        }
+    }
     let s = cfg.schedule;
     let within = |v: Option<u32>, lo: u32, hi: u32| v.is_none_or(|v| (lo..=hi).contains(&v));
     if !(within(s.midwait_min_days, 1, 90)
@@ -145,16 +189,23 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
     let config: SkuConfig = decode(&body_bytes(&mut req).await?)?;
     validate_sku(&config)?;
     let shop_cfg = shop_record(env, shop).await?;
-    let item = config.shopify_inventory_item_id;
     let cmd = SkuCommand::Configure { shop: ShopContext::new(shop, &shop_cfg), sku: sku.to_owned(), config };
     let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
     if status != 200 {
         return json(status, &body);
     }
     let saved: SkuConfig = serde_json::from_value(body).map_err(|e| AppError::Internal(e.to_string()))?;
-    let _: serde_json::Value =
-        call_ok(env, SHOP, shop, &ShopCommand::IndexSku { sku: sku.to_owned(), shopify_inventory_item_id: item })
-            .await?;
+    let _: serde_json::Value = call_ok(
+        env,
+        SHOP,
+        shop,
+        &ShopCommand::IndexSku {
+            sku: sku.to_owned(),
+            shopify_inventory_item_id: saved.shopify_inventory_item_id,
+            shopify_variant_id: saved.shopify_variant_id,
+        },
+    )
+    .await?;
     json(200, &saved)
 }
 
@@ -216,6 +267,7 @@ pub async fn conversion(mut req: Request, env: &Env, cfg: &Config, shop: &str, s
     }
     check_quantity(body.quantity)?;
     let cmd = SkuCommand::Convert {
+        event_id: None,
         entry_id: body.entry_id,
         email_key,
         order_id: body.order_id,
@@ -225,7 +277,7 @@ pub async fn conversion(mut req: Request, env: &Env, cfg: &Config, shop: &str, s
     relay(env, cfg, shop, sku, cmd).await
 }
 
-fn check_quantity(q: u32) -> AppResult<()> {
+pub fn check_quantity(q: u32) -> AppResult<()> {
     if (1..=100).contains(&q) {
         Ok(())
     } else {
@@ -329,7 +381,7 @@ fn parse_phone(p: &str) -> AppResult<String> {
 }
 
 /// A random, unguessable id (the entry id is what lets a browser read its place in line).
-fn new_id() -> AppResult<String> {
+pub fn new_id() -> AppResult<String> {
     use wasm_bindgen::JsCast;
     let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
         .map_err(|_| AppError::Internal("no crypto".into()))?;
@@ -340,73 +392,6 @@ fn new_id() -> AppResult<String> {
     f.call0(&crypto).ok().and_then(|v| v.as_string()).ok_or_else(|| AppError::Internal("randomUUID failed".into()))
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
+pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
-}
-
-pub async fn shopify_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let shop_cfg = shop_record(env, shop).await?;
-    let body = body_bytes(&mut req).await?;
-    verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &shop_cfg.config.shopify_webhook_secrets)?;
-    let topic = header(&req, "X-Shopify-Topic").unwrap_or_default();
-    if topic != "inventory_levels/update" {
-        return json(
-            200,
-            &serde_json::json!({"outcome": "ignored", "reason": format!("topic {topic:?} is not handled")}),
-        );
-    }
-    let webhook_id = header(&req, "X-Shopify-Webhook-Id")
-        .filter(|s| !s.is_empty() && s.len() <= 200)
-        .ok_or_else(|| AppError::BadRequest("missing_webhook_id", "X-Shopify-Webhook-Id header is required".into()))?;
-    let level: ShopifyInventoryLevel = decode(&body)?;
-    let updated_at_ms = parse_timestamp_ms(&level.updated_at)?;
-    let sku: Option<String> =
-        call_ok(env, SHOP, shop, &ShopCommand::ResolveItem { inventory_item_id: level.inventory_item_id }).await?;
-    let Some(sku) = sku else {
-        // Shopify sends updates for every item in the store; most have no waitlist. Answering 4xx
-        // would make Shopify retry and, after repeated failures, delete the subscription.
-        return json(200, &serde_json::json!({"outcome": "ignored", "reason": "unknown_inventory_item"}));
-    };
-    let cmd = SkuCommand::Level {
-        shop: ShopContext::new(shop, &shop_cfg),
-        event_id: format!("shopify:{webhook_id}"),
-        location: level.location_id.to_string(),
-        // `null` means Shopify does not track this item's stock: nothing to allocate. A negative
-        // level (oversold) means nothing is sellable.
-        available: level.available.unwrap_or(0).max(0),
-        updated_at_ms,
-    };
-    relay(env, cfg, shop, &sku, cmd).await
-}
-
-pub async fn inventory_webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let shop_cfg = shop_record(env, shop).await?;
-    let body = body_bytes(&mut req).await?;
-    let (id, ts, sig) =
-        (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
-    let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
-    verify_standard(
-        headers,
-        &body,
-        &shop_cfg.config.inventory_webhook_secrets,
-        worker::Date::now().as_millis() as i64 / 1000,
-    )?;
-    let webhook_id = id.unwrap_or_default();
-    if webhook_id.len() > 200 {
-        return Err(AppError::BadRequest("invalid_webhook_id", "webhook-id is longer than 200 characters".into()));
-    }
-    let level: InventoryLevel = decode(&body)?;
-    check_id("sku", &level.sku)?;
-    if level.available < 0 {
-        return Err(AppError::Invalid("invalid_available", "available must be zero or more".into()));
-    }
-    let updated_at_ms = parse_timestamp_ms(&level.updated_at)?;
-    let cmd = SkuCommand::Level {
-        shop: ShopContext::new(shop, &shop_cfg),
-        event_id: format!("inventory:{webhook_id}"),
-        location: "default".to_owned(),
-        available: level.available,
-        updated_at_ms,
-    };
-    relay(env, cfg, shop, &level.sku, cmd).await
 }

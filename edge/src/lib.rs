@@ -9,7 +9,10 @@ mod clock;
 mod config;
 mod delivery;
 mod error;
+mod events;
+mod feed;
 mod http;
+mod import;
 mod links;
 mod mailbox;
 mod mailer;
@@ -17,6 +20,7 @@ mod privacy;
 mod protocol;
 mod provider_events;
 mod shop_object;
+mod shopify;
 mod sku_object;
 mod sql;
 mod store;
@@ -84,18 +88,21 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                     with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await
                 }
                 (Put, ["templates", kind]) => api::put_template(req, env, &cfg, shop, kind).await,
+                (Post, ["imports"]) => import::import(req, env, &cfg, shop).await,
+                (Get, ["events"]) => events::log(req, env, &cfg, shop).await,
                 (Post, ["privacy", "export"]) => privacy::export(req, env, &cfg, shop).await,
                 (Post, ["privacy", "erase"]) => privacy::erase(req, env, &cfg, shop).await,
                 (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
-                (Post, ["webhooks", "shopify"]) => api::shopify_webhook(req, env, &cfg, shop).await,
-                (Post, ["webhooks", "inventory"]) => api::inventory_webhook(req, env, &cfg, shop).await,
+                (Post, ["webhooks", "shopify"]) => shopify::webhook(req, env, &cfg, shop).await,
+                (Post, ["webhooks", "inventory"]) => feed::inventory_webhook(req, env, &cfg, shop).await,
                 (
                     _,
                     []
                     | ["skus", _]
                     | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"]
                     | ["skus", _, "waitlist", _]
-                    | ["webhooks", "shopify" | "inventory"],
+                    | ["webhooks", "shopify" | "inventory"]
+                    | ["imports" | "events"],
                 ) => Err(AppError::MethodNotAllowed),
                 _ => Err(not_found()),
             }

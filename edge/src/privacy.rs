@@ -29,30 +29,48 @@ async fn address_and_skus(req: &mut Request, env: &Env, cfg: &Config, shop: &str
 /// `POST /v1/shops/{shop}/privacy/export {"email"}`.
 pub async fn export(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
     let (key, skus) = address_and_skus(&mut req, env, cfg, shop).await?;
+    let entries = export_key(env, cfg, shop, &key, skus).await?;
+    json(200, &serde_json::json!({"email": key, "entries": entries}))
+}
+
+/// Everything held about an address key across these SKUs.
+pub async fn export_key(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    key: &str,
+    skus: Vec<String>,
+) -> AppResult<Vec<serde_json::Value>> {
     let mut entries = Vec::new();
     for sku in skus {
-        let (status, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Export { email_key: key.clone() }).await?;
+        let (status, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Export { email_key: key.to_owned() }).await?;
         match (status, body) {
             (200, serde_json::Value::Array(found)) => entries.extend(found),
             (404, _) => {}
             (status, body) => return Err(AppError::Internal(format!("export from {sku}: {status} {body}"))),
         }
     }
-    json(200, &serde_json::json!({"email": key, "entries": entries}))
+    Ok(entries)
 }
 
 /// `POST /v1/shops/{shop}/privacy/erase {"email"}`.
 pub async fn erase(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
     let (key, skus) = address_and_skus(&mut req, env, cfg, shop).await?;
+    let erased = erase_key(env, cfg, shop, &key, skus).await?;
+    json(200, &serde_json::json!({"erased_entries": erased, "suppressed": true}))
+}
+
+/// Erases an address key from these SKUs; answers how many entries were erased.
+pub async fn erase_key(env: &Env, cfg: &Config, shop: &str, key: &str, skus: Vec<String>) -> AppResult<u64> {
     // Suppress first: from this moment nothing more is sent, even if a SKU fails below.
-    crate::suppression::suppress(env, cfg, shop, &key, "erased").await?;
+    crate::suppression::suppress(env, cfg, shop, key, "erased").await?;
     let mut erased = 0;
     for sku in skus {
-        let (status, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Erase { email_key: key.clone() }).await?;
+        let (status, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Erase { email_key: key.to_owned() }).await?;
         if status != 200 {
             return Err(AppError::Internal(format!("erase in {sku}: {status} {body}")));
         }
         erased += body.get("erased_entries").and_then(|v| v.as_u64()).unwrap_or(0);
     }
-    json(200, &serde_json::json!({"erased_entries": erased, "suppressed": true}))
+    Ok(erased)
 }

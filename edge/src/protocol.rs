@@ -122,16 +122,73 @@ pub enum SkuCommand {
     Position {
         entry_id: String,
     },
-    /// An absolute stock level at one location, from a webhook.
+    /// An absolute stock level at one location, from a webhook. `None`: the location no longer
+    /// stocks the item (Shopify `inventory_levels/disconnect`). A negative level (oversold) is
+    /// kept as is: it sells nothing, and it tells an order that it became a backorder.
     Level {
         shop: ShopContext,
         /// The webhook's own id: seen once, applied once.
         event_id: String,
         location: String,
-        available: i64,
+        available: Option<i64>,
         updated_at_ms: i64,
     },
+    /// A new ETA from an inventory feed (the admin API uses `Configure`).
+    SetEta {
+        shop: ShopContext,
+        event_id: String,
+        eta: Option<shared::Eta>,
+        updated_at_ms: i64,
+    },
+    /// The product's listing changed in the store (Shopify `products/*`): title, URL and ids.
+    /// Creates the SKU's waitlist (restock mode) when it has none yet.
+    Listing {
+        shop: ShopContext,
+        sku: String,
+        title: String,
+        url: Option<String>,
+        variant_id: Option<i64>,
+        inventory_item_id: Option<i64>,
+    },
+    /// An order with a line for this SKU: a conversion when it matches an entry that was offered
+    /// or told, a backorder when the SKU is in backorder mode or the order oversold it.
+    Order {
+        shop: ShopContext,
+        event_id: String,
+        entry_id: String,
+        order_id: String,
+        email: Option<String>,
+        phone: Option<String>,
+        quantity: u32,
+        revenue: f64,
+        ordered_at_ms: i64,
+    },
+    /// An order was cancelled: its backorder leaves the line.
+    OrderCancelled {
+        shop: ShopContext,
+        order_id: String,
+    },
+    /// An order shipped (a fulfillment): its entries are told, with tracking.
+    Shipped {
+        shop: ShopContext,
+        order_id: String,
+        /// Names this shipment: the same one twice sends nothing new.
+        occurrence: u32,
+        shipment: Shipment,
+    },
+    /// Entries from another app's export, in their original signup order.
+    Import {
+        shop: ShopContext,
+        entries: Vec<ImportedEntry>,
+    },
+    /// The outgoing events and their delivery (the delivery log).
+    Deliveries,
+    /// Deletes everything this SKU holds (Shopify `shop/redact`).
+    Purge,
     Convert {
+        /// The feed event's id (seen once, applied once); `None` from the admin API.
+        #[serde(default)]
+        event_id: Option<String>,
         entry_id: Option<String>,
         email_key: Option<String>,
         order_id: String,
@@ -171,6 +228,26 @@ pub enum SkuCommand {
     Mailbox,
 }
 
+/// A shipment's tracking facts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Shipment {
+    pub carrier: Option<String>,
+    pub number: Option<String>,
+    pub url: Option<String>,
+}
+
+/// One imported waitlist entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportedEntry {
+    pub entry_id: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub sms_consent: bool,
+    pub locale: Option<String>,
+    pub quantity: u32,
+    pub signed_up_at_ms: i64,
+}
+
 impl SkuCommand {
     /// Commands that only read: they cannot change what is due or when, so the object need not
     /// re-arm its alarm after them (the widget polls `Position` while a page is open).
@@ -183,6 +260,7 @@ impl SkuCommand {
                 | SkuCommand::Queue
                 | SkuCommand::Mailbox
                 | SkuCommand::Export { .. }
+                | SkuCommand::Deliveries
         )
     }
 }
@@ -203,6 +281,12 @@ pub enum ShopCommand {
     IndexSku {
         sku: String,
         shopify_inventory_item_id: Option<i64>,
+        #[serde(default)]
+        shopify_variant_id: Option<i64>,
+    },
+    /// The SKU of a Shopify variant, if indexed.
+    ResolveVariant {
+        variant_id: i64,
     },
     ResolveItem {
         inventory_item_id: i64,
@@ -218,6 +302,8 @@ pub enum ShopCommand {
         key: String,
         reason: String,
     },
+    /// Deletes everything the shop's object holds (Shopify `shop/redact`).
+    Purge,
     /// Which of these keys are suppressed.
     Suppressed {
         keys: Vec<String>,

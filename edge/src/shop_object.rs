@@ -51,11 +51,14 @@ impl DurableObject for Shop {
              CREATE TABLE IF NOT EXISTS suppressed (key TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);",
             None,
         );
+        // Added with the Shopify product sync; fails harmlessly once the column exists.
+        let _ = db.exec("ALTER TABLE skus ADD COLUMN shopify_variant_id INTEGER", None);
         Shop { state }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let cmd: ShopCommand = req.json().await?;
+        // serde_json, not the runtime's JSON.parse: Shopify ids above 2^53 must keep every digit.
+        let cmd: ShopCommand = serde_json::from_str(&req.text().await?)?;
         let db = self.state.storage().sql();
         match cmd {
             ShopCommand::Put { config } => {
@@ -90,21 +93,35 @@ impl DurableObject for Shop {
                 )?;
                 Response::from_json(&template)
             }
-            ShopCommand::IndexSku { sku, shopify_inventory_item_id } => {
+            ShopCommand::IndexSku { sku, shopify_inventory_item_id, shopify_variant_id } => {
                 if let Some(item) = shopify_inventory_item_id {
                     // An inventory item belongs to one SKU: a re-mapped item leaves its old SKU.
-                    sql::exec(&db, "UPDATE skus SET shopify_inventory_item_id = NULL WHERE shopify_inventory_item_id = ? AND sku <> ?", vec![item.into(), sku.clone().into()])?;
+                    sql::exec(&db, "UPDATE skus SET shopify_inventory_item_id = NULL WHERE shopify_inventory_item_id = ? AND sku <> ?", vec![item.to_string().into(), sku.clone().into()])?;
                 }
+                // Shopify ids reach 2^63: bound as text (exact), stored as integers by the column's affinity.
+                // Bound as JS numbers they would lose digits above 2^53.
+                let opt = |v: Option<i64>| v.map_or(worker::SqlStorageValue::Null, |v| v.to_string().into());
                 sql::exec(
                     &db,
-                    "INSERT OR REPLACE INTO skus (sku, shopify_inventory_item_id) VALUES (?, ?)",
-                    vec![sku.into(), shopify_inventory_item_id.map_or(worker::SqlStorageValue::Null, Into::into)],
+                    "INSERT INTO skus (sku, shopify_inventory_item_id, shopify_variant_id) VALUES (?, ?, ?)
+                     ON CONFLICT(sku) DO UPDATE SET shopify_inventory_item_id = excluded.shopify_inventory_item_id,
+                       shopify_variant_id = COALESCE(excluded.shopify_variant_id, skus.shopify_variant_id)",
+                    vec![sku.into(), opt(shopify_inventory_item_id), opt(shopify_variant_id)],
                 )?;
                 Response::from_json(&serde_json::json!({"ok": true}))
             }
             ShopCommand::ResolveItem { inventory_item_id } => {
                 let rows: Vec<SkuRow> = db
-                    .exec("SELECT sku FROM skus WHERE shopify_inventory_item_id = ?", vec![inventory_item_id.into()])?
+                    .exec(
+                        "SELECT sku FROM skus WHERE shopify_inventory_item_id = ?",
+                        vec![inventory_item_id.to_string().into()],
+                    )?
+                    .to_array()?;
+                Response::from_json(&rows.first().map(|r| r.sku.clone()))
+            }
+            ShopCommand::ResolveVariant { variant_id } => {
+                let rows: Vec<SkuRow> = db
+                    .exec("SELECT sku FROM skus WHERE shopify_variant_id = ?", vec![variant_id.to_string().into()])?
                     .to_array()?;
                 Response::from_json(&rows.first().map(|r| r.sku.clone()))
             }
@@ -155,6 +172,12 @@ impl DurableObject for Shop {
                     }
                 }
                 Response::from_json(&wait)
+            }
+            ShopCommand::Purge => {
+                for table in ["settings", "skus", "limits", "suppressed"] {
+                    sql::exec(&db, &format!("DELETE FROM {table}"), vec![])?;
+                }
+                Response::from_json(&serde_json::json!({"purged": true}))
             }
             ShopCommand::Skus => {
                 let rows: Vec<SkuRow> = db.exec("SELECT sku FROM skus ORDER BY sku", None)?.to_array()?;

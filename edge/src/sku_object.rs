@@ -13,17 +13,18 @@
 use crate::config::Config;
 use crate::delivery;
 use crate::error::{AppError, AppResult};
+use crate::events;
 use crate::links;
-use crate::protocol::{ShopContext, SkuCommand, SkuRequest};
+use crate::protocol::{Shipment, ShopContext, SkuCommand, SkuRequest};
 use crate::store::{EventOutcome, NewMessage, Store};
 use serde::Serialize;
 use shared::eta::eta_phrase;
-use shared::message::{render, render_with, MessageContext};
+use shared::message::{render, render_with, sms_text, MessageContext};
 use shared::outbox::Channel;
 use shared::queue::{Effect, Joined, NewEntry, Queue};
 use shared::wire::{
-    ConversionResult, EntryKind, InventoryResult, MessageKind, Mode, QueueEntryView, QueueView, SignupResponse,
-    SkuConfig, SkuState,
+    ConversionResult, EntryKind, InventoryResult, LocationLevel, MessageKind, Mode, QueueEntryView, QueueView,
+    SignupResponse, SkuConfig, SkuState,
 };
 use shared::{Date, Email};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -50,7 +51,8 @@ impl DurableObject for SkuQueue {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let request: SkuRequest = match req.json().await {
+        // serde_json, not the runtime's JSON.parse: Shopify ids above 2^53 must keep every digit.
+        let request: SkuRequest = match serde_json::from_str(&req.text().await?) {
             Ok(c) => c,
             Err(e) => return AppError::Internal(format!("bad internal command: {e}")).into_response(),
         };
@@ -161,6 +163,15 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             store.set_sku(&sku)?;
             store.set_shop(&shop)?;
             let old = store.config()?;
+            // Ids synced from Shopify stay unless the merchant sets others.
+            let config = match &old {
+                Some(o) => SkuConfig {
+                    shopify_inventory_item_id: config.shopify_inventory_item_id.or(o.shopify_inventory_item_id),
+                    shopify_variant_id: config.shopify_variant_id.or(o.shopify_variant_id),
+                    ..config
+                },
+                None => config,
+            };
             store.set_config(&config)?;
             // An ETA that moves is news for everyone in line.
             if let Some(old) = old.filter(|o| o.eta != config.eta) {
@@ -168,7 +179,14 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 let mut q = store.load_queue(old.eta, shop.policy(&config))?;
                 let effects = q.set_eta(config.eta);
                 let old_text = eta_phrase(old.eta.as_ref(), Date::from_unix_ms(now));
-                let messages = render_all(cfg, &q, &s, &effects, now, Some(&old_text));
+                let messages = render_all(
+                    cfg,
+                    &q,
+                    &s,
+                    &effects,
+                    now,
+                    Extras { old_eta_text: Some(&old_text), ..Extras::default() },
+                );
                 store.commit(&q, &effects, &messages, now)?;
             }
             answer(200, &config)
@@ -243,7 +261,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             let outcome = store.record_level(&event_id, &location, available, updated_at_ms, now)?;
             let effects =
                 if outcome == EventOutcome::Applied { q.set_level(store.total_available()?, now) } else { Vec::new() };
-            let messages = render_all(cfg, &q, &s, &effects, now, None);
+            let messages = render_all(cfg, &q, &s, &effects, now, Extras::default());
             store.commit(&q, &effects, &messages, now)?;
             let count =
                 |k: &[MessageKind]| messages.iter().filter(|m| k.iter().any(|k| k.as_str() == m.kind)).count() as u32;
@@ -257,8 +275,13 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 },
             )
         }
-        SkuCommand::Convert { entry_id, email_key, order_id, quantity, revenue } => {
+        SkuCommand::Convert { event_id, entry_id, email_key, order_id, quantity, revenue } => {
             let s = Sku::load(store, None)?;
+            if let Some(id) = &event_id {
+                if store.seen_event(id)? {
+                    return answer(200, &serde_json::json!({"outcome": "duplicate"}));
+                }
+            }
             let entry = match (entry_id, email_key) {
                 (Some(id), _) => store.entry(&id)?,
                 (None, Some(key)) => store.entry_by_key(&key)?,
@@ -272,9 +295,13 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                     format!("the entry is {} and cannot convert", entry.status.as_str()),
                 )
             })?;
-            store.commit(&q, &effects, &[], now)?;
-            store.record_conversion(&entry.id, &order_id, revenue)?;
             let units = if entry.units > 0 { entry.units } else { quantity };
+            let events = converted_event(&s, &effects, &order_id, revenue, now);
+            store.commit(&q, &effects, &events, now)?;
+            store.record_conversion(&entry.id, &order_id, revenue)?;
+            if let Some(id) = &event_id {
+                store.record_event(id, EventOutcome::Applied, now)?;
+            }
             answer(
                 200,
                 &ConversionResult { entry_id: entry.id, status: shared::wire::EntryStatus::Converted, units, revenue },
@@ -286,7 +313,16 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             let effects = q
                 .cancel(&entry_id)
                 .ok_or_else(|| AppError::Conflict("not_cancellable", "this entry is no longer waiting".into()))?;
-            store.commit(&q, &effects, &[], now)?;
+            let mut events = Vec::new();
+            for fx in &effects {
+                if let Effect::Save(e) = fx {
+                    if e.kind == EntryKind::Backorder {
+                        let data = events::entry_data(&s.shop, &s.name, e, None);
+                        events.extend(events::rows(&s.shop, "backorder.cancel_requested", &e.id, &e.id, data, now));
+                    }
+                }
+            }
+            store.commit(&q, &effects, &events, now)?;
             answer(200, &serde_json::json!({"entry_id": entry_id, "status": "cancelled"}))
         }
         SkuCommand::Engage { entry_id } => {
@@ -361,6 +397,225 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 }),
             )
         }
+        SkuCommand::SetEta { shop, event_id, eta, updated_at_ms } => {
+            let s = Sku::load(store, Some(shop.clone()))?;
+            if store.seen_event(&event_id)? {
+                return answer(200, &serde_json::json!({"outcome": "duplicate"}));
+            }
+            if updated_at_ms < store.eta_updated_at()? {
+                store.record_event(&event_id, EventOutcome::Stale, now)?;
+                return answer(200, &serde_json::json!({"outcome": "stale", "eta": s.config.eta}));
+            }
+            store.record_event(&event_id, EventOutcome::Applied, now)?;
+            store.set_eta_updated_at(updated_at_ms)?;
+            if s.config.eta == eta {
+                return answer(200, &serde_json::json!({"outcome": "unchanged", "eta": eta}));
+            }
+            let mut q = s.queue(store)?;
+            let effects = q.set_eta(eta);
+            let old_text = s.eta_text(now);
+            store.set_config(&SkuConfig { eta, ..s.config.clone() })?;
+            let s = Sku::load(store, None)?;
+            let extras = Extras { old_eta_text: Some(&old_text), ..Extras::default() };
+            let messages = render_all(cfg, &q, &s, &effects, now, extras);
+            store.commit(&q, &effects, &messages, now)?;
+            let told = messages.iter().filter(|m| m.channel == Channel::Email).count();
+            answer(
+                200,
+                &serde_json::json!({"outcome": "applied", "eta": eta, "eta_text": s.eta_text(now), "told": told}),
+            )
+        }
+        SkuCommand::Listing { shop, sku, title, url, variant_id, inventory_item_id } => {
+            let title: String = title.chars().take(300).collect();
+            let existing = store.config()?;
+            let created = existing.is_none();
+            let config = match existing {
+                Some(c) => SkuConfig {
+                    title,
+                    url: url.or(c.url.clone()),
+                    shopify_variant_id: variant_id.or(c.shopify_variant_id),
+                    shopify_inventory_item_id: inventory_item_id.or(c.shopify_inventory_item_id),
+                    ..c
+                },
+                None => SkuConfig {
+                    title,
+                    url,
+                    mode: Mode::Restock,
+                    eta: None,
+                    shopify_inventory_item_id: inventory_item_id,
+                    hold_hours: None,
+                    shopify_variant_id: variant_id,
+                    klaviyo_list_id: None,
+                },
+            };
+            store.set_sku(&sku)?;
+            store.set_shop(&shop)?;
+            store.set_config(&config)?;
+            answer(200, &serde_json::json!({"sku": sku, "created": created, "config": config}))
+        }
+        SkuCommand::Order { shop, event_id, entry_id, order_id, email, phone, quantity, revenue, ordered_at_ms } => {
+            let s = Sku::load(store, Some(shop))?;
+            if store.seen_event(&event_id)? {
+                return answer(200, &serde_json::json!({"outcome": "duplicate"}));
+            }
+            store.record_event(&event_id, EventOutcome::Applied, now)?;
+            let email = email.as_deref().and_then(|e| Email::parse(e).ok());
+            let mut matched = match &email {
+                Some(e) => store.entry_by_key(&e.key())?,
+                None => None,
+            };
+            if matched.is_none() {
+                if let Some(p) = &phone {
+                    matched = store.entry_by_phone(p)?;
+                }
+            }
+            let offered = |e: &shared::queue::Entry| {
+                matches!(e.status, shared::wire::EntryStatus::Offered | shared::wire::EntryStatus::Notified)
+            };
+            if let Some(entry) = matched.filter(offered) {
+                let mut q = s.queue(store)?;
+                let effects = q.convert(&entry.id).unwrap_or_default();
+                let events = converted_event(&s, &effects, &order_id, revenue, now);
+                store.commit(&q, &effects, &events, now)?;
+                store.record_conversion(&entry.id, &order_id, revenue)?;
+                return answer(
+                    200,
+                    &serde_json::json!({"outcome": "converted", "entry_id": entry.id, "revenue": revenue}),
+                );
+            }
+            // Oversold: the sellable stock is below zero once this order is counted (the level may
+            // already include it, if Shopify's inventory update came first).
+            let (raw, updated_at) = store.raw_level()?;
+            let known = !store.levels()?.is_empty();
+            let after = if updated_at >= ordered_at_ms { raw } else { raw - i64::from(quantity) };
+            let backorder = s.config.mode == Mode::Backorder || (known && after < 0);
+            match (backorder, email) {
+                (true, Some(email)) => {
+                    let existing = store.entry_by_order(&order_id)?;
+                    let new = NewEntry {
+                        id: entry_id,
+                        email,
+                        phone,
+                        sms_consent: false,
+                        locale: None,
+                        kind: EntryKind::Backorder,
+                        quantity,
+                        order_id: Some(order_id),
+                        at: ordered_at_ms,
+                    };
+                    let a = join(store, cfg, &s, existing, new, now)?;
+                    answer(200, &serde_json::json!({"outcome": "backorder", "entry": a.body}))
+                }
+                (true, None) => answer(200, &serde_json::json!({"outcome": "ignored", "reason": "no_email"})),
+                (false, _) => answer(200, &serde_json::json!({"outcome": "ignored", "reason": "in_stock_sale"})),
+            }
+        }
+        SkuCommand::OrderCancelled { shop, order_id } => {
+            let s = Sku::load(store, Some(shop))?;
+            let mut q = s.queue(store)?;
+            let mut cancelled = Vec::new();
+            for e in store.entries_by_order(&order_id)? {
+                if e.kind == EntryKind::Backorder {
+                    if let Some(effects) = q.cancel(&e.id) {
+                        store.commit(&q, &effects, &[], now)?;
+                        store.skip_pending(&e.id, "skipped: order cancelled")?;
+                        cancelled.push(e.id);
+                    }
+                }
+            }
+            answer(
+                200,
+                &serde_json::json!({"outcome": if cancelled.is_empty() { "ignored" } else { "cancelled" }, "entries": cancelled}),
+            )
+        }
+        SkuCommand::Shipped { shop, order_id, occurrence, shipment } => {
+            let s = Sku::load(store, Some(shop))?;
+            let mut q = s.queue(store)?;
+            let mut told = Vec::new();
+            for e in store.entries_by_order(&order_id)? {
+                let was_live = e.is_live();
+                let id = e.id.clone();
+                let effects = q.ship(e, occurrence);
+                let extras = Extras { shipment: Some(&shipment), ..Extras::default() };
+                let mut messages = render_all(cfg, &q, &s, &effects, now, extras);
+                if was_live {
+                    messages.extend(converted_event(&s, &effects, &order_id, 0.0, now));
+                }
+                if messages.iter().any(|m| m.channel == Channel::Email) {
+                    told.push(id);
+                }
+                store.commit(&q, &effects, &messages, now)?;
+            }
+            answer(
+                200,
+                &serde_json::json!({"outcome": if told.is_empty() { "ignored" } else { "notified" }, "entries": told}),
+            )
+        }
+        SkuCommand::Import { shop, entries } => {
+            let s = Sku::load(store, Some(shop))?;
+            let mut q = s.queue(store)?;
+            let (mut imported, mut skipped) = (Vec::new(), Vec::new());
+            let mut saves = Vec::new();
+            for e in entries {
+                let Ok(email) = Email::parse(&e.email) else {
+                    skipped.push(serde_json::json!({"email": e.email, "reason": "invalid_email"}));
+                    continue;
+                };
+                let existing = store.entry_by_key(&email.key())?.or_else(|| {
+                    q.entries().iter().find(|x| x.email_key == email.key() && x.kind != EntryKind::Backorder).cloned()
+                });
+                let new = NewEntry {
+                    id: e.entry_id,
+                    email,
+                    phone: e.phone,
+                    sms_consent: e.sms_consent,
+                    locale: e.locale,
+                    kind: s.entry_kind(),
+                    quantity: e.quantity,
+                    order_id: None,
+                    at: e.signed_up_at_ms,
+                };
+                match q.join(existing, new, now) {
+                    Joined::Existing(x) => skipped
+                        .push(serde_json::json!({"email": x.email, "reason": "already_on_list", "entry_id": x.id})),
+                    // Imported shoppers signed up elsewhere and were confirmed there: no new email.
+                    Joined::Created(x, fx) => {
+                        imported.push(
+                            serde_json::json!({"entry_id": x.id, "email": x.email, "position": q.position(&x.id)}),
+                        );
+                        saves.extend(fx.into_iter().filter(|f| matches!(f, Effect::Save(_))));
+                    }
+                }
+            }
+            store.commit(&q, &saves, &[], now)?;
+            answer(200, &serde_json::json!({"imported": imported, "skipped": skipped, "waiting": q.waiting()}))
+        }
+        SkuCommand::Deliveries => {
+            let rows = store.hook_rows(500)?;
+            let log: Vec<serde_json::Value> = rows
+                .into_iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.key,
+                        "event": r.kind,
+                        "endpoint": r.from_addr,
+                        "url": r.to_addr,
+                        "status": r.status,
+                        "attempts": r.attempts,
+                        "created_at": r.created_at,
+                        "sent_at": r.sent_at,
+                        "next_at": if r.status == "pending" { Some(r.next_at) } else { None },
+                        "last_error": r.last_error,
+                        "payload": serde_json::from_str::<serde_json::Value>(&r.text).unwrap_or_default(),
+                    })
+                })
+                .collect();
+            answer(200, &log)
+        }
+        SkuCommand::Purge => {
+            store.purge()?;
+            answer(200, &serde_json::json!({"purged": true}))
+        }
         SkuCommand::Seed { count } => {
             Sku::load(store, None)?;
             store.seed_entries(count, now)?;
@@ -390,9 +645,82 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                     hold_until: e.hold_until,
                 });
             }
-            answer(200, &QueueView { sku: s.name, available: q.available(), entries })
+            let levels = store
+                .levels()?
+                .into_iter()
+                .map(|(location, available, sellable)| LocationLevel { location, available, sellable })
+                .collect();
+            answer(200, &QueueView { sku: s.name, available: q.available(), levels, entries })
         }
         SkuCommand::Mailbox => answer(200, &store.all_messages(500)?),
+    }
+}
+
+/// `entry.converted` for the entries the effects converted.
+fn converted_event(s: &Sku, effects: &[Effect], order_id: &str, revenue: f64, now: i64) -> Vec<NewMessage> {
+    effects
+        .iter()
+        .filter_map(|fx| match fx {
+            Effect::Save(e) if e.status == shared::wire::EntryStatus::Converted => Some(e),
+            _ => None,
+        })
+        .flat_map(|e| {
+            let mut data = events::entry_data(&s.shop, &s.name, e, None);
+            data["converted_order"] = order_id.into();
+            data["revenue"] = revenue.into();
+            events::rows(&s.shop, "entry.converted", &e.id, &e.id, data, now)
+        })
+        .collect()
+}
+
+/// The Klaviyo job for a new signup (profile, subscription to the product's list, `Joined Waitlist`).
+fn klaviyo_joined(s: &Sku, e: &shared::queue::Entry, position: Option<u32>, now: i64) -> Option<NewMessage> {
+    let k = s.shop.klaviyo.as_ref()?;
+    let job = serde_json::json!({
+        "step": "joined",
+        "email": e.email,
+        "phone": e.phone,
+        "sms_consent": e.sms_consent,
+        "list_id": s.config.klaviyo_list_id.clone().or(k.list_id.clone()),
+        "sku": s.name,
+        "title": s.config.title,
+        "url": s.config.url,
+        "position": position,
+        "eta_text": s.eta_text(now),
+        "at_ms": now,
+    });
+    Some(klaviyo_row(s, e, format!("{}:{}:klaviyo:joined", s.shop.shop, e.id), "joined", job))
+}
+
+/// The Klaviyo `Back In Stock Offer` event for an offer.
+fn klaviyo_offer(s: &Sku, e: &shared::queue::Entry, key: &str, now: i64) -> Option<NewMessage> {
+    s.shop.klaviyo.as_ref()?;
+    let job = serde_json::json!({
+        "step": "offer",
+        "email": e.email,
+        "sku": s.name,
+        "title": s.config.title,
+        "url": s.config.url,
+        "units": e.units,
+        "hold_until_ms": e.hold_until,
+        "at_ms": now,
+    });
+    Some(klaviyo_row(s, e, format!("{}:{key}:klaviyo", s.shop.shop), "offer", job))
+}
+
+fn klaviyo_row(s: &Sku, e: &shared::queue::Entry, key: String, step: &str, job: serde_json::Value) -> NewMessage {
+    let _ = s;
+    NewMessage {
+        key,
+        entry_id: e.id.clone(),
+        channel: Channel::Klaviyo,
+        kind: format!("klaviyo.{step}"),
+        to: e.email.clone(),
+        from: String::new(),
+        subject: String::new(),
+        html: String::new(),
+        text: job.to_string(),
+        unsubscribe_url: None,
     }
 }
 
@@ -413,7 +741,15 @@ fn join(
         Joined::Existing(e) => (e, 200, Vec::new()),
         Joined::Created(e, fx) => (e, 201, fx),
     };
-    let messages = render_all(cfg, &q, s, &effects, now, None);
+    let mut messages = render_all(cfg, &q, s, &effects, now, Extras::default());
+    if status == 201 {
+        let position = q.position(&entry.id);
+        let data = events::entry_data(&s.shop, &s.name, &entry, position);
+        messages.extend(events::rows(&s.shop, "waitlist.joined", &entry.id, &entry.id, data, now));
+        if entry.kind != EntryKind::Backorder {
+            messages.extend(klaviyo_joined(s, &entry, position, now));
+        }
+    }
     store.commit(&q, &effects, &messages, now)?;
     answer(status, &s.answer_for(&q, entry, now))
 }
@@ -428,20 +764,22 @@ fn run_due(store: &Store, cfg: &Config, now: i64) -> AppResult<()> {
     if effects.is_empty() {
         return Ok(());
     }
-    let messages = render_all(cfg, &q, &s, &effects, now, None);
+    let messages = render_all(cfg, &q, &s, &effects, now, Extras::default());
     store.commit(&q, &effects, &messages, now)?;
     Ok(())
 }
 
-/// Writes the messages the effects ask for, from the queue as it is after them.
-fn render_all(
-    cfg: &Config,
-    q: &Queue,
-    s: &Sku,
-    effects: &[Effect],
-    now: i64,
-    old_eta_text: Option<&str>,
-) -> Vec<NewMessage> {
+/// Facts some messages quote that are not in the queue: the ETA before a change, a shipment.
+#[derive(Default)]
+struct Extras<'a> {
+    old_eta_text: Option<&'a str>,
+    shipment: Option<&'a Shipment>,
+}
+
+/// Writes the messages the effects ask for, from the queue as it is after them: the email, the
+/// text message when the shopper gave a phone and SMS consent, the outgoing events and the Klaviyo
+/// event the message stands for.
+fn render_all(cfg: &Config, q: &Queue, s: &Sku, effects: &[Effect], now: i64, extras: Extras<'_>) -> Vec<NewMessage> {
     // Entries that just left the queue (e.g. an expired hold) are found among the saved ones.
     let saved: std::collections::HashMap<&str, &shared::queue::Entry> = effects
         .iter()
@@ -461,9 +799,12 @@ fn render_all(
             Effect::Send(o) => Some(o),
             Effect::Save(_) => None,
         })
-        .filter_map(|o| {
-            let entry =
-                by_id.get(o.entry_id.as_str()).or_else(|| saved.get(o.entry_id.as_str())).map(|e| (*e).clone())?;
+        .flat_map(|o| {
+            let Some(entry) =
+                by_id.get(o.entry_id.as_str()).or_else(|| saved.get(o.entry_id.as_str())).map(|e| (*e).clone())
+            else {
+                return Vec::new();
+            };
             let links = links::for_message(
                 cfg,
                 &s.shop.shop,
@@ -479,7 +820,7 @@ fn render_all(
                 sku_title: &s.config.title,
                 product_url: s.config.url.as_deref(),
                 eta_text: &eta_text,
-                old_eta_text,
+                old_eta_text: extras.old_eta_text,
                 position: positions.get(entry.id.as_str()).copied(),
                 available: free + i64::from(entry.units),
                 quantity: if entry.units > 0 { entry.units } else { entry.quantity },
@@ -492,13 +833,16 @@ fn render_all(
                 claim_url: links.claim_url,
                 cancel_url: links.cancel_url,
                 unsubscribe_url: links.unsubscribe_url.clone(),
+                carrier: extras.shipment.and_then(|t| t.carrier.as_deref()),
+                tracking_number: extras.shipment.and_then(|t| t.number.as_deref()),
+                tracking_url: extras.shipment.and_then(|t| t.url.as_deref()),
             };
             // A merchant template that fails on this data falls back to the default wording.
             let r = render_with(o.kind, &ctx, s.shop.templates.get(o.kind.as_str())).unwrap_or_else(|e| {
                 worker::console_warn!("template for {} failed, default used: {e}", o.kind.as_str());
                 render(o.kind, &ctx)
             });
-            Some(NewMessage {
+            let mut rows = vec![NewMessage {
                 key: format!("{}:{}", s.shop.shop, o.key()),
                 entry_id: entry.id.clone(),
                 channel: Channel::Email,
@@ -508,8 +852,39 @@ fn render_all(
                 subject: r.subject,
                 html: r.html,
                 text: r.text,
-                unsubscribe_url: links.unsubscribe_url,
-            })
+                unsubscribe_url: links.unsubscribe_url.clone(),
+            }];
+            if let (Some(phone), true) = (&entry.phone, entry.sms_consent) {
+                if let Some(text) = sms_text(o.kind, &ctx) {
+                    rows.push(NewMessage {
+                        key: format!("{}:{}:sms", s.shop.shop, o.key()),
+                        entry_id: entry.id.clone(),
+                        channel: Channel::Sms,
+                        kind: o.kind.as_str().to_owned(),
+                        to: phone.clone(),
+                        from: String::new(),
+                        subject: String::new(),
+                        html: String::new(),
+                        text,
+                        unsubscribe_url: None,
+                    });
+                }
+            }
+            let position = positions.get(entry.id.as_str()).copied();
+            match o.kind {
+                MessageKind::RestockOffer | MessageKind::PreorderReady => {
+                    let mut data = events::entry_data(&s.shop, &s.name, &entry, position);
+                    data["message"] = o.kind.as_str().into();
+                    rows.extend(events::rows(&s.shop, "offer.sent", &o.key(), &entry.id, data, now));
+                    rows.extend(klaviyo_offer(s, &entry, &o.key(), now));
+                }
+                MessageKind::HoldExpired => {
+                    let data = events::entry_data(&s.shop, &s.name, &entry, position);
+                    rows.extend(events::rows(&s.shop, "hold.expired", &o.key(), &entry.id, data, now));
+                }
+                _ => {}
+            }
+            rows
         })
         .collect()
 }

@@ -169,6 +169,13 @@ struct LevelRow {
     updated_at: i64,
 }
 
+#[derive(Deserialize)]
+struct Level {
+    location: String,
+    available: i64,
+    updated_at: i64,
+}
+
 /// What happened to an inventory event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -286,6 +293,18 @@ impl Store {
         Ok(rows.into_iter().next().map(EntryRow::into_entry))
     }
 
+    /// The newest waitlist (not backorder) entry with this phone number.
+    pub fn entry_by_phone(&self, phone: &str) -> Result<Option<Entry>> {
+        let rows: Vec<EntryRow> = self
+            .db
+            .exec(
+                "SELECT * FROM entries WHERE phone = ? AND kind <> 'backorder' ORDER BY seq DESC LIMIT 1",
+                vec![phone.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next().map(EntryRow::into_entry))
+    }
+
     pub fn entry(&self, id: &str) -> Result<Option<Entry>> {
         let rows: Vec<EntryRow> = self.db.exec("SELECT * FROM entries WHERE id = ?", vec![id.into()])?.to_array()?;
         Ok(rows.into_iter().next().map(EntryRow::into_entry))
@@ -318,24 +337,82 @@ impl Store {
         Ok(rows.into_iter().map(EntryRow::into_entry).collect())
     }
 
+    /// Units the waitlist may allocate: the newest level of each sellable location (every location
+    /// when the shop names none for its waitlist channel), a negative (oversold) level counting 0.
     pub fn total_available(&self) -> Result<i64> {
-        let rows: Vec<Count> = self.db.exec("SELECT COALESCE(SUM(available), 0) AS n FROM levels", None)?.to_array()?;
-        Ok(rows.first().map_or(0, |c| c.n))
+        Ok(self.sellable_levels()?.iter().map(|l| l.available.max(0)).sum())
+    }
+
+    /// The sellable stock as the store sees it, oversold locations negative, and when it last moved.
+    pub fn raw_level(&self) -> Result<(i64, i64)> {
+        let levels = self.sellable_levels()?;
+        Ok((levels.iter().map(|l| l.available).sum(), levels.iter().map(|l| l.updated_at).max().unwrap_or(0)))
+    }
+
+    /// Stock per location, with whether the waitlist channel may sell it (admin view).
+    pub fn levels(&self) -> Result<Vec<(String, i64, bool)>> {
+        let sellable = self.sellable()?;
+        let rows: Vec<Level> = self.db.exec("SELECT * FROM levels ORDER BY location", None)?.to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|l| {
+                let counts = sellable.as_ref().is_none_or(|s| s.contains(&l.location));
+                (l.location, l.available, counts)
+            })
+            .collect())
+    }
+
+    fn sellable(&self) -> Result<Option<Vec<String>>> {
+        Ok(match sql::setting(&self.db, "meta", "sellable")? {
+            Some(v) => serde_json::from_str(&v)?,
+            None => None,
+        })
+    }
+
+    fn sellable_levels(&self) -> Result<Vec<Level>> {
+        let rows: Vec<Level> = self.db.exec("SELECT * FROM levels", None)?.to_array()?;
+        Ok(match self.sellable()? {
+            Some(s) => rows.into_iter().filter(|l| s.contains(&l.location)).collect(),
+            None => rows,
+        })
+    }
+
+    /// `Duplicate` if this event id was seen before; otherwise remembers it with its outcome.
+    pub fn seen_event(&self, event_id: &str) -> Result<bool> {
+        let seen: Vec<Count> =
+            self.db.exec("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?.to_array()?;
+        Ok(seen.first().is_some_and(|c| c.n > 0))
+    }
+
+    pub fn record_event(&self, event_id: &str, outcome: EventOutcome, now: i64) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "INSERT OR IGNORE INTO events (id, received_at, outcome) VALUES (?, ?, ?)",
+            vec![event_id.into(), now.into(), outcome.as_str().into()],
+        )
+    }
+
+    /// When the ETA was last set by a feed (Unix ms of the event's `updated_at`), 0 if never.
+    pub fn eta_updated_at(&self) -> Result<i64> {
+        self.meta_i64("eta_updated_at")
+    }
+
+    pub fn set_eta_updated_at(&self, ms: i64) -> Result<()> {
+        self.set_meta("eta_updated_at", &ms.to_string())
     }
 
     /// Records an inventory event: `Duplicate` if its id was seen, `Stale` if the location already
-    /// holds a newer level, else stores the level. Returns the outcome; only `Applied` changes stock.
+    /// holds a newer level, else stores the level (`None`: the location is gone). Returns the
+    /// outcome; only `Applied` changes stock.
     pub fn record_level(
         &self,
         event_id: &str,
         location: &str,
-        available: i64,
+        available: Option<i64>,
         updated_at: i64,
         now: i64,
     ) -> Result<EventOutcome> {
-        let seen: Vec<Count> =
-            self.db.exec("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?.to_array()?;
-        if seen.first().is_some_and(|c| c.n > 0) {
+        if self.seen_event(event_id)? {
             return Ok(EventOutcome::Duplicate);
         }
         let current: Vec<LevelRow> =
@@ -345,18 +422,39 @@ impl Store {
             _ => EventOutcome::Applied,
         };
         if outcome == EventOutcome::Applied {
-            sql::exec(
-                &self.db,
-                "INSERT OR REPLACE INTO levels (location, available, updated_at) VALUES (?, ?, ?)",
-                vec![location.into(), available.max(0).into(), updated_at.into()],
-            )?;
+            match available {
+                Some(n) => sql::exec(
+                    &self.db,
+                    "INSERT OR REPLACE INTO levels (location, available, updated_at) VALUES (?, ?, ?)",
+                    vec![location.into(), n.into(), updated_at.into()],
+                )?,
+                None => sql::exec(&self.db, "DELETE FROM levels WHERE location = ?", vec![location.into()])?,
+            }
         }
-        sql::exec(
-            &self.db,
-            "INSERT INTO events (id, received_at, outcome) VALUES (?, ?, ?)",
-            vec![event_id.into(), now.into(), outcome.as_str().into()],
-        )?;
+        self.record_event(event_id, outcome, now)?;
         Ok(outcome)
+    }
+
+    /// Entries an order concerns: its backorder, or the entry it converted.
+    pub fn entries_by_order(&self, order_id: &str) -> Result<Vec<Entry>> {
+        let rows: Vec<EntryRow> = self
+            .db
+            .exec(
+                "SELECT * FROM entries WHERE order_id = ? OR converted_order = ? ORDER BY seq",
+                vec![order_id.into(), order_id.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+    }
+
+    /// The outgoing events and how their delivery went, newest first (the delivery log).
+    pub fn hook_rows(&self, limit: u32) -> Result<Vec<OutboxRow>> {
+        self.db
+            .exec(
+                "SELECT * FROM outbox WHERE channel = 'hook' ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                vec![i64::from(limit).into()],
+            )?
+            .to_array()
     }
 
     /// Writes the queue's counters, the entries the effects saved and the messages they enqueue.
@@ -398,6 +496,10 @@ impl Store {
                 )?;
             }
         }
+        self.write_messages(messages, now)
+    }
+
+    fn write_messages(&self, messages: &[NewMessage], now: i64) -> Result<()> {
         for m in messages {
             sql::exec(
                 &self.db,
@@ -420,6 +522,19 @@ impl Store {
             )?;
         }
         Ok(())
+    }
+
+    /// Deletes everything: entries, messages, levels, seen events, settings.
+    pub fn purge(&self) -> Result<()> {
+        for table in ["entries", "outbox", "levels", "events", "meta"] {
+            self.db.exec(&format!("DELETE FROM {table}"), None)?;
+        }
+        Ok(())
+    }
+
+    /// Writes outbox rows on their own (an event caused by a delivery, not by a queue change).
+    pub fn enqueue(&self, messages: &[NewMessage], now: i64) -> Result<()> {
+        self.write_messages(messages, now)
     }
 
     /// Marks every pending message of an entry as skipped, with the reason.
@@ -557,6 +672,7 @@ impl Store {
     }
 
     pub fn set_shop(&self, shop: &crate::protocol::ShopContext) -> Result<()> {
+        self.set_meta("sellable", &serde_json::to_string(&shop.sellable_locations)?)?;
         self.set_meta("shop", &serde_json::to_string(shop)?)
     }
 }

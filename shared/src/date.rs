@@ -294,3 +294,25 @@ mod timestamp_tests {
         }
     }
 }
+
+/// Unix milliseconds as an RFC 3339 UTC timestamp (`2026-11-29T15:04:05.123Z`), the form our
+/// outgoing events and exports use.
+pub fn format_timestamp_ms(ms: i64) -> String {
+    let d = Date::from_unix_ms(ms);
+    let in_day = ms.rem_euclid(DAY_MS);
+    let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z", d.year(), d.month(), d.day())
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_back() {
+        for ms in [1_796_140_800_123, 1_796_140_800_000 - 1, 1_709_164_800_000] {
+            assert_eq!(parse_timestamp_ms(&format_timestamp_ms(ms)), Ok(ms), "{}", format_timestamp_ms(ms));
+        }
+        assert_eq!(format_timestamp_ms(1_796_140_800_123), "2026-12-01T16:00:00.123Z");
+    }
+}

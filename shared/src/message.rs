@@ -43,6 +43,10 @@ pub struct MessageContext<'a> {
     pub utc_offset_minutes: i32,
     /// The zone's name shown after times ("EST"); without it, "UTC-05:00".
     pub time_zone_label: Option<&'a str>,
+    /// The shipment of an order (`order_shipped`, `ship_notice` once fulfilled).
+    pub carrier: Option<&'a str>,
+    pub tracking_number: Option<&'a str>,
+    pub tracking_url: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +111,7 @@ struct FooterLine {
 fn footer_lines(kind: MessageKind, ctx: &MessageContext<'_>) -> Vec<FooterLine> {
     let (title, shop) = (single_line(ctx.sku_title), single_line(ctx.shop_name));
     let why = match kind {
-        MessageKind::BackorderAck | MessageKind::ShipNotice => {
+        MessageKind::BackorderAck | MessageKind::ShipNotice | MessageKind::OrderShipped => {
             format!("You get this email because you ordered {title} from {shop}.")
         }
         _ => format!("You get this email because you joined the waitlist for {title} at {shop}."),
@@ -160,6 +164,9 @@ impl MessageContext<'_> {
         set("support_email", text(self.support_email));
         set("postal_address", Value::from(non_blank(self.postal_address).map(str::to_owned)));
         set("order_id", text(self.order_id));
+        set("carrier", text(self.carrier));
+        set("tracking_number", text(self.tracking_number));
+        set("tracking_url", url(self.tracking_url));
         Value::from(m)
     }
 }
@@ -188,10 +195,58 @@ pub(crate) fn sample_variables(full: bool) -> Value {
             unsubscribe_url: Some("https://shop.example/u/abc".into()),
             utc_offset_minutes: -300,
             time_zone_label: Some("EST"),
+            carrier: Some("UPS"),
+            tracking_number: Some("1Z999AA10123456784"),
+            tracking_url: Some("https://www.ups.com/track?tracknum=1Z999AA10123456784"),
             ..ctx
         };
     }
     ctx.variables()
+}
+
+/// The text message for the kinds worth a text (confirmation, offers, the hold's last hours,
+/// shipping); `None` for the rest, which go by email only. Plain, short (at most two SMS
+/// segments for usual titles), and always with how to stop.
+pub fn sms_text(kind: MessageKind, ctx: &MessageContext<'_>) -> Option<String> {
+    let shop = single_line(ctx.shop_name);
+    let mut title = single_line(ctx.sku_title);
+    if title.chars().count() > 60 {
+        title = title.chars().take(59).collect::<String>() + "…";
+    }
+    let until = ctx.hold_until.map(|ms| format_instant_in(ms, ctx.utc_offset_minutes, ctx.time_zone_label));
+    let link = ctx.claim_url.as_deref().and_then(http_url).or(ctx.product_url.and_then(http_url));
+    let with_link = |s: String| match link {
+        Some(l) => format!("{s}: {l}"),
+        None => format!("{s}."),
+    };
+    let body = match kind {
+        MessageKind::SignupConfirmation => match ctx.position {
+            Some(p) => format!("you're #{p} on the waitlist for {title}. We'll text you when it's back."),
+            None => format!("you're on the waitlist for {title}. We'll text you when it's back."),
+        },
+        MessageKind::RestockOffer | MessageKind::PreorderReady => match &until {
+            Some(u) => with_link(format!("{title} is here and held for you until {u}")),
+            None => with_link(format!("{title} is back in stock, first come first served")),
+        },
+        MessageKind::HoldReminder => match &until {
+            Some(u) => with_link(format!("your hold on {title} ends {u}")),
+            None => with_link(format!("your hold on {title} ends soon")),
+        },
+        MessageKind::ShipNotice | MessageKind::OrderShipped => {
+            let tracking: Vec<&str> = [ctx.carrier, ctx.tracking_number, ctx.tracking_url.and_then(http_url)]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+                .collect();
+            if tracking.is_empty() {
+                format!("your {title} is on its way.")
+            } else {
+                format!("your {title} has shipped: {}.", tracking.join(" "))
+            }
+        }
+        _ => return None,
+    };
+    Some(format!("{shop}: {body} Reply STOP to opt out."))
 }
 
 /// Said when the edge has no ETA phrase (the same words as [`crate::eta::eta_phrase`] without an ETA).
@@ -322,13 +377,32 @@ mod tests {
             unsubscribe_url: Some("https://acme.test/l/unsub.tok".into()),
             utc_offset_minutes: -300,
             time_zone_label: Some("EST"),
+            carrier: Some("UPS"),
+            tracking_number: Some("1Z999"),
+            tracking_url: Some("https://ups.test/t/1Z999"),
         }
+    }
+
+    #[test]
+    fn texts_are_short_and_say_how_to_stop() {
+        for kind in MessageKind::ALL {
+            if let Some(t) = sms_text(kind, &ctx()) {
+                assert!(t.starts_with("Acme <Goods>: "), "{kind:?}: {t}");
+                assert!(t.ends_with("Reply STOP to opt out."), "{kind:?}: {t}");
+                assert!(t.chars().count() <= 320, "{kind:?} is {} characters", t.chars().count());
+            }
+        }
+        let offer = sms_text(MessageKind::RestockOffer, &ctx()).unwrap();
+        assert!(offer.contains("held for you until December 1, 11:00 EST: https://acme.test/l/claim.tok"), "{offer}");
+        assert_eq!(sms_text(MessageKind::MidwaitCheckin, &ctx()), None);
+        let shipped = sms_text(MessageKind::OrderShipped, &ctx()).unwrap();
+        assert!(shipped.contains("UPS 1Z999 https://ups.test/t/1Z999"), "{shipped}");
     }
 
     /// One row per kind: phrases the subject and the text must contain.
     #[test]
     fn every_kind_says_what_it_must() {
-        let rows: [(MessageKind, &str, &[&str]); 13] = [
+        let rows: [(MessageKind, &str, &[&str]); 14] = [
             (MessageKind::SignupConfirmation, "on the list", &["waitlist for Tee \"Black\" <b>: you're #3 in line.\n\nWe expect this to ship the week of December 7."]),
             (MessageKind::MidwaitCheckin, "Still on the list", &["still on the waitlist, #3 in line", "December 7."]),
             (MessageKind::ShippingImminent, "ships in a few days", &["confirm your shipping address: https://acme.test/l/claim.tok"]),
@@ -354,6 +428,7 @@ mod tests {
                 &["Thanks for your order #1001", "We expect this to ship the week of December 7. We'll keep you posted", "refund: https://acme.test/l/cancel.tok", "help@acme.test"],
             ),
             (MessageKind::ShipNotice, "on its way", &["thanks for your patience — your order #1001 is finally on its way"]),
+            (MessageKind::OrderShipped, "has shipped", &["your order #1001 with Tee", "Thanks for waiting"]),
         ];
         assert_eq!(rows.len(), MessageKind::ALL.len());
         for (kind, subject, phrases) in rows {

@@ -395,6 +395,26 @@ impl Queue {
         Some(vec![Effect::Save(e)])
     }
 
+    /// An order of this entry shipped (a fulfillment, `occurrence` naming that shipment). A live
+    /// entry (a backorder being served) converts: the order is done. A backorder is told with
+    /// `ship_notice`, a waitlist purchase with `order_shipped`; each shipment at most once.
+    pub fn ship(&mut self, entry: Entry, occurrence: u32) -> Vec<Effect> {
+        let mut e = match self.live.iter().position(|l| l.id == entry.id) {
+            Some(i) => {
+                let mut e = self.live.remove(i);
+                e.status = EntryStatus::Converted;
+                e.hold_until = None;
+                e
+            }
+            None => entry,
+        };
+        let kind = if e.kind == EntryKind::Backorder { MessageKind::ShipNotice } else { MessageKind::OrderShipped };
+        let mut effects = Vec::new();
+        send(&mut e, kind, occurrence, &mut effects);
+        effects.push(Effect::Save(e));
+        effects
+    }
+
     /// Leaves the line for good (a cancelled backorder): its units are free again.
     pub fn cancel(&mut self, entry_id: &str) -> Option<Vec<Effect>> {
         let i = self.live.iter().position(|e| e.id == entry_id)?;

@@ -46,6 +46,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("support_email", "the shop's support address, or none"),
     ("postal_address", "the shop's postal address, or none"),
     ("order_id", "the shop's order number (backorders), or none"),
+    ("carrier", "the carrier of a shipment (order_shipped, ship_notice), or none"),
+    ("tracking_number", "the shipment's tracking number, or none"),
+    ("tracking_url", "the carrier's tracking link, or none"),
 ];
 
 /// A merchant's template for one message kind: the body of `PUT /v1/shops/{shop}/templates/{kind}`.
@@ -429,11 +432,27 @@ Questions? Just reply to this email.
             "Your {{ product_title }} is on its way",
             "Thanks for your patience — your order{% if order_id %} {{ order_id }}{% endif %} is finally on its way.
 
+{% if tracking_number %}
+{{ product_title }}{% if quantity > 1 %} (x{{ quantity }}){% endif %} has shipped{% if carrier %} with {{ carrier }}{% endif %}. Tracking number: {{ tracking_number }}{% if tracking_url %}
+Track it: {{ tracking_url }}{% endif %}
+{% else %}
 {{ product_title }}{% if quantity > 1 %} (x{{ quantity }}){% endif %} has been set aside for you and is being shipped.
+{% endif %}
 
 {% if support_email %}
 Questions? Write to us at {{ support_email }}.
 {% endif %}",
+        ),
+        MessageKind::OrderShipped => (
+            "Your {{ product_title }} has shipped",
+            "Good news: your order{% if order_id %} {{ order_id }}{% endif %} with {{ product_title }}{% if quantity > 1 %} (x{{ quantity }}){% endif %} has shipped{% if carrier %} with {{ carrier }}{% endif %}.
+
+{% if tracking_number %}
+Tracking number: {{ tracking_number }}
+{% endif %}{% if tracking_url %}
+Track it: {{ tracking_url }}
+{% endif %}
+Thanks for waiting for it.{% if support_email %} Questions? Write to us at {{ support_email }}.{% endif %}",
         ),
     };
     Template { subject: subject.to_owned(), text: text.to_owned(), html: None }

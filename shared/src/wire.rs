@@ -121,12 +121,14 @@ pub enum MessageKind {
     UrgencyFollowup,
     /// A backorder is known: ETA, cancel-and-refund link, support contact.
     BackorderAck,
-    /// A backorder's units are allocated: it is on its way.
+    /// A backorder's units are allocated: it is on its way (again with tracking once it ships).
     ShipNotice,
+    /// An order bought from the waitlist shipped: carrier, tracking number and link.
+    OrderShipped,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 13] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::SignupConfirmation,
         MessageKind::MidwaitCheckin,
         MessageKind::ShippingImminent,
@@ -140,6 +142,7 @@ impl MessageKind {
         MessageKind::UrgencyFollowup,
         MessageKind::BackorderAck,
         MessageKind::ShipNotice,
+        MessageKind::OrderShipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +160,7 @@ impl MessageKind {
             MessageKind::UrgencyFollowup => "urgency_followup",
             MessageKind::BackorderAck => "backorder_ack",
             MessageKind::ShipNotice => "ship_notice",
+            MessageKind::OrderShipped => "order_shipped",
         }
     }
 
@@ -436,8 +440,20 @@ pub struct InventoryResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueView {
     pub sku: String,
+    /// Units the waitlist may allocate (sellable locations, oversold ones counting 0).
     pub available: i64,
+    /// The newest level per location, and whether the waitlist's channel sells from it.
+    #[serde(default)]
+    pub levels: Vec<LocationLevel>,
     pub entries: Vec<QueueEntryView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationLevel {
+    pub location: String,
+    /// As reported; negative when the location is oversold.
+    pub available: i64,
+    pub sellable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

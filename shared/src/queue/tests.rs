@@ -142,6 +142,26 @@ fn conversion_consumes_the_hold() {
 }
 
 #[test]
+fn a_shipment_converts_a_backorder_and_tells_each_order_once() {
+    let mut q = queue_with(1, policy());
+    let Joined::Created(b, _) = q.join(None, new_entry(9, EntryKind::Backorder, 1, 500), 5_000) else { panic!() };
+    q.set_level(1, 6_000);
+    let fx = q.ship(q.entry(&b.id).unwrap().clone(), 7);
+    assert_eq!(sends(&fx, MessageKind::ShipNotice), ["e9"]);
+    assert!(matches!(fx.last(), Some(Effect::Save(e)) if e.status == EntryStatus::Converted));
+    assert_eq!(q.entry(&b.id), None);
+    // The same shipment again (a repeated webhook): nothing to send.
+    let Some(Effect::Save(saved)) = fx.last().cloned() else { panic!() };
+    assert!(sends(&q.ship(saved.clone(), 7), MessageKind::ShipNotice).is_empty());
+    // A second parcel is news.
+    assert_eq!(sends(&q.ship(saved, 8), MessageKind::ShipNotice), ["e9"]);
+    // A waitlist purchase that converted earlier is told `order_shipped`.
+    q.set_level(2, 8_000);
+    let Some(Effect::Save(bought)) = q.convert("e0").unwrap().pop() else { panic!() };
+    assert_eq!(sends(&q.ship(bought, 1), MessageKind::OrderShipped), ["e0"]);
+}
+
+#[test]
 fn no_hold_policy_tells_a_multiple_and_follows_up() {
     let p = Policy { hold_ms: 0, notify_multiplier: 1.5, ..policy() };
     let mut q = queue_with(6, p);
