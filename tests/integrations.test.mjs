@@ -156,6 +156,8 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
     // 1 + 1 from the storefront's warehouses; the 50 at Amazon FBA are not the storefront's to sell.
     assert.equal(q.available, 2);
     assert.deepEqual(q.levels.map((l) => [l.location, l.available, l.sellable]), [['fba', 50, false], ['wh-east', 1, true], ['wh-west', 1, true]]);
+    assert.deepEqual(q.channels, { amazon: 50, online_store: 2 });
+    assert.equal(q.waitlist_channel, 'online_store');
     const byEmail = Object.fromEntries(q.entries.map((e) => [e.email, e]));
     assert.equal(byEmail['ana@example.com'].status, 'offered');
     assert.equal(byEmail['ben@example.com'].status, 'offered');

@@ -211,7 +211,30 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
 
 pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     require_admin(&req, cfg)?;
-    relay(env, cfg, shop, sku, SkuCommand::Queue).await
+    let record = shop_record(env, shop).await?;
+    let (status, mut body) = call_sku(env, cfg, shop, sku, SkuCommand::Queue).await?;
+    if status == 200 {
+        // Stock per sales channel: what each channel's locations hold (oversold ones counting 0).
+        let level = |loc: &str| {
+            body["levels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|l| l["location"] == loc)
+                .map(|l| l["available"].as_i64().unwrap_or(0).max(0))
+                .sum::<i64>()
+        };
+        let mut channels = serde_json::Map::new();
+        for (name, locations) in &record.config.channels {
+            channels.insert(name.clone(), locations.iter().map(|l| level(l)).sum::<i64>().into());
+        }
+        if !record.config.channels.contains_key(&record.config.waitlist_channel) {
+            channels.insert(record.config.waitlist_channel.clone(), body["available"].clone());
+        }
+        body["channels"] = channels.into();
+        body["waitlist_channel"] = record.config.waitlist_channel.clone().into();
+    }
+    json(status, &body)
 }
 
 /// Sends a command to the SKU's object, with the dev clock's offset in dev mode.

@@ -233,6 +233,27 @@ pub struct ShopConfig {
     /// The merchant's Klaviyo account, to mirror signups and offers into their flows.
     #[serde(default)]
     pub klaviyo: Option<KlaviyoSettings>,
+    /// Cloudflare Turnstile on signups: checked server-side, failing closed.
+    #[serde(default)]
+    pub turnstile: Option<TurnstileSettings>,
+    /// Double opt-in: a signup waits (`pending_confirmation`, keeping its place) until the shopper
+    /// clicks the signed link in the confirmation email.
+    #[serde(default)]
+    pub double_opt_in: bool,
+}
+
+/// The shop's Turnstile widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnstileSettings {
+    /// The widget's secret key (siteverify).
+    pub secret: String,
+    /// Hostnames the token must have been issued on (the storefront's); empty = any.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    /// The widget's `action`, when set: a token for another action is refused.
+    #[serde(default)]
+    pub action: Option<String>,
 }
 
 fn default_channel() -> String {
@@ -394,6 +415,15 @@ pub struct SignupRequest {
     /// The honeypot: a field hidden from people. Filled in, the signup is a bot's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub website: Option<String>,
+    /// The Turnstile token (`cf-turnstile-response`), when the shop uses Turnstile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnstile_token: Option<String>,
+    /// The consent wording the shopper saw next to the checkbox or button, kept as the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_text: Option<String>,
+    /// Where the signup came from (the product page URL; `widget`, `fallback_form`, `import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The answer to a signup (201 new, 200 already on the list) and to a position look-up.
