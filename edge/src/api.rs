@@ -360,6 +360,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             phone,
             locale,
             quantity,
+            consent: None,
         };
         let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".into());
         let keys = vec![format!("ip:{ip}"), format!("addr:{}", email.rate_key())];
@@ -393,7 +394,7 @@ pub async fn position(
 }
 
 /// E.164: `+` and 8–15 digits; spaces, dashes, dots and brackets are dropped first.
-fn parse_phone(p: &str) -> AppResult<String> {
+pub fn parse_phone(p: &str) -> AppResult<String> {
     let cleaned: String = p.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
     let digits = cleaned.strip_prefix('+').unwrap_or("");
     if (8..=15).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {

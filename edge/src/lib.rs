@@ -5,6 +5,7 @@
 //! `shared` crate and is driven by the `SkuQueue` object.
 
 mod api;
+mod audit;
 mod clock;
 mod config;
 mod delivery;
@@ -88,6 +89,8 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                     with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await
                 }
                 (Put, ["templates", kind]) => api::put_template(req, env, &cfg, shop, kind).await,
+                (Get, ["entries", entry]) => audit::entry(req, env, &cfg, shop, entry).await,
+                (Post, ["skus", sku, "dry-run"]) => with_sku(sku, audit::dry_run(req, env, &cfg, shop, sku)).await,
                 (Post, ["imports"]) => import::import(req, env, &cfg, shop).await,
                 (Get, ["events"]) => events::log(req, env, &cfg, shop).await,
                 (Post, ["privacy", "export"]) => privacy::export(req, env, &cfg, shop).await,
@@ -102,7 +105,9 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                     | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"]
                     | ["skus", _, "waitlist", _]
                     | ["webhooks", "shopify" | "inventory"]
-                    | ["imports" | "events"],
+                    | ["imports" | "events"]
+                    | ["entries", _]
+                    | ["skus", _, "dry-run"],
                 ) => Err(AppError::MethodNotAllowed),
                 _ => Err(not_found()),
             }

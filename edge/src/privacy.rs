@@ -1,6 +1,6 @@
-//! Privacy requests (admin): export everything held about an address, and erase it. Erasing purges
-//! the address from every SKU's entries and outbox of the shop and adds a keyed hash to the shop's
-//! suppression list, so the address does not come back through a webhook or an import.
+//! Privacy requests (admin): export everything held about an address or a phone number, and erase
+//! it. Erasing purges it from every SKU's entries, outbox and audit trail of the shop and adds a
+//! keyed hash to the shop's suppression list, so it does not come back through a webhook or an import.
 
 use crate::api::{call_sku, require_admin, shop_record, SHOP};
 use crate::config::Config;
@@ -14,36 +14,63 @@ use worker::{Env, Request, Response};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PrivacyRequest {
-    email: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
 }
 
-async fn address_and_skus(req: &mut Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<(String, Vec<String>)> {
+/// Whose data: an address (as its key) and/or a phone number (E.164).
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub email_key: Option<String>,
+    pub phone: Option<String>,
+}
+
+async fn subject_and_skus(req: &mut Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<(Subject, Vec<String>)> {
     require_admin(req, cfg)?;
     let body: PrivacyRequest = decode(&body_bytes(req).await?)?;
-    let email = Email::parse(&body.email)?;
+    let email_key = match &body.email {
+        Some(e) => Some(Email::parse(e)?.key()),
+        None => None,
+    };
+    let phone = match &body.phone {
+        Some(p) => Some(crate::api::parse_phone(p)?),
+        None => None,
+    };
+    if email_key.is_none() && phone.is_none() {
+        return Err(AppError::Invalid("invalid_field", "give email or phone".into()));
+    }
     shop_record(env, shop).await?;
     let skus: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Skus).await?;
-    Ok((email.key(), skus))
+    Ok((Subject { email_key, phone }, skus))
 }
 
 /// `POST /v1/shops/{shop}/privacy/export {"email"}`.
 pub async fn export(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let (key, skus) = address_and_skus(&mut req, env, cfg, shop).await?;
-    let entries = export_key(env, cfg, shop, &key, skus).await?;
-    json(200, &serde_json::json!({"email": key, "entries": entries}))
+    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop).await?;
+    let entries = export_subject(env, cfg, shop, &who, skus).await?;
+    json(200, &serde_json::json!({"email": who.email_key, "phone": who.phone, "entries": entries}))
 }
 
-/// Everything held about an address key across these SKUs.
-pub async fn export_key(
+/// Everything held about an address key or phone number across these SKUs.
+pub async fn export_subject(
     env: &Env,
     cfg: &Config,
     shop: &str,
-    key: &str,
+    who: &Subject,
     skus: Vec<String>,
 ) -> AppResult<Vec<serde_json::Value>> {
     let mut entries = Vec::new();
     for sku in skus {
-        let (status, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Export { email_key: key.to_owned() }).await?;
+        let (status, body) = call_sku(
+            env,
+            cfg,
+            shop,
+            &sku,
+            SkuCommand::Export { email_key: who.email_key.clone(), phone: who.phone.clone() },
+        )
+        .await?;
         match (status, body) {
             (200, serde_json::Value::Array(found)) => entries.extend(found),
             (404, _) => {}
@@ -55,18 +82,30 @@ pub async fn export_key(
 
 /// `POST /v1/shops/{shop}/privacy/erase {"email"}`.
 pub async fn erase(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let (key, skus) = address_and_skus(&mut req, env, cfg, shop).await?;
-    let erased = erase_key(env, cfg, shop, &key, skus).await?;
+    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop).await?;
+    let erased = erase_subject(env, cfg, shop, &who, skus).await?;
     json(200, &serde_json::json!({"erased_entries": erased, "suppressed": true}))
 }
 
-/// Erases an address key from these SKUs; answers how many entries were erased.
-pub async fn erase_key(env: &Env, cfg: &Config, shop: &str, key: &str, skus: Vec<String>) -> AppResult<u64> {
+/// Erases an address key or phone number from these SKUs; answers how many entries were erased.
+pub async fn erase_subject(env: &Env, cfg: &Config, shop: &str, who: &Subject, skus: Vec<String>) -> AppResult<u64> {
     // Suppress first: from this moment nothing more is sent, even if a SKU fails below.
-    crate::suppression::suppress(env, cfg, shop, key, "erased").await?;
+    if let Some(key) = &who.email_key {
+        crate::suppression::suppress(env, cfg, shop, key, "erased").await?;
+    }
+    if let Some(phone) = &who.phone {
+        crate::suppression::suppress(env, cfg, shop, &format!("sms:{phone}"), "erased").await?;
+    }
     let mut erased = 0;
     for sku in skus {
-        let (status, body) = call_sku(env, cfg, shop, &sku, SkuCommand::Erase { email_key: key.to_owned() }).await?;
+        let (status, body) = call_sku(
+            env,
+            cfg,
+            shop,
+            &sku,
+            SkuCommand::Erase { email_key: who.email_key.clone(), phone: who.phone.clone() },
+        )
+        .await?;
         if status != 200 {
             return Err(AppError::Internal(format!("erase in {sku}: {status} {body}")));
         }

@@ -110,6 +110,9 @@ pub enum SkuCommand {
         sms_consent: bool,
         locale: Option<String>,
         quantity: u32,
+        /// The consent record: when, from which IP and user agent, the text shown, the source.
+        #[serde(default)]
+        consent: Option<serde_json::Value>,
     },
     Backorder {
         shop: ShopContext,
@@ -205,11 +208,27 @@ pub enum SkuCommand {
     },
     /// Everything held about an address on this SKU (privacy export).
     Export {
-        email_key: String,
+        email_key: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
     },
-    /// Purges an address's personal data from entries and outbox (privacy erase).
+    /// Purges an address's (or a phone number's) personal data from entries, outbox and audit
+    /// trail (privacy erase).
     Erase {
-        email_key: String,
+        email_key: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+    },
+    /// An entry's audit trail: every state change and message with its cause.
+    Audit {
+        entry_id: String,
+    },
+    /// What an absolute level at a location would do now, computed and not applied: who would be
+    /// told what. Nothing is written or sent.
+    DryRun {
+        shop: ShopContext,
+        location: String,
+        available: i64,
     },
     Claim {
         entry_id: String,
@@ -249,6 +268,37 @@ pub struct ImportedEntry {
 }
 
 impl SkuCommand {
+    /// Why this command changes things, as the audit trail says it.
+    pub fn cause(&self) -> String {
+        match self {
+            SkuCommand::Configure { .. } => "admin: SKU settings".into(),
+            SkuCommand::Signup { .. } => "signup".into(),
+            SkuCommand::Backorder { order_id, .. } => format!("backorder for order {order_id}"),
+            SkuCommand::Level { event_id, location, available, .. } => match available {
+                Some(n) => format!("inventory event {event_id}: {n} at location {location}"),
+                None => format!("inventory event {event_id}: location {location} disconnected"),
+            },
+            SkuCommand::SetEta { event_id, .. } => format!("ETA event {event_id}"),
+            SkuCommand::Listing { .. } => "product sync".into(),
+            SkuCommand::Order { order_id, event_id, .. } => format!("order {order_id} ({event_id})"),
+            SkuCommand::OrderCancelled { order_id, .. } => format!("order {order_id} cancelled"),
+            SkuCommand::Shipped { order_id, .. } => format!("fulfillment of order {order_id}"),
+            SkuCommand::Import { .. } => "import".into(),
+            SkuCommand::Convert { order_id, event_id, .. } => match event_id {
+                Some(e) => format!("conversion, order {order_id} ({e})"),
+                None => format!("admin: conversion, order {order_id}"),
+            },
+            SkuCommand::Cancel { .. } => "shopper: cancel link".into(),
+            SkuCommand::Unsubscribe { .. } => "shopper: unsubscribe".into(),
+            SkuCommand::Engage { .. } => "shopper: opened or clicked the offer".into(),
+            SkuCommand::Erase { .. } => "privacy: erase".into(),
+            SkuCommand::Tick => "schedule".into(),
+            SkuCommand::Seed { .. } => "dev: seed".into(),
+            SkuCommand::Purge => "privacy: shop redact".into(),
+            _ => "read".into(),
+        }
+    }
+
     /// Commands that only read: they cannot change what is due or when, so the object need not
     /// re-arm its alarm after them (the widget polls `Position` while a page is open).
     pub fn is_read_only(&self) -> bool {
@@ -261,6 +311,8 @@ impl SkuCommand {
                 | SkuCommand::Mailbox
                 | SkuCommand::Export { .. }
                 | SkuCommand::Deliveries
+                | SkuCommand::Audit { .. }
+                | SkuCommand::DryRun { .. }
         )
     }
 }

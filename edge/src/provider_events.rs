@@ -1,6 +1,8 @@
 //! Events from the email provider: Resend posts `email.opened` / `email.clicked` (signed by Svix,
 //! which is Standard Webhooks under other header names). An open or a click marks the entry's
-//! current offer as engaged, so no non-opener follow-up goes out.
+//! current offer as engaged, so no non-opener follow-up goes out. A hard bounce or a spam complaint
+//! puts the address on the shop's suppression list: mailing it again would hurt the sender's
+//! reputation (and, for a complaint, ignore the shopper's wish).
 
 use crate::api::{call_sku, check_id};
 use crate::config::Config;
@@ -23,6 +25,18 @@ struct Event {
 struct EventData {
     #[serde(default)]
     tags: Tags,
+    /// The recipients (`["ada@example.com"]`).
+    #[serde(default)]
+    to: Vec<String>,
+    #[serde(default)]
+    bounce: Option<Bounce>,
+}
+
+/// Resend's bounce details: `type` is `Permanent` (hard) or `Transient` (soft).
+#[derive(Deserialize, Default)]
+struct Bounce {
+    #[serde(default, rename = "type")]
+    kind: String,
 }
 
 /// Resend echoes the tags we sent: as an object, or as a `[{name, value}]` list.
@@ -63,6 +77,9 @@ pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Resp
     let secrets: Vec<String> = cfg.provider_webhook_secret.iter().cloned().collect();
     verify_standard(headers, &body, &secrets, worker::Date::now().as_millis() as i64 / 1000)?;
     let event: Event = decode(&body)?;
+    if matches!(event.kind.as_str(), "email.bounced" | "email.complained") {
+        return suppress(env, cfg, &event).await;
+    }
     if !matches!(event.kind.as_str(), "email.opened" | "email.clicked") {
         return json(
             200,
@@ -81,4 +98,28 @@ pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Resp
         return Err(AppError::Internal(format!("engage answered {status}")));
     }
     json(200, &serde_json::json!({"outcome": "applied"}))
+}
+
+/// A hard bounce or a complaint: the address gets nothing more from this shop. A soft bounce
+/// (mailbox full, greylisting) is left to the outbox's retries.
+async fn suppress(env: &Env, cfg: &Config, event: &Event) -> AppResult<Response> {
+    let soft = event.data.bounce.as_ref().is_some_and(|b| !b.kind.eq_ignore_ascii_case("permanent"));
+    if event.kind == "email.bounced" && soft {
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": "transient bounce"}));
+    }
+    let Some(shop) = event.data.tags.get("shop") else {
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
+    };
+    check_id("shop", &shop)?;
+    let reason = if event.kind == "email.bounced" { "bounced" } else { "complained" };
+    let mut suppressed = 0;
+    for to in &event.data.to {
+        let key = match shared::Email::parse(to) {
+            Ok(e) => e.key(),
+            Err(_) => continue,
+        };
+        crate::suppression::suppress(env, cfg, &shop, &key, reason).await?;
+        suppressed += 1;
+    }
+    json(200, &serde_json::json!({"outcome": "suppressed", "reason": reason, "addresses": suppressed}))
 }

@@ -12,6 +12,7 @@ use crate::api::{call_sku, header, new_id, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
+use crate::privacy::Subject;
 use crate::protocol::{Shipment, ShopCommand, ShopContext, ShopRecord, SkuCommand};
 use serde_json::{json, Value};
 use shared::date::parse_timestamp_ms;
@@ -239,20 +240,27 @@ async fn fulfillment(env: &Env, cfg: &Config, ctx: ShopContext, f: Fulfillment) 
     )
 }
 
+/// The customer's address and phone number, as far as they are usable.
+fn subject(email: Option<&str>, phone: Option<&str>) -> Option<Subject> {
+    let email_key = email.and_then(|e| Email::parse(e).ok()).map(|e| e.key());
+    let phone = phone.and_then(|p| crate::api::parse_phone(p).ok());
+    (email_key.is_some() || phone.is_some()).then_some(Subject { email_key, phone })
+}
+
 async fn data_request(env: &Env, cfg: &Config, shop: &str, r: CustomersDataRequest) -> AppResult<Response> {
-    let Some(email) = r.customer.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
-        return json(200, &json!({"outcome": "ignored", "reason": "no_email"}));
+    let Some(who) = subject(r.customer.email.as_deref(), r.customer.phone.as_deref()) else {
+        return json(200, &json!({"outcome": "ignored", "reason": "no_contact"}));
     };
-    let entries = crate::privacy::export_key(env, cfg, shop, &email.key(), known_skus(env, shop).await?).await?;
+    let entries = crate::privacy::export_subject(env, cfg, shop, &who, known_skus(env, shop).await?).await?;
     worker::console_log!("customers/data_request for shop {shop}: {} entries", entries.len());
-    json(200, &json!({"outcome": "exported", "email": email.key(), "entries": entries}))
+    json(200, &json!({"outcome": "exported", "email": who.email_key, "phone": who.phone, "entries": entries}))
 }
 
 async fn customer_redact(env: &Env, cfg: &Config, shop: &str, r: CustomersRedact) -> AppResult<Response> {
-    let Some(email) = r.customer.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
-        return json(200, &json!({"outcome": "ignored", "reason": "no_email"}));
+    let Some(who) = subject(r.customer.email.as_deref(), r.customer.phone.as_deref()) else {
+        return json(200, &json!({"outcome": "ignored", "reason": "no_contact"}));
     };
-    let erased = crate::privacy::erase_key(env, cfg, shop, &email.key(), known_skus(env, shop).await?).await?;
+    let erased = crate::privacy::erase_subject(env, cfg, shop, &who, known_skus(env, shop).await?).await?;
     json(200, &json!({"outcome": "redacted", "erased_entries": erased}))
 }
 

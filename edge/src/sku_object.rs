@@ -63,6 +63,7 @@ impl DurableObject for SkuQueue {
         let now = real_now() + request.clock_offset_ms;
         let cfg = Config::from_env(&self.env);
         let read_only = request.cmd.is_read_only();
+        store.set_cause(request.cmd.cause());
         let result = handle(&store, &cfg, request.cmd, now);
         if !read_only {
             self.schedule(&store, now, None).await?;
@@ -78,6 +79,7 @@ impl DurableObject for SkuQueue {
         let offset = store.clock_offset()?;
         let now = real_now() + offset;
         let cfg = Config::from_env(&self.env);
+        store.set_cause("schedule".into());
         run_due(&store, &cfg, now).map_err(|e| worker::Error::RustError(format!("{e:?}")))?;
         let paced_until = delivery::deliver_due(&self.env, &cfg, &store, offset).await?;
         self.schedule(&store, real_now() + offset, paced_until).await?;
@@ -214,7 +216,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 },
             )
         }
-        SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity } => {
+        SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent } => {
             let s = Sku::load(store, Some(shop))?;
             let email = Email::parse(&email)?;
             let existing = store.entry_by_key(&email.key())?;
@@ -229,7 +231,11 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 order_id: None,
                 at: now,
             };
-            join(store, cfg, &s, existing, new, now)
+            let a = join(store, cfg, &s, existing, new, now)?;
+            if let (201, Some(c), Some(id)) = (a.status, consent, a.body["entry_id"].as_str()) {
+                store.set_consent(id, &c)?;
+            }
+            Ok(a)
         }
         SkuCommand::Backorder { shop, entry_id, order_id, email, quantity, ordered_at_ms } => {
             let s = Sku::load(store, Some(shop))?;
@@ -341,9 +347,9 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             store.skip_pending(&entry.id, "skipped: unsubscribed")?;
             answer(200, &serde_json::json!({"entry_id": entry.id, "email_key": entry.email_key}))
         }
-        SkuCommand::Export { email_key } => {
+        SkuCommand::Export { email_key, phone } => {
             let mut out = Vec::new();
-            for e in store.entries_by_key(&email_key)? {
+            for e in entries_of(store, email_key.as_deref(), phone.as_deref())? {
                 out.push(serde_json::json!({
                     "sku": store.sku()?,
                     "entry_id": e.id,
@@ -356,13 +362,15 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                     "order_id": e.order_id,
                     "status": e.status,
                     "created_at": e.created_at,
+                    "consent": store.consent(&e.id)?,
                     "messages": store.all_message_rows_for(&e.id)?,
+                    "audit": store.audit_of(&e.id)?,
                 }));
             }
             answer(200, &out)
         }
-        SkuCommand::Erase { email_key } => {
-            let entries = store.entries_by_key(&email_key)?;
+        SkuCommand::Erase { email_key, phone } => {
+            let entries = entries_of(store, email_key.as_deref(), phone.as_deref())?;
             if let Ok(s) = Sku::load(store, None) {
                 let mut q = s.queue(store)?;
                 for e in &entries {
@@ -374,6 +382,75 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 store.erase_entry(&e.id, &format!("erased:{}", e.id))?;
             }
             answer(200, &serde_json::json!({"erased_entries": entries.len()}))
+        }
+        SkuCommand::Audit { entry_id } => {
+            let s = Sku::load(store, None)?;
+            let e = known_entry(store, &entry_id)?;
+            let q = s.queue(store)?;
+            answer(
+                200,
+                &serde_json::json!({
+                    "sku": s.name,
+                    "entry": {
+                        "entry_id": e.id,
+                        "email": e.email,
+                        "phone": e.phone,
+                        "sms_consent": e.sms_consent,
+                        "kind": e.kind,
+                        "status": e.status,
+                        "position": q.position(&e.id),
+                        "quantity": e.quantity,
+                        "units": e.units,
+                        "order_id": e.order_id,
+                        "created_at": e.created_at,
+                        "hold_until": e.hold_until,
+                    },
+                    "consent": store.consent(&e.id)?,
+                    "messages": store.messages_for(&e.id)?,
+                    "trail": store.audit_of(&e.id)?,
+                }),
+            )
+        }
+        SkuCommand::DryRun { shop, location, available } => {
+            let s = Sku::load(store, None)?;
+            let s = Sku { shop, ..s };
+            let mut q = s.queue(store)?;
+            let before = q.available();
+            let sellable = s.shop.sellable_locations.as_ref().is_none_or(|l| l.contains(&location));
+            let others: i64 = store
+                .levels()?
+                .into_iter()
+                .filter(|(loc, _, counts)| *counts && *loc != location)
+                .map(|(_, n, _)| n.max(0))
+                .sum();
+            let after = others + if sellable { available.max(0) } else { 0 };
+            let effects = q.set_level(after, now);
+            let messages = render_all(cfg, &q, &s, &effects, now, Extras::default());
+            let positions = q.positions();
+            let would: Vec<serde_json::Value> = messages
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "entry_id": m.entry_id,
+                        "channel": m.channel.as_str(),
+                        "kind": m.kind,
+                        "to": m.to,
+                        "subject": m.subject,
+                        "position": positions.get(m.entry_id.as_str()),
+                    })
+                })
+                .collect();
+            answer(
+                200,
+                &serde_json::json!({
+                    "dry_run": true,
+                    "location": location,
+                    "location_sellable": sellable,
+                    "available_before": before,
+                    "available_after": q.available(),
+                    "would_send": would,
+                }),
+            )
         }
         SkuCommand::Claim { entry_id } => {
             let s = Sku::load(store, None)?;
@@ -722,6 +799,22 @@ fn klaviyo_row(s: &Sku, e: &shared::queue::Entry, key: String, step: &str, job: 
         text: job.to_string(),
         unsubscribe_url: None,
     }
+}
+
+/// Entries of an address key or a phone number.
+fn entries_of(store: &Store, email_key: Option<&str>, phone: Option<&str>) -> AppResult<Vec<shared::queue::Entry>> {
+    let mut out = match email_key {
+        Some(k) => store.entries_by_key(k)?,
+        None => Vec::new(),
+    };
+    if let Some(p) = phone {
+        for e in store.entries_by_phone(p)? {
+            if !out.iter().any(|o| o.id == e.id) {
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn known_entry(store: &Store, entry_id: &str) -> AppResult<shared::queue::Entry> {

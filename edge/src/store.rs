@@ -61,6 +61,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_at);
 CREATE TABLE IF NOT EXISTS schema_version (v INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  entry_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  cause TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entry ON audit(entry_id, id);
 CREATE INDEX IF NOT EXISTS outbox_entry ON outbox(entry_id);
 ";
 
@@ -196,6 +205,24 @@ impl EventOutcome {
 
 pub struct Store {
     db: SqlStorage,
+    /// Why the current command changes things ("inventory event shopify:…", "admin: conversion"):
+    /// written beside every state change and queued message in the audit trail.
+    cause: std::cell::RefCell<String>,
+}
+
+/// One line of an entry's audit trail.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct AuditRow {
+    pub at: i64,
+    /// `state`, `queued`, `sent`, `retry`, `failed`, `skipped`.
+    pub event: String,
+    pub detail: String,
+    pub cause: String,
+}
+
+#[derive(Deserialize)]
+struct StatusRow {
+    status: String,
 }
 
 impl Store {
@@ -216,7 +243,12 @@ impl Store {
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN batch_key TEXT", None);
             db.exec("INSERT INTO schema_version (v) VALUES (3)", None)?;
         }
-        Ok(Store { db })
+        // v4: the consent record of each signup (JSON: when, IP, user agent, text shown, source, channels).
+        if version < 4 {
+            let _ = db.exec("ALTER TABLE entries ADD COLUMN consent TEXT", None);
+            db.exec("INSERT INTO schema_version (v) VALUES (4)", None)?;
+        }
+        Ok(Store { db, cause: std::cell::RefCell::new("unknown".into()) })
     }
 
     pub fn config(&self) -> Result<Option<SkuConfig>> {
@@ -325,8 +357,14 @@ impl Store {
     pub fn erase_entry(&self, entry_id: &str, tombstone: &str) -> Result<()> {
         sql::exec(
             &self.db,
-            "UPDATE entries SET email = 'erased', email_key = ?, phone = NULL, locale = NULL, sms_consent = 0 WHERE id = ?",
+            "UPDATE entries SET email = 'erased', email_key = ?, phone = NULL, locale = NULL, sms_consent = 0, consent = NULL WHERE id = ?",
             vec![tombstone.into(), entry_id.into()],
+        )?;
+        // Provider answers quoted in the trail can carry the address.
+        sql::exec(
+            &self.db,
+            "UPDATE audit SET detail = event || ' (erased)' WHERE entry_id = ?",
+            vec![entry_id.into()],
         )?;
         sql::exec(&self.db, "DELETE FROM outbox WHERE entry_id = ?", vec![entry_id.into()])
     }
@@ -462,8 +500,25 @@ impl Store {
     pub fn commit(&self, queue: &Queue, effects: &[Effect], messages: &[NewMessage], now: i64) -> Result<()> {
         self.set_meta("restock_seq", &queue.counters().restock_seq.to_string())?;
         self.set_meta("eta_version", &queue.counters().eta_version.to_string())?;
+        let cause = self.cause.borrow().clone();
         for fx in effects {
             if let Effect::Save(e) = fx {
+                let before: Vec<StatusRow> =
+                    self.db.exec("SELECT status FROM entries WHERE id = ?", vec![e.id.clone().into()])?.to_array()?;
+                let before = before.into_iter().next().map(|r| r.status);
+                if before.as_deref() != Some(e.status.as_str()) {
+                    let mut detail = match before {
+                        Some(b) => format!("{b} → {}", e.status.as_str()),
+                        None => format!("joined as {} ({} wanted)", e.status.as_str(), e.quantity),
+                    };
+                    if e.units > 0 {
+                        detail.push_str(&format!(", {} unit(s)", e.units));
+                    }
+                    if let Some(t) = e.hold_until {
+                        detail.push_str(&format!(", held until {}", shared::date::format_timestamp_ms(t)));
+                    }
+                    self.audit(&e.id, now, "state", &detail, &cause)?;
+                }
                 sql::exec(
                     &self.db,
                     "INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, kind, quantity, order_id, status,
@@ -500,7 +555,10 @@ impl Store {
     }
 
     fn write_messages(&self, messages: &[NewMessage], now: i64) -> Result<()> {
+        let cause = self.cause.borrow().clone();
         for m in messages {
+            let detail = format!("{} {} ({})", m.channel.as_str(), m.kind, m.key);
+            self.audit(&m.entry_id, now, "queued", &detail, &cause)?;
             sql::exec(
                 &self.db,
                 "INSERT OR IGNORE INTO outbox (key, entry_id, channel, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url)
@@ -526,10 +584,70 @@ impl Store {
 
     /// Deletes everything: entries, messages, levels, seen events, settings.
     pub fn purge(&self) -> Result<()> {
-        for table in ["entries", "outbox", "levels", "events", "meta"] {
+        for table in ["entries", "outbox", "levels", "events", "meta", "audit"] {
             self.db.exec(&format!("DELETE FROM {table}"), None)?;
         }
         Ok(())
+    }
+
+    pub fn set_cause(&self, cause: String) {
+        *self.cause.borrow_mut() = cause;
+    }
+
+    fn audit(&self, entry_id: &str, at: i64, event: &str, detail: &str, cause: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "INSERT INTO audit (entry_id, at, event, detail, cause) VALUES (?, ?, ?, ?, ?)",
+            vec![entry_id.into(), at.into(), event.into(), detail.into(), cause.into()],
+        )
+    }
+
+    /// The time on this object's clock (the dev clock's offset included).
+    fn clock_now(&self) -> Result<i64> {
+        Ok(worker::Date::now().as_millis() as i64 + self.clock_offset()?)
+    }
+
+    /// A delivery outcome in the audit trail of the message's entry.
+    fn audit_delivery(&self, key: &str, event: &str, detail: &str) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "INSERT INTO audit (entry_id, at, event, detail, cause)
+             SELECT entry_id, ?, ?, channel || ' ' || kind || ': ' || ?, 'delivery' FROM outbox WHERE key = ?",
+            vec![self.clock_now()?.into(), event.into(), detail.into(), key.into()],
+        )
+    }
+
+    /// Keeps the consent record of a signup (erased with the entry's personal data).
+    pub fn set_consent(&self, entry_id: &str, consent: &serde_json::Value) -> Result<()> {
+        sql::exec(
+            &self.db,
+            "UPDATE entries SET consent = ? WHERE id = ?",
+            vec![consent.to_string().into(), entry_id.into()],
+        )
+    }
+
+    pub fn consent(&self, entry_id: &str) -> Result<Option<serde_json::Value>> {
+        #[derive(Deserialize)]
+        struct C {
+            consent: Option<String>,
+        }
+        let rows: Vec<C> =
+            self.db.exec("SELECT consent FROM entries WHERE id = ?", vec![entry_id.into()])?.to_array()?;
+        Ok(rows.into_iter().next().and_then(|c| c.consent).and_then(|c| serde_json::from_str(&c).ok()))
+    }
+
+    /// An entry's audit trail, oldest first.
+    pub fn audit_of(&self, entry_id: &str) -> Result<Vec<AuditRow>> {
+        self.db
+            .exec("SELECT at, event, detail, cause FROM audit WHERE entry_id = ? ORDER BY id", vec![entry_id.into()])?
+            .to_array()
+    }
+
+    /// Entries with this phone number (any kind, any status).
+    pub fn entries_by_phone(&self, phone: &str) -> Result<Vec<Entry>> {
+        let rows: Vec<EntryRow> =
+            self.db.exec("SELECT * FROM entries WHERE phone = ? ORDER BY seq", vec![phone.into()])?.to_array()?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
     }
 
     /// Writes outbox rows on their own (an event caused by a delivery, not by a queue change).
@@ -541,12 +659,19 @@ impl Store {
     pub fn skip_pending(&self, entry_id: &str, reason: &str) -> Result<()> {
         sql::exec(
             &self.db,
+            "INSERT INTO audit (entry_id, at, event, detail, cause)
+             SELECT entry_id, ?, 'skipped', channel || ' ' || kind || ': ' || ?, ? FROM outbox WHERE entry_id = ? AND status = 'pending'",
+            vec![self.clock_now()?.into(), reason.into(), self.cause.borrow().clone().into(), entry_id.into()],
+        )?;
+        sql::exec(
+            &self.db,
             "UPDATE outbox SET status = 'skipped', last_error = ? WHERE entry_id = ? AND status = 'pending'",
             vec![reason.into(), entry_id.into()],
         )
     }
 
     pub fn mark_skipped(&self, key: &str, reason: &str) -> Result<()> {
+        self.audit_delivery(key, "skipped", reason)?;
         sql::exec(
             &self.db,
             "UPDATE outbox SET status = 'skipped', last_error = ? WHERE key = ?",
@@ -592,6 +717,8 @@ impl Store {
     }
 
     pub fn mark_sent(&self, key: &str, attempts: i64, now: i64, provider_id: Option<String>) -> Result<()> {
+        let detail = format!("try {attempts}, provider id {}", provider_id.as_deref().unwrap_or("-"));
+        self.audit_delivery(key, "sent", &detail)?;
         sql::exec(
             &self.db,
             "UPDATE outbox SET status = 'sent', attempts = ?, sent_at = ?, provider_id = ?, last_error = NULL WHERE key = ?",
@@ -600,6 +727,8 @@ impl Store {
     }
 
     pub fn mark_retry(&self, key: &str, attempts: i64, at: i64, reason: &str) -> Result<()> {
+        let detail = format!("try {attempts}: {reason}; next try {}", shared::date::format_timestamp_ms(at));
+        self.audit_delivery(key, "retry", &detail)?;
         sql::exec(
             &self.db,
             "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE key = ?",
@@ -608,6 +737,7 @@ impl Store {
     }
 
     pub fn mark_failed(&self, key: &str, attempts: i64, reason: &str) -> Result<()> {
+        self.audit_delivery(key, "failed", &format!("try {attempts}: {reason}"))?;
         sql::exec(
             &self.db,
             "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE key = ?",

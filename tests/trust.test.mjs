@@ -1,0 +1,146 @@
+// Trust: "why did (or didn't) I get the email?" — the audit trail of an entry (state changes with
+// their cause, messages queued / sent / failed / skipped with the reason), the dry run of an
+// inventory update (who would get what; nothing changes), bounce and complaint suppression, the
+// consent record, and privacy requests by phone number.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, eventually, kindOf, signStandard, standardHeaders, startCapture, startEdge } from './support/harness.mjs';
+
+const SHOP = 'trust';
+const FEED = `whsec_${Buffer.from('trust-inventory-feed-test-key-01').toString('base64')}`;
+const RESEND = `whsec_${Buffer.from('trust-resend-webhook-test-key-01').toString('base64')}`;
+
+let capture;
+let edge;
+let admin;
+let pub;
+
+const level = async (sku, available, at = new Date().toISOString()) => {
+  const body = JSON.stringify({ sku, available, updated_at: at });
+  const r = await pub.post(`/v1/shops/${SHOP}/webhooks/inventory`, body, standardHeaders(body, FEED));
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+};
+const resendEvent = (type, data) => {
+  const body = JSON.stringify({ type, created_at: new Date().toISOString(), data });
+  const id = `msg_${Math.random().toString(36).slice(2)}`;
+  const ts = Math.floor(Date.now() / 1000);
+  return fetch(`${edge.url}/v1/webhooks/resend`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': String(ts), 'svix-signature': signStandard(id, ts, body, RESEND) },
+  });
+};
+
+describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () => {
+  before(async () => {
+    capture = await startCapture({ idempotency: true });
+    edge = await startEdge({ vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: 'k', RESEND_WEBHOOK_SECRET: RESEND } });
+    admin = api(edge);
+    pub = api(edge, null);
+    const shop = { name: 'Trust Co', from_email: 'hi@trust.example', inventory_webhook_secrets: [FEED], hold_hours: 24, support_email: 'help@trust.example' };
+    assert.equal((await admin.put(`/v1/shops/${SHOP}`, shop)).status, 200);
+    for (const sku of ['LAMP', 'DESK']) {
+      assert.equal((await admin.put(`/v1/shops/${SHOP}/skus/${sku}`, { title: sku, url: `https://trust.example/${sku}` })).status, 200);
+    }
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it('the audit trail says what happened to an entry and why, including a refused address', async () => {
+    capture.failRecipient('bad@example.com', 422, { body: JSON.stringify({ name: 'validation_error', message: 'invalid `to` field' }) });
+    const good = (await pub.post(`/v1/shops/${SHOP}/skus/LAMP/waitlist`, { email: 'ok@example.com' })).json;
+    const bad = (await pub.post(`/v1/shops/${SHOP}/skus/LAMP/waitlist`, { email: 'bad@example.com' })).json;
+    const third = (await pub.post(`/v1/shops/${SHOP}/skus/LAMP/waitlist`, { email: 'third@example.com' })).json;
+    await level('LAMP', 1, '2026-11-29T10:00:00Z');
+    await capture.waitFor((reqs) => reqs.filter((r) => kindOf(r.body) === 'restock_offer').length === 1 && reqs.filter((r) => kindOf(r.body) === 'sold_out_again').length >= 1);
+
+    const a = await eventually(async () => {
+      const r = await admin.get(`/v1/shops/${SHOP}/entries/${good.entry_id}`);
+      assert.equal(r.status, 200, r.text);
+      return r.json.trail.some((t) => t.event === 'sent' && t.detail.includes('restock_offer')) && r.json;
+    }, { what: 'the offer marked sent in the trail' });
+    assert.equal(a.sku, 'LAMP');
+    assert.equal(a.entry.status, 'offered');
+    const events = a.trail.map((t) => `${t.event}|${t.cause}`);
+    assert.ok(events.includes('state|signup'), events.join('\n'));
+    assert.ok(a.trail.some((t) => t.event === 'state' && t.detail.startsWith('waiting → offered') && t.cause.startsWith('inventory event inventory:')), events.join('\n'));
+    assert.ok(a.trail.some((t) => t.event === 'queued' && t.detail.includes('restock_offer')));
+
+    const b = await eventually(async () => {
+      const r = await admin.get(`/v1/shops/${SHOP}/entries/${bad.entry_id}?sku=LAMP`);
+      return r.json.trail.some((t) => t.event === 'failed') && r.json;
+    }, { what: 'the refused address failing in the trail' });
+    const failed = b.trail.find((t) => t.event === 'failed');
+    assert.match(failed.detail, /422/);
+    assert.equal(failed.cause, 'delivery');
+    assert.ok(b.messages.some((m) => m.status === 'failed' && /422/.test(m.last_error)));
+
+    const unknown = await admin.get(`/v1/shops/${SHOP}/entries/nope-1234`);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.error.code, 'unknown_entry');
+    assert.equal((await pub.get(`/v1/shops/${SHOP}/entries/${good.entry_id}`)).status, 401);
+    assert.ok(third.entry_id);
+  });
+
+  it('a dry run says who would get what, and changes and sends nothing', async () => {
+    const before = (await admin.get(`/v1/shops/${SHOP}/skus/LAMP/queue`)).json;
+    const sent = capture.emailRequests().length;
+    const r = await admin.post(`/v1/shops/${SHOP}/skus/LAMP/dry-run`, { available: 3 });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.dry_run, true);
+    assert.equal(r.json.available_before, 1);
+    assert.equal(r.json.available_after, 3);
+    const offers = r.json.would_send.filter((m) => m.kind === 'restock_offer' && m.channel === 'email').map((m) => m.to);
+    assert.deepEqual(offers, ['bad@example.com', 'third@example.com']);
+    const after = (await admin.get(`/v1/shops/${SHOP}/skus/LAMP/queue`)).json;
+    assert.deepEqual(after, before, 'nothing changed');
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal(capture.emailRequests().length, sent, 'nothing sent');
+    const badBody = await admin.post(`/v1/shops/${SHOP}/skus/LAMP/dry-run`, { available: 'many' });
+    assert.equal(badBody.status, 422);
+  });
+
+  it('a hard bounce or a complaint suppresses the address; a soft bounce does not', async () => {
+    const soft = await resendEvent('email.bounced', { to: ['soft@example.com'], bounce: { type: 'Transient' }, tags: { shop: SHOP } });
+    assert.equal((await soft.json()).outcome, 'ignored');
+    const hard = await resendEvent('email.bounced', { to: ['ok@example.com'], bounce: { type: 'Permanent' }, tags: { shop: SHOP } });
+    assert.equal(hard.status, 200);
+    assert.equal((await hard.json()).outcome, 'suppressed');
+    const complaint = await resendEvent('email.complained', { to: ['third@example.com'], tags: { shop: SHOP } });
+    assert.equal((await complaint.json()).reason, 'complained');
+    // ok@ is now on DESK's list too; its confirmation is queued but never sent.
+    const before = capture.emailRequests().length;
+    const r = await pub.post(`/v1/shops/${SHOP}/skus/DESK/waitlist`, { email: 'ok@example.com' });
+    assert.equal(r.status, 201, r.text);
+    const entry = await eventually(async () => {
+      const a = (await admin.get(`/v1/shops/${SHOP}/entries/${r.json.entry_id}`)).json;
+      return a.trail.some((t) => t.event === 'skipped') && a;
+    }, { what: 'the confirmation skipped' });
+    assert.ok(entry.messages.every((m) => m.status === 'skipped'));
+    assert.ok(!capture.emailRequests().slice(before).some((q) => q.body.to[0] === 'ok@example.com'));
+  });
+
+  it('privacy by phone number: export finds the entries, erase purges them and the audit trail', async () => {
+    const r = await pub.post(`/v1/shops/${SHOP}/skus/DESK/waitlist`, { email: 'phoney@example.com', phone: '+1 415 555 0123', sms_consent: true });
+    assert.equal(r.status, 201, r.text);
+    const ex = await admin.post(`/v1/shops/${SHOP}/privacy/export`, { phone: '+14155550123' });
+    assert.equal(ex.status, 200, ex.text);
+    assert.equal(ex.json.entries.length, 1);
+    assert.equal(ex.json.entries[0].email, 'phoney@example.com');
+    assert.ok(Array.isArray(ex.json.entries[0].audit));
+    const er = await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { phone: '+14155550123' });
+    assert.equal(er.status, 200, er.text);
+    assert.equal(er.json.erased_entries, 1);
+    const a = (await admin.get(`/v1/shops/${SHOP}/entries/${r.json.entry_id}`)).json;
+    assert.equal(a.entry.email, 'erased');
+    assert.equal(a.entry.phone, null);
+    assert.ok(a.trail.every((t) => t.detail.endsWith('(erased)')), JSON.stringify(a.trail));
+    assert.equal((await admin.post(`/v1/shops/${SHOP}/privacy/erase`, {})).status, 422);
+    assert.equal((await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { phone: '12' })).json.error.code, 'invalid_phone');
+  });
+});
