@@ -143,4 +143,50 @@ describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () =
     assert.equal((await admin.post(`/v1/shops/${SHOP}/privacy/erase`, {})).status, 422);
     assert.equal((await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { phone: '12' })).json.error.code, 'invalid_phone');
   });
+
+  it('double opt-in: a signup waits for the emailed link, then takes its place by signup time', async () => {
+    const shop = { name: 'DOI Co', from_email: 'hi@doi.example', inventory_webhook_secrets: [FEED], double_opt_in: true };
+    assert.equal((await admin.put('/v1/shops/doi', shop)).status, 200);
+    assert.equal((await admin.put('/v1/shops/doi/skus/VASE', { title: 'Vase', url: 'https://doi.example/vase' })).status, 200);
+    const first = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'first@example.com' });
+    const second = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'second@example.com' });
+    assert.equal(first.status, 201, first.text);
+    assert.equal(first.json.status, 'pending_confirmation');
+    assert.equal(first.json.position, null);
+    const again = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'first@example.com' });
+    assert.equal(again.json.entry_id, first.json.entry_id);
+
+    const linkOf = async (to) => {
+      const mail = await capture.waitFor((reqs) => reqs.find((r) => kindOf(r.body) === 'confirm_signup' && r.body.to[0] === to));
+      assert.match(mail.body.subject, /Please confirm/);
+      return mail.body.text.match(/http:\/\/\S+\/v1\/confirm\/\S+/)[0];
+    };
+    const firstLink = await linkOf('first@example.com');
+    const secondLink = await linkOf('second@example.com');
+    // Unconfirmed, nobody is in line: stock arriving now offers nothing to them.
+    const body = JSON.stringify({ sku: 'VASE', available: 1, updated_at: new Date().toISOString() });
+    const lvl = await pub.post('/v1/shops/doi/webhooks/inventory', body, standardHeaders(body, FEED));
+    assert.equal(lvl.json.offers, 0, lvl.text);
+
+    // A GET (a mail scanner) only shows the button.
+    const page = await fetch(secondLink);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form method="post">/);
+    let q = (await admin.get('/v1/shops/doi/skus/VASE/queue')).json;
+    assert.ok(q.entries.every((e) => e.status === 'pending_confirmation'));
+
+    const c2 = await fetch(secondLink, { method: 'POST' });
+    assert.equal(c2.status, 200);
+    assert.match(await c2.text(), /#1 in line/);
+    const c1 = await fetch(firstLink, { method: 'POST' });
+    assert.match(await c1.text(), /#1 in line/, 'the earlier signup goes ahead of the earlier confirmation');
+    q = (await admin.get('/v1/shops/doi/skus/VASE/queue')).json;
+    assert.deepEqual(q.entries.map((e) => [e.email, e.status, e.position]), [['first@example.com', 'waiting', 1], ['second@example.com', 'waiting', 2]]);
+    await capture.waitFor((reqs) => reqs.filter((r) => kindOf(r.body) === 'signup_confirmation' && r.body.to[0].endsWith('@example.com') && ['first@example.com', 'second@example.com'].includes(r.body.to[0])).length === 2);
+    const twice = await fetch(firstLink, { method: 'POST' });
+    assert.equal(twice.status, 200);
+    assert.match(await twice.text(), /Already confirmed/);
+    const forged = await fetch(firstLink.slice(0, -4) + 'AAAA', { method: 'POST' });
+    assert.ok(forged.status >= 400 && forged.status < 500);
+  });
 });

@@ -69,6 +69,8 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
         (Get, ["v1", "l", token]) => links::click(env, &cfg, token).await,
         (Get, ["v1", "cancel", token]) => links::cancel_page(&cfg, token).await,
         (Post, ["v1", "cancel", token]) => links::cancel(env, &cfg, token).await,
+        (Get, ["v1", "confirm", token]) => links::confirm_page(&cfg, token).await,
+        (Post, ["v1", "confirm", token]) => links::confirm(env, &cfg, token).await,
         (Get, ["v1", "unsubscribe", token]) => links::unsubscribe_page(&cfg, token).await,
         (Post, ["v1", "unsubscribe", token]) => links::unsubscribe(env, &cfg, token).await,
         (Post, ["v1", "webhooks", "resend"]) => provider_events::resend(req, env, &cfg).await,

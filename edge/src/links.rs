@@ -15,6 +15,8 @@ use worker::{Env, Request, Response};
 
 /// Cancel links stay valid this long after the backorder is acknowledged.
 const CANCEL_VALID_MS: i64 = 120 * DAY_MS;
+/// A double opt-in link is good for a week; after that the shopper signs up again.
+const CONFIRM_VALID_MS: i64 = 7 * DAY_MS;
 /// Unsubscribe links keep working long after the message (a year).
 const UNSUBSCRIBE_VALID_MS: i64 = 366 * DAY_MS;
 /// Claim links without a hold (no-hold policy, heads-ups) stay valid this long.
@@ -27,6 +29,8 @@ pub struct MessageLinks {
     pub cancel_url: Option<String>,
     /// One-click unsubscribe (RFC 8058), in every message.
     pub unsubscribe_url: Option<String>,
+    /// Confirms a signup (double opt-in).
+    pub confirm_url: Option<String>,
 }
 
 /// Builds the signed (and click-tracked) links for one message.
@@ -76,6 +80,10 @@ pub fn for_message(
     if kind == MessageKind::BackorderAck {
         let token = sign(secret, &claims(Purpose::Cancel, None, now + CANCEL_VALID_MS));
         links.cancel_url = Some(format!("{base}/v1/cancel/{token}"));
+    }
+    if kind == MessageKind::ConfirmSignup {
+        let token = sign(secret, &claims(Purpose::Confirm, None, now + CONFIRM_VALID_MS));
+        links.confirm_url = Some(format!("{base}/v1/confirm/{token}"));
     }
     links
 }
@@ -149,6 +157,37 @@ pub async fn cancel(env: &Env, cfg: &Config, token: &str) -> AppResult<Response>
     match status {
         200 => page("Backorder cancelled", &format!("<p>Your backorder is cancelled and {} will refund you.{contact}</p>", escape(&record.config.name))),
         409 => page("Nothing to cancel", &format!("<p>This backorder can no longer be cancelled here (it has shipped or was already cancelled).{contact}</p>")),
+        _ => json(status, &body),
+    }
+}
+
+/// `GET /v1/confirm/{token}`: a page with the confirm button (mail scanners only GET, and must not
+/// confirm for the shopper).
+pub async fn confirm_page(cfg: &Config, token: &str) -> AppResult<Response> {
+    check(cfg, token, Purpose::Confirm, now_ms())?;
+    page(
+        "Confirm your signup",
+        "<p>One click and you're on the waitlist. Your place counts from when you signed up.</p>\
+         <form method=\"post\"><button type=\"submit\">Yes, keep me posted</button></form>",
+    )
+}
+
+/// `POST /v1/confirm/{token}`: the shopper confirmed (double opt-in); they are in line.
+pub async fn confirm(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    let claims = check(cfg, token, Purpose::Confirm, now_ms())?;
+    let record = shop_record(env, &claims.shop).await?;
+    let (status, body) =
+        call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Confirm { entry_id: claims.entry_id }).await?;
+    let shop = escape(&record.config.name);
+    match status {
+        200 => {
+            let place = body["position"].as_u64().map(|p| format!(" You're #{p} in line.")).unwrap_or_default();
+            page("You're on the list", &format!("<p>Thanks! {shop} will email you as soon as it's back.{place}</p>"))
+        }
+        409 => page(
+            "Already confirmed",
+            &format!("<p>This signup is already confirmed (or has left the list). {shop} will keep you posted.</p>"),
+        ),
         _ => json(status, &body),
     }
 }

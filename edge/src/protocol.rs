@@ -33,6 +33,8 @@ pub struct ShopContext {
     /// Locations whose stock the waitlist may allocate; `None` = every location.
     #[serde(default)]
     pub sellable_locations: Option<Vec<String>>,
+    #[serde(default)]
+    pub double_opt_in: bool,
 }
 
 /// A shop as its object stores it.
@@ -62,6 +64,7 @@ impl ShopContext {
             event_endpoints: cfg.event_endpoints.clone(),
             klaviyo: cfg.klaviyo.clone(),
             sellable_locations: cfg.channels.get(&cfg.waitlist_channel).cloned(),
+            double_opt_in: cfg.double_opt_in,
         }
     }
 
@@ -201,6 +204,10 @@ pub enum SkuCommand {
     Cancel {
         entry_id: String,
     },
+    /// The shopper clicked the double opt-in link.
+    Confirm {
+        entry_id: String,
+    },
     /// What a claim link holds (for the widget).
     /// The shopper unsubscribed: leave the line, drop pending messages; answers the address.
     Unsubscribe {
@@ -289,6 +296,7 @@ impl SkuCommand {
                 None => format!("admin: conversion, order {order_id}"),
             },
             SkuCommand::Cancel { .. } => "shopper: cancel link".into(),
+            SkuCommand::Confirm { .. } => "shopper: confirmed the signup (double opt-in)".into(),
             SkuCommand::Unsubscribe { .. } => "shopper: unsubscribe".into(),
             SkuCommand::Engage { .. } => "shopper: opened or clicked the offer".into(),
             SkuCommand::Erase { .. } => "privacy: erase".into(),

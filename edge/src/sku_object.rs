@@ -231,7 +231,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 order_id: None,
                 at: now,
             };
-            let a = join(store, cfg, &s, existing, new, now)?;
+            let a = join(store, cfg, &s, existing, new, now, s.shop.double_opt_in)?;
             if let (201, Some(c), Some(id)) = (a.status, consent, a.body["entry_id"].as_str()) {
                 store.set_consent(id, &c)?;
             }
@@ -252,7 +252,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 order_id: Some(order_id),
                 at: ordered_at_ms,
             };
-            join(store, cfg, &s, existing, new, now)
+            join(store, cfg, &s, existing, new, now, false)
         }
         SkuCommand::Position { entry_id } => {
             let s = Sku::load(store, None)?;
@@ -330,6 +330,26 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
             }
             store.commit(&q, &effects, &events, now)?;
             answer(200, &serde_json::json!({"entry_id": entry_id, "status": "cancelled"}))
+        }
+        SkuCommand::Confirm { entry_id } => {
+            let s = Sku::load(store, None)?;
+            let mut q = s.queue(store)?;
+            let effects = q.confirm(&entry_id).ok_or_else(|| {
+                AppError::Conflict("not_pending", "this signup is not waiting for a confirmation".into())
+            })?;
+            let mut messages = render_all(cfg, &q, &s, &effects, now, Extras::default());
+            if let Some(e) = q.entry(&entry_id) {
+                messages.extend(joined_events(&s, &q, &e.clone(), now));
+            }
+            store.commit(&q, &effects, &messages, now)?;
+            if let Some(mut c) = store.consent(&entry_id)? {
+                c["confirmed_at"] = shared::date::format_timestamp_ms(now).into();
+                store.set_consent(&entry_id, &c)?;
+            }
+            answer(
+                200,
+                &serde_json::json!({"entry_id": entry_id, "status": "waiting", "position": q.position(&entry_id)}),
+            )
         }
         SkuCommand::Engage { entry_id } => {
             let s = Sku::load(store, None)?;
@@ -580,7 +600,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                         order_id: Some(order_id),
                         at: ordered_at_ms,
                     };
-                    let a = join(store, cfg, &s, existing, new, now)?;
+                    let a = join(store, cfg, &s, existing, new, now, false)?;
                     answer(200, &serde_json::json!({"outcome": "backorder", "entry": a.body}))
                 }
                 (true, None) => answer(200, &serde_json::json!({"outcome": "ignored", "reason": "no_email"})),
@@ -733,6 +753,17 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
     }
 }
 
+/// `waitlist.joined` and the Klaviyo signup for a new entry in line.
+fn joined_events(s: &Sku, q: &Queue, entry: &shared::queue::Entry, now: i64) -> Vec<NewMessage> {
+    let position = q.position(&entry.id);
+    let data = events::entry_data(&s.shop, &s.name, entry, position);
+    let mut out = events::rows(&s.shop, "waitlist.joined", &entry.id, &entry.id, data, now);
+    if entry.kind != EntryKind::Backorder {
+        out.extend(klaviyo_joined(s, entry, position, now));
+    }
+    out
+}
+
 /// `entry.converted` for the entries the effects converted.
 fn converted_event(s: &Sku, effects: &[Effect], order_id: &str, revenue: f64, now: i64) -> Vec<NewMessage> {
     effects
@@ -828,20 +859,18 @@ fn join(
     existing: Option<shared::queue::Entry>,
     new: NewEntry,
     now: i64,
+    confirm_first: bool,
 ) -> AppResult<Answer> {
     let mut q = s.queue(store)?;
-    let (entry, status, effects) = match q.join(existing, new, now) {
+    let joined = if confirm_first { q.join_unconfirmed(existing, new, now) } else { q.join(existing, new, now) };
+    let (entry, status, effects) = match joined {
         Joined::Existing(e) => (e, 200, Vec::new()),
         Joined::Created(e, fx) => (e, 201, fx),
     };
     let mut messages = render_all(cfg, &q, s, &effects, now, Extras::default());
-    if status == 201 {
-        let position = q.position(&entry.id);
-        let data = events::entry_data(&s.shop, &s.name, &entry, position);
-        messages.extend(events::rows(&s.shop, "waitlist.joined", &entry.id, &entry.id, data, now));
-        if entry.kind != EntryKind::Backorder {
-            messages.extend(klaviyo_joined(s, &entry, position, now));
-        }
+    // With double opt-in, the shopper has joined once they confirm.
+    if status == 201 && entry.status != shared::wire::EntryStatus::PendingConfirmation {
+        messages.extend(joined_events(s, &q, &entry, now));
     }
     store.commit(&q, &effects, &messages, now)?;
     answer(status, &s.answer_for(&q, entry, now))
@@ -926,6 +955,7 @@ fn render_all(cfg: &Config, q: &Queue, s: &Sku, effects: &[Effect], now: i64, ex
                 claim_url: links.claim_url,
                 cancel_url: links.cancel_url,
                 unsubscribe_url: links.unsubscribe_url.clone(),
+                confirm_url: links.confirm_url,
                 carrier: extras.shipment.and_then(|t| t.carrier.as_deref()),
                 tracking_number: extras.shipment.and_then(|t| t.number.as_deref()),
                 tracking_url: extras.shipment.and_then(|t| t.url.as_deref()),

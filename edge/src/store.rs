@@ -275,7 +275,7 @@ impl Store {
         let rows: Vec<EntryRow> = self
             .db
             .exec(
-                "SELECT * FROM entries WHERE status IN ('waiting', 'offered', 'notified', 'allocated') ORDER BY seq",
+                "SELECT * FROM entries WHERE status IN ('pending_confirmation', 'waiting', 'offered', 'notified', 'allocated') ORDER BY seq",
                 None,
             )?
             .to_array()?;

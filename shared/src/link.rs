@@ -31,6 +31,8 @@ pub enum Purpose {
     Unsubscribe,
     /// A tracked click: record it, then redirect to `target`.
     Click,
+    /// Confirm a signup (double opt-in).
+    Confirm,
 }
 
 /// What a token says. Short field names keep the token (and the URL) short.
@@ -136,7 +138,7 @@ mod tests {
 
     #[test]
     fn round_trip_every_purpose() {
-        for p in [Purpose::Claim, Purpose::Cancel, Purpose::Unsubscribe, Purpose::Click] {
+        for p in [Purpose::Claim, Purpose::Cancel, Purpose::Unsubscribe, Purpose::Click, Purpose::Confirm] {
             let token = sign(SECRET, &claims(p));
             assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'), "{token}");
             assert_eq!(verify(SECRET, &token, NOW), Ok(claims(p)));

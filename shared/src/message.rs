@@ -39,6 +39,8 @@ pub struct MessageContext<'a> {
     pub cancel_url: Option<String>,
     /// Signed link to leave the list.
     pub unsubscribe_url: Option<String>,
+    /// Signed link that confirms a signup (double opt-in).
+    pub confirm_url: Option<String>,
     /// The shop's offset from UTC, in minutes (EST = -300), for showing the hold's end.
     pub utc_offset_minutes: i32,
     /// The zone's name shown after times ("EST"); without it, "UTC-05:00".
@@ -161,6 +163,7 @@ impl MessageContext<'_> {
         set("claim_url", url(self.claim_url.as_deref()));
         set("cancel_url", url(self.cancel_url.as_deref()));
         set("unsubscribe_url", url(self.unsubscribe_url.as_deref()));
+        set("confirm_url", url(self.confirm_url.as_deref()));
         set("support_email", text(self.support_email));
         set("postal_address", Value::from(non_blank(self.postal_address).map(str::to_owned)));
         set("order_id", text(self.order_id));
@@ -375,6 +378,7 @@ mod tests {
             claim_url: Some("https://acme.test/l/claim.tok".into()),
             cancel_url: Some("https://acme.test/l/cancel.tok".into()),
             unsubscribe_url: Some("https://acme.test/l/unsub.tok".into()),
+            confirm_url: Some("https://acme.test/l/confirm.tok".into()),
             utc_offset_minutes: -300,
             time_zone_label: Some("EST"),
             carrier: Some("UPS"),
@@ -402,7 +406,8 @@ mod tests {
     /// One row per kind: phrases the subject and the text must contain.
     #[test]
     fn every_kind_says_what_it_must() {
-        let rows: [(MessageKind, &str, &[&str]); 14] = [
+        let rows: [(MessageKind, &str, &[&str]); 15] = [
+            (MessageKind::ConfirmSignup, "Please confirm", &["confirm it's you:\n\nhttps://acme.test/l/confirm.tok", "won't hear from us again"]),
             (MessageKind::SignupConfirmation, "on the list", &["waitlist for Tee \"Black\" <b>: you're #3 in line.\n\nWe expect this to ship the week of December 7."]),
             (MessageKind::MidwaitCheckin, "Still on the list", &["still on the waitlist, #3 in line", "December 7."]),
             (MessageKind::ShippingImminent, "ships in a few days", &["confirm your shipping address: https://acme.test/l/claim.tok"]),

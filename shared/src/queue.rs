@@ -47,9 +47,10 @@ impl Entry {
         matches!(self.status, EntryStatus::Waiting | EntryStatus::Offered | EntryStatus::Notified)
     }
 
-    /// Still part of the SKU's working set (in line, or units allocated and not yet shipped).
+    /// Still part of the SKU's working set (in line, waiting for its confirmation, or units
+    /// allocated and not yet shipped).
     pub fn is_live(&self) -> bool {
-        self.in_line() || self.status == EntryStatus::Allocated
+        self.in_line() || matches!(self.status, EntryStatus::Allocated | EntryStatus::PendingConfirmation)
     }
 
     pub fn was_sent(&self, kind: MessageKind, occurrence: u32) -> bool {
@@ -270,6 +271,54 @@ impl Queue {
         let id_entry = self.live.iter().find(|e| e.seq == seq).cloned().unwrap_or_else(|| unreachable!("just pushed"));
         effects.insert(0, Effect::Save(id_entry.clone()));
         Joined::Created(id_entry, dedupe_saves(effects))
+    }
+
+    /// Joins like [`Queue::join`], unconfirmed (double opt-in): the entry takes its place by signup
+    /// order now, but is not in line — no offers, no place shown — until [`Queue::confirm`]. Its
+    /// first message asks to confirm.
+    pub fn join_unconfirmed(&mut self, existing: Option<Entry>, new: NewEntry, now: i64) -> Joined {
+        if new.kind == EntryKind::Backorder {
+            return self.join(existing, new, now);
+        }
+        match self.join(existing, new, now) {
+            Joined::Created(_, effects) => {
+                let mut entry = None;
+                let mut out = Vec::new();
+                for fx in effects {
+                    match fx {
+                        Effect::Send(o) if o.kind == MessageKind::SignupConfirmation => {
+                            let e = self.live.iter_mut().find(|e| e.id == o.entry_id).unwrap_or_else(|| unreachable!());
+                            e.sent.remove(&sent_key(MessageKind::SignupConfirmation, o.occurrence));
+                            e.status = EntryStatus::PendingConfirmation;
+                            send(e, MessageKind::ConfirmSignup, o.occurrence, &mut out);
+                            entry = Some(e.clone());
+                        }
+                        other => out.push(other),
+                    }
+                }
+                let entry = entry.unwrap_or_else(|| unreachable!("a signup is always confirmed"));
+                let out = out
+                    .into_iter()
+                    .map(|fx| match fx {
+                        Effect::Save(e) if e.id == entry.id => Effect::Save(entry.clone()),
+                        other => other,
+                    })
+                    .collect();
+                Joined::Created(entry, out)
+            }
+            existing => existing,
+        }
+    }
+
+    /// The shopper confirmed their signup: in line at the place their signup time gives, and told
+    /// so (`signup_confirmation`). `None` when the entry is not waiting for a confirmation.
+    pub fn confirm(&mut self, entry_id: &str) -> Option<Vec<Effect>> {
+        let e = self.live.iter_mut().find(|e| e.id == entry_id && e.status == EntryStatus::PendingConfirmation)?;
+        e.status = EntryStatus::Waiting;
+        let mut effects = Vec::new();
+        send(e, MessageKind::SignupConfirmation, e.seq, &mut effects);
+        effects.insert(0, Effect::Save(e.clone()));
+        Some(effects)
     }
 
     /// Applies a new absolute stock level. Lapsed holds end first. When units are free (available

@@ -46,6 +46,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("support_email", "the shop's support address, or none"),
     ("postal_address", "the shop's postal address, or none"),
     ("order_id", "the shop's order number (backorders), or none"),
+    ("confirm_url", "the signed link that confirms a signup (double opt-in), or none"),
     ("carrier", "the carrier of a shipment (order_shipped, ship_notice), or none"),
     ("tracking_number", "the shipment's tracking number, or none"),
     ("tracking_url", "the carrier's tracking link, or none"),
@@ -307,6 +308,16 @@ fn tidy_text(s: &str) -> String {
 /// The English copy each kind is sent with until the merchant stores their own.
 pub fn default_template(kind: MessageKind) -> Template {
     let (subject, text) = match kind {
+        MessageKind::ConfirmSignup => (
+            "Please confirm: waitlist for {{ product_title }}",
+            "You asked to join the waitlist for {{ product_title }} at {{ shop_name }}. Please confirm it's you{% if confirm_url %}:
+
+{{ confirm_url }}
+
+Your place in line counts from when you signed up.{% else %} by replying to this email.{% endif %}
+
+If this wasn't you, ignore this email: you won't hear from us again.",
+        ),
         MessageKind::SignupConfirmation => (
             "You're on the list for {{ product_title }}",
             "Thanks for joining the waitlist for {{ product_title }}{% if position %}: you're #{{ position }} in line{% endif %}.

@@ -23,6 +23,9 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryStatus {
+    /// Double opt-in: signed up, not yet confirmed from the email. Keeps its place (by signup
+    /// order) but is not in line until confirmed.
+    PendingConfirmation,
     /// In line for the next units.
     Waiting,
     /// Units are held for this shopper until the hold expires.
@@ -42,6 +45,7 @@ pub enum EntryStatus {
 impl EntryStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            EntryStatus::PendingConfirmation => "pending_confirmation",
             EntryStatus::Waiting => "waiting",
             EntryStatus::Offered => "offered",
             EntryStatus::Notified => "notified",
@@ -54,6 +58,7 @@ impl EntryStatus {
 
     pub fn parse(s: &str) -> Option<EntryStatus> {
         [
+            EntryStatus::PendingConfirmation,
             EntryStatus::Waiting,
             EntryStatus::Offered,
             EntryStatus::Notified,
@@ -97,7 +102,9 @@ impl EntryKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
-    /// At once after signup: you're #N, the ETA.
+    /// Double opt-in: confirm the signup with the signed link.
+    ConfirmSignup,
+    /// At once after signup (after confirming, with double opt-in): you're #N, the ETA.
     SignupConfirmation,
     /// Halfway between signup and the earliest ship date, for long waits.
     MidwaitCheckin,
@@ -128,7 +135,8 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 14] = [
+    pub const ALL: [MessageKind; 15] = [
+        MessageKind::ConfirmSignup,
         MessageKind::SignupConfirmation,
         MessageKind::MidwaitCheckin,
         MessageKind::ShippingImminent,
@@ -147,6 +155,7 @@ impl MessageKind {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            MessageKind::ConfirmSignup => "confirm_signup",
             MessageKind::SignupConfirmation => "signup_confirmation",
             MessageKind::MidwaitCheckin => "midwait_checkin",
             MessageKind::ShippingImminent => "shipping_imminent",

@@ -186,6 +186,7 @@ impl Signup {
                 (EntryStatus::Expired, _) => t.expired,
                 (EntryStatus::Allocated, _) => t.allocated,
                 (EntryStatus::Cancelled, _) => t.cancelled,
+                (EntryStatus::PendingConfirmation, _) => t.pending_confirmation,
             }),
             Phase::Editing => self.failure.as_ref().map(|e| Status {
                 text: match e {

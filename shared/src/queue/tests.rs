@@ -162,6 +162,35 @@ fn a_shipment_converts_a_backorder_and_tells_each_order_once() {
 }
 
 #[test]
+fn double_opt_in_keeps_the_place_but_not_in_line_until_confirmed() {
+    let mut q = queue_with(1, policy());
+    let Joined::Created(p, fx) = q.join_unconfirmed(None, new_entry(1, EntryKind::Notify, 1, 2_000), 2_000) else {
+        panic!()
+    };
+    assert_eq!(p.status, EntryStatus::PendingConfirmation);
+    assert_eq!(sends(&fx, MessageKind::ConfirmSignup), ["e1"]);
+    assert!(sends(&fx, MessageKind::SignupConfirmation).is_empty());
+    assert!(matches!(&fx[0], Effect::Save(e) if e.status == EntryStatus::PendingConfirmation));
+    assert_eq!(q.position("e1"), None);
+    // Signing up again while pending changes nothing.
+    assert!(matches!(
+        q.join_unconfirmed(Some(p.clone()), new_entry(1, EntryKind::Notify, 1, 2_500), 2_500),
+        Joined::Existing(_)
+    ));
+    // A later signup, confirmed at once (no double opt-in for it), is behind e1 once e1 confirms.
+    assert!(matches!(q.join(None, new_entry(2, EntryKind::Notify, 1, 3_000), 3_000), Joined::Created(..)));
+    // Stock while e1 is unconfirmed goes to those in line.
+    let fx = q.set_level(1, 4_000);
+    assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e0"]);
+    assert!(!sends(&fx, MessageKind::SoldOutAgain).contains(&"e1".to_string()));
+    let fx = q.confirm("e1").unwrap();
+    assert_eq!(sends(&fx, MessageKind::SignupConfirmation), ["e1"]);
+    assert_eq!(q.position("e1"), Some(2));
+    assert_eq!(q.position("e2"), Some(3));
+    assert!(q.confirm("e1").is_none(), "confirming twice does nothing");
+}
+
+#[test]
 fn no_hold_policy_tells_a_multiple_and_follows_up() {
     let p = Policy { hold_ms: 0, notify_multiplier: 1.5, ..policy() };
     let mut q = queue_with(6, p);
