@@ -1,51 +1,436 @@
 //! Delivery: hands due outbox rows to their channel (email, SMS, outgoing events, Klaviyo) and
 //! records each answer (sent, retry at, failed). Runs in the `SkuQueue` alarm; the only part of
 //! the object that awaits, so it re-reads what it needs after each await.
+//!
+//! Pacing: each channel hands at most its rate of messages to the provider in any one second
+//! (`shared::provider::PaceLog`, kept in the object's storage). The rate is per SKU object: objects
+//! do not coordinate, so a provider-wide limit is finally enforced by the provider's 429, whose
+//! `Retry-After` holds the whole channel back, not only the row that got it.
+//!
+//! Batching (Resend with `EMAIL_BATCH=true`): due emails go up to 100 per `/emails/batch` call. The
+//! batch's members and key are written on the rows *before* the call; the Durable Object's output
+//! gate holds the outgoing request until that write is durable. A batch whose rows carry a key is
+//! always resent as that batch, under that key, so a retry after a crash between the provider's
+//! accept and our write is answered from the provider's idempotency memory, not sent again.
 
-use crate::config::Config;
+use crate::config::{Config, EmailProvider, SmsProvider, KLAVIYO_JOBS_PER_SEC};
 use crate::mailer;
-use crate::store::Store;
-use shared::outbox::{decide, Decision};
+use crate::protocol::ShopContext;
+use crate::store::{OutboxRow, Store};
+use shared::outbox::{decide, Attempt, Channel, Decision, MAX_ATTEMPTS};
+use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, PaceLog, RESEND_BATCH_MAX};
 use shared::Email;
 use worker::{Env, Result};
 
-/// Rows handed to providers per alarm run; the alarm re-arms at once while more are due.
-const DELIVERY_BATCH: u32 = 50;
+/// Provider requests (a batch is one; a message kept locally counts as one) per alarm run; the
+/// alarm re-arms at once while more is due.
+const REQUESTS_PER_RUN: u32 = 50;
 
 fn real_now() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
-/// Delivers what is due. Answers the time before which pacing allows no more sends, if any.
+/// Delivers what is due. Answers the earliest time at which more can be sent (pacing and
+/// `Retry-After` included), or `None` when nothing is pending or more may go at once.
 pub async fn deliver_due(env: &Env, cfg: &Config, store: &Store, offset: i64) -> Result<Option<i64>> {
-    let now = real_now() + offset;
-    let provider = cfg.email.clone();
-    let shop = store.shop()?.map(|s| s.shop).unwrap_or_default();
-    let sku = store.sku()?;
-    let due = store.due_messages(now, DELIVERY_BATCH)?;
-    // Suppression is checked right before sending, not when the message was queued: an
-    // unsubscribe that arrives meanwhile wins. If the list cannot be read, nothing is sent.
-    let address = |to: &str| Email::parse(to).map(|e| e.key()).unwrap_or_else(|_| to.to_lowercase());
-    let keys: Vec<String> = due.iter().map(|m| address(&m.to_addr)).collect();
-    let suppressed = crate::suppression::suppressed(env, cfg, &shop, &keys)
-        .await
-        .map_err(|e| worker::Error::RustError(format!("suppression list unavailable: {e:?}")))?;
-    for msg in due {
-        if suppressed.contains(&address(&msg.to_addr)) {
-            store.mark_skipped(&msg.key, "skipped: unsubscribed")?;
-            continue;
+    let shop = store.shop()?;
+    let mut run = Run {
+        env,
+        cfg,
+        store,
+        offset,
+        shop_name: shop.as_ref().map(|s| s.shop.clone()).unwrap_or_default(),
+        sku: store.sku()?,
+        shop,
+        spent: 0,
+    };
+    // The channel whose oldest due row waited longest goes first, so a busy one cannot starve
+    // the others.
+    let now = run.now();
+    let mut order: Vec<(i64, Channel)> = Vec::new();
+    for ch in Channel::ALL {
+        if let Some(t) = run.oldest_due(ch, now)? {
+            order.push((t, ch));
         }
-        let attempts = msg.attempts + 1;
-        let attempt = mailer::send(&provider, &msg, &shop, &sku).await;
-        let after = real_now() + offset;
-        match decide(attempt, attempts as u32, after, js_sys::Math::random()) {
-            Decision::Sent { provider_id } => store.mark_sent(&msg.key, attempts, after, provider_id)?,
-            Decision::Retry { at, reason } => store.mark_retry(&msg.key, attempts, at, &reason)?,
-            Decision::Failed { reason } => {
-                worker::console_warn!("message {} failed for good: {reason}", msg.key);
-                store.mark_failed(&msg.key, attempts, &reason)?
+    }
+    order.sort_by_key(|(t, _)| *t);
+    for (_, ch) in order {
+        run.deliver(ch).await?;
+        if run.spent >= REQUESTS_PER_RUN {
+            return Ok(None);
+        }
+    }
+    let now = run.now();
+    let mut next: Option<i64> = None;
+    for ch in Channel::ALL {
+        if let Some(t) = run.ready_at(ch, now)? {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+    }
+    Ok(next)
+}
+
+/// What one channel does with a due row.
+enum Plan {
+    /// Call the provider (Klaviyo: several calls in order).
+    Calls(Vec<HttpCall>, Api),
+    /// Nothing leaves the object (outbox mode): the row counts as sent with this id.
+    Keep(String),
+    /// Not sent, with the reason (no provider for the channel, integration switched off).
+    Skip(&'static str),
+    /// Cannot be sent, ever (the endpoint was removed, the job is unreadable).
+    Fail(String),
+}
+
+struct Run<'a> {
+    env: &'a Env,
+    cfg: &'a Config,
+    store: &'a Store,
+    offset: i64,
+    shop: Option<ShopContext>,
+    shop_name: String,
+    sku: String,
+    /// Requests made in this run.
+    spent: u32,
+}
+
+impl<'a> Run<'a> {
+    /// The object's clock (the dev clock's offset included), read fresh: calls take time.
+    fn now(&self) -> i64 {
+        real_now() + self.offset
+    }
+
+    fn rate(&self, ch: Channel) -> u32 {
+        match ch {
+            Channel::Email => self.cfg.email_rate_per_sec,
+            Channel::Sms => self.cfg.sms_rate_per_sec,
+            Channel::Klaviyo => KLAVIYO_JOBS_PER_SEC,
+            Channel::Hook => 0,
+        }
+    }
+
+    fn resend(&self) -> Option<(&'a str, &'a str)> {
+        match &self.cfg.email {
+            EmailProvider::Resend { api_base, api_key } => Some((api_base.as_str(), api_key.as_str())),
+            _ => None,
+        }
+    }
+
+    fn oldest_due(&self, ch: Channel, now: i64) -> Result<Option<i64>> {
+        let mut t = self.store.due_on(ch, now, 1)?.first().map(|r| r.next_at);
+        if ch == Channel::Email {
+            if let Some(bk) = self.store.due_batches(now, 1)?.first() {
+                let b = self.store.batch_members(bk)?.iter().map(|r| r.next_at).min();
+                t = [t, b].into_iter().flatten().min();
+            }
+        }
+        Ok(t)
+    }
+
+    /// When the channel can next send something: its next pending row, later if pacing or a
+    /// provider's `Retry-After` says so.
+    fn ready_at(&self, ch: Channel, now: i64) -> Result<Option<i64>> {
+        let pace = self.store.pace(ch)?;
+        let rate = self.rate(ch);
+        let mut t = self.store.due_on(ch, i64::MAX, 1)?.first().map(|r| pace.available_at(rate, now.max(r.next_at), 1));
+        if ch == Channel::Email {
+            if let Some(bk) = self.store.due_batches(i64::MAX, 1)?.first() {
+                let members = self.store.batch_members(bk)?;
+                if let Some(due) = members.iter().map(|r| r.next_at).min() {
+                    let b = pace.available_at(rate, now.max(due), members.len() as u32);
+                    t = Some(t.map_or(b, |t| t.min(b)));
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Sends what the channel's rate and this run's budget allow.
+    async fn deliver(&mut self, ch: Channel) -> Result<()> {
+        let rate = self.rate(ch);
+        let mut pace = self.store.pace(ch)?;
+        if ch == Channel::Email {
+            self.deliver_batches(&mut pace, rate).await?;
+        }
+        let batching = ch == Channel::Email && self.cfg.email_batch && self.resend().is_some();
+        loop {
+            let now = self.now();
+            let allow = pace.allowance(rate, now);
+            let budget = REQUESTS_PER_RUN.saturating_sub(self.spent);
+            if allow == 0 || budget == 0 {
+                return Ok(());
+            }
+            let limit = if batching { allow.min(RESEND_BATCH_MAX as u32) } else { allow.min(budget) };
+            let rows = self.store.due_on(ch, now, limit)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let rows = self.unsuppressed(ch, rows).await?;
+            // Rows a batch call refused go one by one (`batch_key` = ''); the rest may be batched.
+            let (singles, fresh): (Vec<OutboxRow>, Vec<OutboxRow>) =
+                rows.into_iter().partition(|r| !batching || r.batch_key.is_some());
+            if fresh.len() >= 2 {
+                let mut members = fresh;
+                members.sort_by(|a, b| a.key.cmp(&b.key));
+                let keys: Vec<&str> = members.iter().map(|r| r.key.as_str()).collect();
+                let bk = p::batch_key(&self.shop_name, &keys);
+                self.store.set_batch(&bk, &keys)?;
+                self.send_batch(&bk, members, &mut pace).await?;
+                continue;
+            }
+            for row in singles.into_iter().chain(fresh) {
+                if pace.allowance(rate, self.now()) == 0 || self.spent >= REQUESTS_PER_RUN {
+                    break;
+                }
+                self.send_one(ch, &row, &mut pace).await?;
             }
         }
     }
-    Ok(None)
+
+    /// Batches fixed in an earlier run go again as they were, under their key.
+    async fn deliver_batches(&mut self, pace: &mut PaceLog, rate: u32) -> Result<()> {
+        let now = self.now();
+        for bk in self.store.due_batches(now, 10)? {
+            if self.spent >= REQUESTS_PER_RUN {
+                return Ok(());
+            }
+            let members = self.store.batch_members(&bk)?;
+            if members.is_empty() {
+                continue;
+            }
+            let keys: Vec<&str> = members.iter().map(|r| r.key.as_str()).collect();
+            if self.resend().is_none() {
+                // The provider changed since: these go one by one.
+                self.store.unbatch(&keys)?;
+                continue;
+            }
+            let n = members.len() as u32;
+            if pace.allowance(rate, self.now()) < n.min(rate.max(1)) {
+                return Ok(());
+            }
+            let members = self.unsuppressed(Channel::Email, members).await?;
+            if members.is_empty() {
+                continue;
+            }
+            // A member unsubscribed (or was erased) since: a different request, a different key.
+            let keys: Vec<&str> = members.iter().map(|r| r.key.as_str()).collect();
+            let key = p::batch_key(&self.shop_name, &keys);
+            if key != bk {
+                self.store.set_batch(&key, &keys)?;
+            }
+            self.send_batch(&key, members, pace).await?;
+        }
+        Ok(())
+    }
+
+    /// The rows whose address is not on the shop's suppression list; the others are skipped.
+    /// Read right before sending: an unsubscribe that arrived meanwhile wins. An unreadable
+    /// list sends nothing (the alarm fails and is retried).
+    async fn unsuppressed(&self, ch: Channel, rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>> {
+        let address = |r: &OutboxRow| -> Option<String> {
+            match ch {
+                Channel::Hook => None,
+                Channel::Sms => Some(format!("sms:{}", r.to_addr)),
+                Channel::Email | Channel::Klaviyo => {
+                    Some(Email::parse(&r.to_addr).map(|e| e.key()).unwrap_or_else(|_| r.to_addr.to_lowercase()))
+                }
+            }
+        };
+        let keys: Vec<String> = rows.iter().filter_map(address).collect();
+        let suppressed = crate::suppression::suppressed(self.env, self.cfg, &self.shop_name, &keys)
+            .await
+            .map_err(|e| worker::Error::RustError(format!("suppression list unavailable: {e:?}")))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if address(&row).is_some_and(|a| suppressed.contains(&a)) {
+                self.store.mark_skipped(&row.key, "skipped: unsubscribed")?;
+            } else {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    fn email_of<'r>(&'r self, r: &'r OutboxRow) -> OutgoingEmail<'r> {
+        OutgoingEmail {
+            key: &r.key,
+            from: &r.from_addr,
+            to: &r.to_addr,
+            subject: &r.subject,
+            html: &r.html,
+            text: &r.text,
+            unsubscribe_url: r.unsubscribe_url.as_deref(),
+            kind: &r.kind,
+            shop: &self.shop_name,
+            sku: &self.sku,
+            entry_id: &r.entry_id,
+        }
+    }
+
+    fn plan(&self, ch: Channel, row: &OutboxRow) -> Plan {
+        let keep = || Plan::Keep(format!("outbox:{}", row.key));
+        match ch {
+            Channel::Email => {
+                let m = self.email_of(row);
+                match &self.cfg.email {
+                    EmailProvider::Outbox => keep(),
+                    EmailProvider::Resend { api_base, api_key } => {
+                        Plan::Calls(vec![p::resend_email(api_base, api_key, &m)], Api::Resend)
+                    }
+                    EmailProvider::Postmark { api_base, server_token } => {
+                        Plan::Calls(vec![p::postmark_email(api_base, server_token, &m)], Api::Postmark)
+                    }
+                    EmailProvider::SendGrid { api_base, api_key } => {
+                        Plan::Calls(vec![p::sendgrid_email(api_base, api_key, &m)], Api::SendGrid)
+                    }
+                }
+            }
+            Channel::Sms => match &self.cfg.sms {
+                SmsProvider::None => Plan::Skip("skipped: no sms provider"),
+                SmsProvider::Outbox => keep(),
+                SmsProvider::Twilio { api_base, account_sid, auth_token, from } => {
+                    let from = if row.from_addr.is_empty() { from } else { &row.from_addr };
+                    let call = p::twilio_message(api_base, account_sid, auth_token, from, &row.to_addr, &row.text);
+                    Plan::Calls(vec![call], Api::Twilio)
+                }
+            },
+            Channel::Hook => {
+                let endpoint =
+                    self.shop.as_ref().and_then(|s| s.event_endpoints.iter().find(|e| e.id == row.from_addr));
+                let Some(ep) = endpoint else {
+                    return Plan::Fail("endpoint removed".into());
+                };
+                // Receivers check the timestamp against their own clock: the real one.
+                match p::hook_call(&ep.url, &row.key, real_now() / 1000, &row.text, &ep.secret) {
+                    Some(call) => Plan::Calls(vec![call], Api::Hook),
+                    None => Plan::Fail("endpoint secret is not a whsec_ secret".into()),
+                }
+            }
+            Channel::Klaviyo => {
+                let Some(k) = self.shop.as_ref().and_then(|s| s.klaviyo.as_ref()) else {
+                    return Plan::Skip("skipped: klaviyo not configured");
+                };
+                match serde_json::from_str::<p::KlaviyoJob>(&row.text) {
+                    Ok(job) => Plan::Calls(
+                        p::klaviyo_calls(&self.cfg.klaviyo_api_base, &k.api_key, &row.key, &job),
+                        Api::Klaviyo,
+                    ),
+                    Err(e) => Plan::Fail(format!("unreadable klaviyo job: {e}")),
+                }
+            }
+        }
+    }
+
+    async fn send_one(&mut self, ch: Channel, row: &OutboxRow, pace: &mut PaceLog) -> Result<()> {
+        let attempt = match self.plan(ch, row) {
+            Plan::Skip(reason) => return self.store.mark_skipped(&row.key, reason),
+            Plan::Fail(reason) => {
+                self.store.mark_failed(&row.key, row.attempts, &reason)?;
+                return self.failed(row, &reason);
+            }
+            Plan::Keep(id) => {
+                self.spent += 1;
+                self.paced(ch, pace, 1)?;
+                Attempt::Accepted { provider_id: Some(id) }
+            }
+            Plan::Calls(calls, api) => {
+                self.spent += 1;
+                let attempt = mailer::send_all(&calls, api).await;
+                self.paced(ch, pace, 1)?;
+                attempt
+            }
+        };
+        let attempts = row.attempts + 1;
+        let after = self.now();
+        let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
+        let decision = decide(attempt, attempts as u32, after, js_sys::Math::random());
+        if let (true, Decision::Retry { at, .. }) = (throttled, &decision) {
+            self.hold_back(ch, pace, *at)?;
+        }
+        match decision {
+            Decision::Sent { provider_id } => self.store.mark_sent(&row.key, attempts, after, provider_id),
+            Decision::Retry { at, reason } => self.store.mark_retry(&row.key, attempts, at, &reason),
+            Decision::Failed { reason } => {
+                worker::console_warn!("message {} failed for good: {reason}", row.key);
+                self.store.mark_failed(&row.key, attempts, &reason)?;
+                self.failed(row, &reason)
+            }
+        }
+    }
+
+    /// One `/emails/batch` call for rows whose membership is already written. The answer applies
+    /// to every member; one jitter, so a retried batch stays together.
+    async fn send_batch(&mut self, bk: &str, rows: Vec<OutboxRow>, pace: &mut PaceLog) -> Result<()> {
+        let Some((base, key)) = self.resend() else {
+            return Ok(());
+        };
+        let call = {
+            let emails: Vec<OutgoingEmail<'_>> = rows.iter().map(|r| self.email_of(r)).collect();
+            p::resend_batch(base, key, bk, &emails)
+        };
+        self.spent += 1;
+        let (attempt, answer) = mailer::send(&call, Api::ResendBatch).await;
+        self.paced(Channel::Email, pace, rows.len() as u32)?;
+        let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
+        let after = self.now();
+        let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
+        match decide(attempt, attempts as u32, after, js_sys::Math::random()) {
+            Decision::Sent { .. } => {
+                let ids = answer.map(|a| p::resend_batch_ids(&a.body)).unwrap_or_default();
+                for (i, r) in rows.iter().enumerate() {
+                    self.store.mark_sent(&r.key, r.attempts + 1, after, ids.get(i).cloned().flatten())?;
+                }
+            }
+            Decision::Retry { at, reason } => {
+                if throttled {
+                    self.hold_back(Channel::Email, pace, at)?;
+                }
+                for r in &rows {
+                    self.store.mark_retry(&r.key, r.attempts + 1, at, &format!("batch {bk}: {reason}"))?;
+                }
+            }
+            // Refused as a whole (strict validation: one bad address refuses all, and nothing was
+            // sent): each goes on its own, so only the bad one fails.
+            Decision::Failed { reason } if rows.len() > 1 && attempts < i64::from(MAX_ATTEMPTS) => {
+                let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+                self.store.unbatch(&keys)?;
+                for r in &rows {
+                    let why = format!("batch {bk} refused ({reason}); sending on its own");
+                    self.store.mark_retry(&r.key, r.attempts + 1, after, &why)?;
+                }
+            }
+            Decision::Failed { reason } => {
+                worker::console_warn!("batch {bk} failed for good: {reason}");
+                for r in &rows {
+                    self.store.mark_failed(&r.key, r.attempts + 1, &reason)?;
+                    self.failed(r, &reason)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts messages against the channel's rate when their call has returned: the next call
+    /// starts only after it, so at the provider, which counts arrivals, no second holds more than
+    /// the rate either.
+    fn paced(&self, ch: Channel, pace: &mut PaceLog, messages: u32) -> Result<()> {
+        pace.record(self.now(), messages);
+        self.store.set_pace(ch, pace)
+    }
+
+    /// The provider said 429: nothing more on this channel until `until`.
+    fn hold_back(&self, ch: Channel, pace: &mut PaceLog, until: i64) -> Result<()> {
+        pace.block_until(until);
+        self.store.set_pace(ch, pace)
+    }
+
+    /// A message (not an outgoing event) that will never go out becomes a `message.failed` event.
+    fn failed(&self, row: &OutboxRow, reason: &str) -> Result<()> {
+        match &self.shop {
+            Some(shop) if row.channel != Channel::Hook.as_str() => {
+                crate::events::message_failed(self.store, shop, row, reason, self.now())
+            }
+            _ => Ok(()),
+        }
+    }
 }

@@ -806,3 +806,76 @@ impl Store {
         self.set_meta("shop", &serde_json::to_string(shop)?)
     }
 }
+
+/// Delivery by channel: provider batches whose membership is fixed before the call, and the
+/// pacing log of each channel (used by `delivery.rs`).
+impl Store {
+    /// Pending rows of one channel due by `now` that are in no batch, oldest first.
+    pub fn due_on(&self, channel: Channel, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
+        self.db
+            .exec(
+                "SELECT * FROM outbox WHERE status = 'pending' AND channel = ? AND next_at <= ?
+                   AND (batch_key IS NULL OR batch_key = '')
+                 ORDER BY next_at, created_at, rowid LIMIT ?",
+                vec![channel.as_str().into(), now.into(), i64::from(limit).into()],
+            )?
+            .to_array()
+    }
+
+    /// The keys of batches with pending members due by `now`, oldest first.
+    pub fn due_batches(&self, now: i64, limit: u32) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct B {
+            batch_key: String,
+        }
+        let rows: Vec<B> = self
+            .db
+            .exec(
+                "SELECT batch_key FROM outbox WHERE status = 'pending' AND next_at <= ?
+                   AND batch_key IS NOT NULL AND batch_key != ''
+                 GROUP BY batch_key ORDER BY MIN(next_at) LIMIT ?",
+                vec![now.into(), i64::from(limit).into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(|b| b.batch_key).collect())
+    }
+
+    /// The pending members of a batch, ordered by key (the order they are sent in).
+    pub fn batch_members(&self, batch_key: &str) -> Result<Vec<OutboxRow>> {
+        self.db
+            .exec(
+                "SELECT * FROM outbox WHERE batch_key = ? AND status = 'pending' ORDER BY key",
+                vec![batch_key.into()],
+            )?
+            .to_array()
+    }
+
+    /// Fixes a batch's membership before its provider call, so a retry (even after a crash
+    /// between the provider's accept and our write) resends the same batch under the same key.
+    pub fn set_batch(&self, batch_key: &str, keys: &[&str]) -> Result<()> {
+        for key in keys {
+            sql::exec(
+                &self.db,
+                "UPDATE outbox SET batch_key = ? WHERE key = ?",
+                vec![batch_key.into(), (*key).into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// These rows go one by one from now on (the provider refused them as a batch).
+    pub fn unbatch(&self, keys: &[&str]) -> Result<()> {
+        self.set_batch("", keys)
+    }
+
+    /// What a channel sent in the last second (its pacing log).
+    pub fn pace(&self, channel: Channel) -> Result<shared::provider::PaceLog> {
+        Ok(sql::setting(&self.db, "meta", &format!("pace:{}", channel.as_str()))?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn set_pace(&self, channel: Channel, log: &shared::provider::PaceLog) -> Result<()> {
+        self.set_meta(&format!("pace:{}", channel.as_str()), &serde_json::to_string(log)?)
+    }
+}

@@ -16,6 +16,7 @@ pub mod import;
 pub mod link;
 pub mod message;
 pub mod outbox;
+pub mod provider;
 pub mod queue;
 pub mod schedule;
 pub mod shopify;

@@ -221,6 +221,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn sign_standard_round_trips_through_verify_standard() {
+        // What our outgoing events send is what a Standard Webhooks receiver accepts.
+        let secret = format!("whsec_{}", B64.encode("restock-outgoing-events-key-0001"));
+        let secrets = [secret.clone()];
+        let body = br#"{"type":"offer.sent","timestamp":"2026-11-29T10:00:00.000Z","data":{}}"#;
+        for (id, ts) in [("acme:offer.sent:o1:zap", 1_800_000_000), ("msg_1", 1_614_265_330)] {
+            let sig = sign_standard(id, ts, body, &secret).unwrap();
+            let t = ts.to_string();
+            let h = StandardHeaders { id: Some(id), timestamp: Some(&t), signature: Some(&sig) };
+            assert_eq!(verify_standard(h, body, &secrets, ts + 60), Ok(()));
+            let other = StandardHeaders { id: Some("another-id"), ..h };
+            assert_eq!(verify_standard(other, body, &secrets, ts), Err(SignatureError::Mismatch));
+        }
+        assert_eq!(sign_standard("id", 0, body, "not-a-whsec"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn sign_then_verify(id in "[a-zA-Z0-9_:.-]{1,40}", ts in 1_000_000_000i64..4_000_000_000, body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let sig = sign_standard(&id, ts, &body, WHSEC).unwrap();
+            let t = ts.to_string();
+            let h = StandardHeaders { id: Some(&id), timestamp: Some(&t), signature: Some(&sig) };
+            prop_assert_eq!(verify_standard(h, &body, &[WHSEC.to_owned()], ts), Ok(()));
+        }
+    }
+
     proptest! {
         #[test]
         fn verifiers_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64), sig in "\\PC{0,80}", ts in "\\PC{0,24}") {

@@ -59,16 +59,73 @@ export async function freePort() {
  *   (case-insensitive; `times` limits how many) answers `status`.
  * Every key answered 2xx is tracked: `accepted()` → Map key → `{ id, at, deliveries, replays }`;
  * `deliveryStats()` sums it up.
+ *
+ * `startCapture({ providers: true })` also answers the other providers' send endpoints like they do
+ * (all off by default, so the default stays "only `POST /emails` → 200, the rest 404"):
+ * - Resend `POST /emails/batch` → 200 `{"data":[{"id"},…]}`, one id per email; with `idempotency`, a
+ *   batch key already accepted is answered with the same ids (`replayed`), see `batchAccepted()`;
+ * - Postmark `POST /email` → 200 `{"MessageID",…,"ErrorCode":0}`;
+ * - SendGrid `POST /v3/mail/send` → 202, empty, `X-Message-Id` header;
+ * - Twilio `POST /2010-04-01/Accounts/{sid}/Messages.json` → 201 `{"sid":"SM…","status":"queued"}`
+ *   (records of a form-encoded body carry `form`, the decoded fields);
+ * - Klaviyo `POST /api/profile-import` → 201 with `data.id`, `/api/profile-subscription-bulk-create-jobs`
+ *   and `/api/events` → 202, empty;
+ * - any `POST /hooks/…` (outgoing event endpoints) → 204.
+ * `failWhen(predicate, status, { headers, body, times })`: every request whose record matches
+ * `predicate(record)` (any path) answers `status`, after queued faults and recipient rules.
  */
-export async function startCapture({ idempotency = false } = {}) {
+export async function startCapture({ idempotency = false, providers = false } = {}) {
   const requests = [];
   const faults = []; // { status, headers, body }
   const delays = []; // ms
   const accepted = new Map(); // idempotency key → { id, at, deliveries, replays }
   const recipientRules = []; // { email, status, headers, body, remaining }
   let failure = null; // { rate, rng, status, headers, body }
+  const batchAccepted = new Map(); // batch idempotency key → { ids, at, deliveries, replays }
+  const pathRules = []; // { predicate, status, headers, body, remaining }
   const waiters = new Set();
   const wake = () => { for (const w of [...waiters]) w(); };
+
+  // The answer of the other providers' send endpoints (`providers: true`); computed once per record.
+  const answers = new WeakMap();
+  const providerAnswer = (path, record, key, at) => {
+    if (answers.has(record)) return answers.get(record);
+    const json = (status, body, extra = {}) => ({
+      status, headers: { 'content-type': 'application/json', ...extra }, body: JSON.stringify(body),
+    });
+    const empty = (status, extra = {}) => ({ status, headers: { ...extra }, body: '' });
+    let a = null;
+    if (path === '/emails/batch') {
+      const n = Array.isArray(record.body) ? record.body.length : 0;
+      const known = key ? batchAccepted.get(key) : undefined;
+      if (idempotency && known) {
+        known.replays += 1;
+        record.replayed = true;
+        a = json(200, { data: known.ids.map((id) => ({ id })) });
+      } else {
+        const ids = Array.from({ length: n }, () => randomUUID());
+        if (key) {
+          if (known) known.deliveries += 1;
+          else batchAccepted.set(key, { ids, at, deliveries: 1, replays: 0 });
+        }
+        a = json(200, { data: ids.map((id) => ({ id })) });
+      }
+    } else if (path === '/email') {
+      a = json(200, { To: record.body?.To, SubmittedAt: new Date(at).toISOString(), MessageID: randomUUID(), ErrorCode: 0, Message: 'OK' });
+    } else if (path === '/v3/mail/send') {
+      a = empty(202, { 'x-message-id': randomUUID().replace(/-/g, '') });
+    } else if (/^\/2010-04-01\/Accounts\/[^/]+\/Messages\.json$/.test(path)) {
+      a = json(201, { sid: `SM${randomUUID().replace(/-/g, '')}`, status: 'queued', to: record.form?.To, body: record.form?.Body });
+    } else if (path === '/api/profile-import') {
+      a = json(201, { data: { type: 'profile', id: `01${randomUUID().replace(/-/g, '').slice(0, 24).toUpperCase()}` } });
+    } else if (path === '/api/profile-subscription-bulk-create-jobs' || path === '/api/events') {
+      a = empty(202);
+    } else if (path.startsWith('/hooks/')) {
+      a = empty(204);
+    }
+    answers.set(record, a);
+    return a;
+  };
 
   const server = createServer((req, res) => {
     const at = Date.now();
@@ -83,8 +140,13 @@ export async function startCapture({ idempotency = false } = {}) {
       const path = new URL(req.url, 'http://capture').pathname;
       const record = { method: req.method, path, headers, body, raw, at, status: null };
       const isEmail = req.method === 'POST' && path === '/emails';
+      const isBatch = providers && req.method === 'POST' && path === '/emails/batch';
       const key = typeof headers['idempotency-key'] === 'string' ? headers['idempotency-key'] : null;
       if (isEmail) Object.assign(record, { key, fault: null, replayed: false, answeredAt: null });
+      if (isBatch) Object.assign(record, { key, fault: null, replayed: false, answeredAt: null, batch: true });
+      if (providers && String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        record.form = Object.fromEntries(new URLSearchParams(raw));
+      }
 
       const fault = faults.shift();
       const delay = delays.shift();
@@ -93,15 +155,19 @@ export async function startCapture({ idempotency = false } = {}) {
         status = f.status;
         respHeaders = { 'content-type': 'application/json', ...f.headers };
         respBody = f.body ?? JSON.stringify({ statusCode: status, name: 'capture_fault', message: `injected fault ${status}` });
-        if (isEmail) record.fault = kind;
+        if (isEmail || isBatch) record.fault = kind;
       };
       const to = isEmail ? String(body?.to?.[0] ?? '').toLowerCase() : '';
       const rule = isEmail && !fault ? recipientRules.find((r) => r.email === to && r.remaining > 0) : undefined;
+      const pathRule = !fault && !rule ? pathRules.find((r) => r.remaining > 0 && r.predicate(record)) : undefined;
       if (fault) {
         faultAnswer(fault, 'queued');
       } else if (rule) {
         rule.remaining -= 1;
         faultAnswer(rule, 'recipient');
+      } else if (pathRule) {
+        pathRule.remaining -= 1;
+        faultAnswer(pathRule, 'rule');
       } else if (isEmail && failure && failure.rng() < failure.rate) {
         faultAnswer(failure, 'random');
       } else if (isEmail && idempotency && key && accepted.has(key)) {
@@ -121,6 +187,8 @@ export async function startCapture({ idempotency = false } = {}) {
         status = 200;
         respHeaders = { 'content-type': 'application/json' };
         respBody = JSON.stringify({ id });
+      } else if (providers && req.method === 'POST' && providerAnswer(path, record, key, at)) {
+        ({ status, headers: respHeaders, body: respBody } = providerAnswer(path, record, key, at));
       } else {
         status = 404;
         respHeaders = { 'content-type': 'application/json' };
@@ -133,7 +201,7 @@ export async function startCapture({ idempotency = false } = {}) {
       if (!res.destroyed) {
         res.writeHead(status, respHeaders);
         res.end(respBody);
-        if (isEmail) record.answeredAt = Date.now();
+        if (isEmail || isBatch) record.answeredAt = Date.now();
       }
     });
   });
@@ -174,6 +242,16 @@ export async function startCapture({ idempotency = false } = {}) {
     },
     /** Keys answered 2xx: Map key → `{ id, at, deliveries, replays }`. */
     accepted: () => accepted,
+    /** `providers: true`: batch keys answered 2xx: Map key → `{ ids, at, deliveries, replays }`. */
+    batchAccepted: () => batchAccepted,
+    /** Records of every `POST /emails/batch`. */
+    batchRequests: () => requests.filter((r) => r.method === 'POST' && r.path === '/emails/batch'),
+    /** Records whose path starts with `prefix` (any method). */
+    requestsTo: (prefix) => requests.filter((r) => r.path.startsWith(prefix)),
+    /** Every request matching `predicate(record)` answers `status` (at most `times` times). */
+    failWhen(predicate, status, { headers = {}, body = undefined, times = Infinity } = {}) {
+      pathRules.push({ predicate, status, headers, body, remaining: times });
+    },
     /**
      * `{ requests, failed, replays, acceptedKeys, deliveredTwice, requestedKeys }`
      * over `POST /emails` so far: `deliveredTwice` lists keys delivered more than once (always
