@@ -52,6 +52,9 @@ struct DryRunRequest {
 pub async fn dry_run(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     require_admin(&req, cfg)?;
     let body: DryRunRequest = decode(&body_bytes(&mut req).await?)?;
+    if body.available < 0 {
+        return Err(AppError::Invalid("invalid_available", "available must be zero or more".into()));
+    }
     let location = body.location.unwrap_or_else(|| "default".to_owned());
     if location.is_empty() || location.len() > 100 {
         return Err(AppError::Invalid("invalid_location", "location is 1–100 characters".into()));
