@@ -145,6 +145,30 @@ fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
             return bad("klaviyo.api_key must be a private API key");
         }
     }
+    if let Some(t) = &cfg.turnstile {
+        if t.secret.trim().is_empty() || t.secret.len() > 200 || t.secret.contains(char::is_whitespace) {
+            return bad("turnstile.secret must be the widget's secret key");
+        }
+        let hostname = |h: &str| {
+            !h.is_empty()
+                && h.len() <= 253
+                && h.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                })
+        };
+        if t.hostnames.len() > 50 || !t.hostnames.iter().all(|h| hostname(h)) {
+            return bad("turnstile.hostnames: at most 50 hostnames like shop.example.com (no scheme, port or path)");
+        }
+        if let Some(a) = &t.action {
+            if a.is_empty() || a.len() > 32 || !a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+                return bad("turnstile.action must be 1–32 characters of A–Z, a–z, 0–9, '-' or '_'");
+            }
+        }
+    }
     let s = cfg.schedule;
     let within = |v: Option<u32>, lo: u32, hi: u32| v.is_none_or(|v| (lo..=hi).contains(&v));
     if !(within(s.midwait_min_days, 1, 90)
@@ -166,6 +190,9 @@ fn validate_sku(cfg: &SkuConfig) -> AppResult<()> {
         if !(u.starts_with("https://") || u.starts_with("http://")) || u.len() > 2000 {
             return bad("url must be an http(s) URL");
         }
+    }
+    if cfg.hold_hours.is_some_and(|h| h > 720) {
+        return bad("hold_hours must be at most 720 (30 days)");
     }
     if cfg.shopify_inventory_item_id.is_some_and(|id| id <= 0) {
         return bad("shopify_inventory_item_id must be a positive integer");
@@ -352,29 +379,77 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         };
         let quantity = body.quantity.unwrap_or(1);
         check_quantity(quantity)?;
+        let entry_id = new_id()?;
+        let sms_consent = body.sms_consent.unwrap_or(false) && phone.is_some();
+        let consent = consent_record(&req, &body, sms_consent)?;
         let cmd = SkuCommand::Signup {
             shop: ShopContext::new(shop, &shop_cfg),
-            entry_id: new_id()?,
+            entry_id: entry_id.clone(),
             email: email.as_str().to_owned(),
-            sms_consent: body.sms_consent.unwrap_or(false) && phone.is_some(),
+            sms_consent,
             phone,
             locale,
             quantity,
-            consent: None,
+            consent: Some(consent),
         };
-        let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".into());
-        let keys = vec![format!("ip:{ip}"), format!("addr:{}", email.rate_key())];
-        let wait: i64 = call_ok(env, SHOP, shop, &ShopCommand::Hit { keys }).await?;
-        if wait > 0 {
-            return Err(AppError::RateLimited((wait + 999) / 1000));
+        let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
+        let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
+        let addr_key = format!("addr:{}", email.rate_key());
+        // Turnstile goes between the two rate limits (see `turnstile`'s module doc for the order).
+        if let Some(ts) = &shop_cfg.config.turnstile {
+            let token = match crate::turnstile::token(body.turnstile_token.as_deref()) {
+                Ok(t) => t,
+                Err(refusal) => return refusal.into_response(),
+            };
+            rate_limit(env, shop, vec![ip_key]).await?;
+            // The entry's fresh id doubles as siteverify's idempotency key (both are UUIDs).
+            if let Err(refusal) = crate::turnstile::verify(env, ts, token, client_ip.as_deref(), &entry_id).await {
+                return refusal.into_response();
+            }
+            rate_limit(env, shop, vec![addr_key]).await?;
+        } else {
+            rate_limit(env, shop, vec![ip_key, addr_key]).await?;
         }
         crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
-        relay(env, cfg, shop, sku, cmd).await
+        let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
+        // A new entry (201) and one already on the list (200 from the SKU object) get the same
+        // answer, so the reply does not tell whether an address was already signed up.
+        json(if status == 200 { 201 } else { status }, &body)
     }
     .await;
     // Errors get the shop's CORS headers too, so the widget can read why a signup failed.
     let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
     with_cors(resp, origin.as_deref(), &shop_cfg.config.allowed_origins)
+}
+
+/// What the shopper agreed to, when, from where: kept with the entry (erased with it), shown in the
+/// audit trail and the privacy export. Per channel: email always (they asked to be told), SMS only
+/// with the explicit, unticked-by-default consent.
+fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool) -> AppResult<serde_json::Value> {
+    let clip =
+        |s: Option<String>, n: usize| s.map(|v| v.trim().chars().take(n).collect::<String>()).filter(|v| !v.is_empty());
+    let mut channels = vec!["email"];
+    if sms_consent {
+        channels.push("sms");
+    }
+    Ok(serde_json::json!({
+        "at": shared::date::format_timestamp_ms(worker::Date::now().as_millis() as i64),
+        "ip": header(req, "CF-Connecting-IP"),
+        "user_agent": clip(header(req, "User-Agent"), 500),
+        "text": clip(body.consent_text.clone(), 2000),
+        "source": clip(body.source.clone(), 500).or_else(|| clip(header(req, "Referer"), 500)),
+        "channels": channels,
+    }))
+}
+
+/// Counts a signup against the shop's rate limits for `keys` (all or nothing); 429 when one is
+/// used up.
+async fn rate_limit(env: &Env, shop: &str, keys: Vec<String>) -> AppResult<()> {
+    let wait: i64 = call_ok(env, SHOP, shop, &ShopCommand::Hit { keys }).await?;
+    if wait > 0 {
+        return Err(AppError::RateLimited((wait + 999) / 1000));
+    }
+    Ok(())
 }
 
 pub async fn position(

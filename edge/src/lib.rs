@@ -23,9 +23,11 @@ mod provider_events;
 mod shop_object;
 mod shopify;
 mod sku_object;
+mod sms_inbound;
 mod sql;
 mod store;
 mod suppression;
+mod turnstile;
 
 pub use clock::DevClock;
 pub use shop_object::Shop;
@@ -100,13 +102,14 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                 (Options, ["skus", _, ..]) => api::preflight(req, env, shop).await,
                 (Post, ["webhooks", "shopify"]) => shopify::webhook(req, env, &cfg, shop).await,
                 (Post, ["webhooks", "inventory"]) => feed::inventory_webhook(req, env, &cfg, shop).await,
+                (Post, ["webhooks", "twilio"]) => sms_inbound::twilio(req, env, &cfg, shop).await,
                 (
                     _,
                     []
                     | ["skus", _]
                     | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"]
                     | ["skus", _, "waitlist", _]
-                    | ["webhooks", "shopify" | "inventory"]
+                    | ["webhooks", "shopify" | "inventory" | "twilio"]
                     | ["imports" | "events"]
                     | ["entries", _]
                     | ["skus", _, "dry-run"],

@@ -435,7 +435,8 @@ pub struct SignupRequest {
     pub source: Option<String>,
 }
 
-/// The answer to a signup (201 new, 200 already on the list) and to a position look-up.
+/// The answer to a signup (201 whether new or already on the list: the reply does not tell) and to a
+/// position look-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignupResponse {
     pub entry_id: String,

@@ -56,7 +56,7 @@ impl Edge {
         answer(status, body, answer::sku_state)
     }
 
-    /// `POST …/skus/{sku}/waitlist`: the HTTP status (201 new, 200 already there) and the entry.
+    /// `POST …/skus/{sku}/waitlist`: the HTTP status (201, new or already on the list alike) and the entry.
     pub async fn join(&self, sku: &str, req: &SignupRequest) -> Result<(u16, SignupResponse), ApiError> {
         let body = js_sys::Object::new();
         let set = |k: &str, v: JsValue| {

@@ -76,8 +76,7 @@ pub struct Text {
     pub sms_consent: &'static str,
     pub position: &'static str,
     pub joining: &'static str,
-    pub joined_new: &'static str,
-    pub joined_already: &'static str,
+    pub joined: &'static str,
     pub offered: &'static str,
     pub converted: &'static str,
     pub notified: &'static str,
@@ -141,8 +140,7 @@ pub static EN: Text = Text {
     sms_consent: "Text me when it's my turn. Message and data rates may apply. Reply STOP to opt out.",
     position: "You're #{} in line",
     joining: "Joining…",
-    joined_new: "You're on the list. We'll email you when it's your turn.",
-    joined_already: "You're already on the list.",
+    joined: "You're on the list. We'll email you when it's your turn.",
     offered: "One is held for you: check your email to complete your order.",
     converted: "Thanks for your order!",
     notified: "It's back in stock! Check your email: first come, first served.",
@@ -183,8 +181,7 @@ pub static DE: Text = Text {
     sms_consent: "Per SMS benachrichtigen, wenn ich an der Reihe bin. Es können Kosten für Nachrichten und Daten anfallen. Abmelden mit STOP.",
     position: "Sie sind Nr. {} in der Warteschlange",
     joining: "Wird eingetragen…",
-    joined_new: "Sie stehen auf der Liste. Wir schreiben Ihnen, sobald Sie an der Reihe sind.",
-    joined_already: "Sie stehen bereits auf der Liste.",
+    joined: "Sie stehen auf der Liste. Wir schreiben Ihnen, sobald Sie an der Reihe sind.",
     offered: "Ein Exemplar ist für Sie reserviert: Bitte prüfen Sie Ihre E-Mails, um die Bestellung abzuschließen.",
     converted: "Vielen Dank für Ihre Bestellung!",
     notified: "Wieder auf Lager! Prüfen Sie Ihre E-Mails: Wer zuerst kommt, mahlt zuerst.",
@@ -225,8 +222,7 @@ pub static FR: Text = Text {
     sms_consent: "M'envoyer un SMS quand c'est mon tour. Des frais de messagerie et de données peuvent s'appliquer. Répondez STOP pour vous désinscrire.",
     position: "Vous êtes n° {} dans la file",
     joining: "Inscription…",
-    joined_new: "Vous êtes sur la liste. Nous vous écrirons quand ce sera votre tour.",
-    joined_already: "Vous êtes déjà sur la liste.",
+    joined: "Vous êtes sur la liste. Nous vous écrirons quand ce sera votre tour.",
     offered: "Un exemplaire vous est réservé : consultez vos e-mails pour finaliser votre commande.",
     converted: "Merci pour votre commande !",
     notified: "De retour en stock ! Consultez vos e-mails : premier arrivé, premier servi.",
@@ -267,8 +263,7 @@ pub static ES: Text = Text {
     sms_consent: "Envíame un SMS cuando sea mi turno. Pueden aplicarse tarifas de mensajes y datos. Responde STOP para darte de baja.",
     position: "Eres el n.º {} en la fila",
     joining: "Uniéndote…",
-    joined_new: "Estás en la lista. Te escribiremos cuando sea tu turno.",
-    joined_already: "Ya estás en la lista.",
+    joined: "Estás en la lista. Te escribiremos cuando sea tu turno.",
     offered: "Tienes una unidad reservada: revisa tu correo para completar el pedido.",
     converted: "¡Gracias por tu pedido!",
     notified: "¡Vuelve a estar disponible! Revisa tu correo: por orden de llegada.",
@@ -309,8 +304,7 @@ pub static NL: Text = Text {
     sms_consent: "Stuur me een sms als ik aan de beurt ben. Er kunnen bericht- en datakosten gelden. Antwoord STOP om je af te melden.",
     position: "Je bent nr. {} in de rij",
     joining: "Aanmelden…",
-    joined_new: "Je staat op de lijst. We mailen je zodra je aan de beurt bent.",
-    joined_already: "Je staat al op de lijst.",
+    joined: "Je staat op de lijst. We mailen je zodra je aan de beurt bent.",
     offered: "Er ligt er een voor je klaar: kijk in je e-mail om je bestelling af te ronden.",
     converted: "Bedankt voor je bestelling!",
     notified: "Weer op voorraad! Kijk in je e-mail: wie het eerst komt, het eerst maalt.",
@@ -351,8 +345,7 @@ pub static JA: Text = Text {
     sms_consent: "順番が来たらSMSで知らせてください。通信料がかかる場合があります。配信停止はSTOPと返信してください。",
     position: "現在{}番目です",
     joining: "登録中…",
-    joined_new: "リストに登録しました。順番が来たらメールでお知らせします。",
-    joined_already: "すでにリストに登録されています。",
+    joined: "リストに登録しました。順番が来たらメールでお知らせします。",
     offered: "1点を確保しました。メールを確認して注文を完了してください。",
     converted: "ご注文ありがとうございます！",
     notified: "再入荷しました！メールをご確認ください。先着順です。",
@@ -433,8 +426,7 @@ mod tests {
                 t.sms_consent,
                 t.position,
                 t.joining,
-                t.joined_new,
-                t.joined_already,
+                t.joined,
                 t.offered,
                 t.converted,
                 t.notified,
@@ -464,7 +456,7 @@ mod tests {
                 assert_eq!(s.matches("{}").count(), e.matches("{}").count(), "{lang:?} {s:?} vs {e:?}");
             }
             if lang != Lang::En {
-                assert_ne!(lang.text().joined_new, EN.joined_new, "{lang:?}");
+                assert_ne!(lang.text().joined, EN.joined, "{lang:?}");
                 assert_ne!(lang.text().restock_action, EN.restock_action, "{lang:?}");
             }
         }

@@ -11,13 +11,6 @@ use crate::locale::{fill, ships, Text};
 use shared::wire::{EntryStatus, Mode, SignupRequest, SignupResponse, SkuState};
 use shared::{Date, Email};
 
-/// Whether a successful signup created the entry (201) or found it already there (200).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Joined {
-    New,
-    Already,
-}
-
 /// Where the shopper is in the signup.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -25,8 +18,9 @@ pub enum Phase {
     Editing,
     /// A signup request is in flight.
     Submitting,
-    /// On the list; `entry` is refreshed by polling.
-    Joined { entry: SignupResponse, joined: Joined },
+    /// On the list; `entry` is refreshed by polling. The edge answers a new signup and one for an
+    /// address already on the list alike (201, same body), so the widget says the same for both.
+    Joined { entry: SignupResponse },
 }
 
 /// Which input an inline error belongs to.
@@ -116,17 +110,15 @@ impl Signup {
         self.invalid = None;
     }
 
-    /// The signup request with `ticket` finished. `Ok` carries the HTTP status (201 or 200) and the entry.
+    /// The signup request with `ticket` finished. `Ok` carries the HTTP status (any 2xx: it does not
+    /// tell a new entry from an existing one) and the entry.
     pub fn finish(&mut self, ticket: u32, outcome: Result<(u16, SignupResponse), ApiError>) {
         if self.phase != Phase::Submitting || ticket != self.ticket {
             return;
         }
         self.phase = Phase::Editing;
         match outcome {
-            Ok((status, entry)) => {
-                let joined = if status == 201 { Joined::New } else { Joined::Already };
-                self.phase = Phase::Joined { entry, joined };
-            }
+            Ok((_status, entry)) => self.phase = Phase::Joined { entry },
             Err(ApiError::Rejected { code, .. }) if code == "invalid_email" => self.invalid = Some(Field::Email),
             Err(ApiError::Rejected { code, .. }) if code == "invalid_phone" => self.invalid = Some(Field::Phone),
             Err(e) => self.failure = Some(e),
@@ -177,16 +169,15 @@ impl Signup {
         let ok = |text| Some(Status { text, retry: false, is_error: false });
         match &self.phase {
             Phase::Submitting => ok(t.joining),
-            Phase::Joined { entry, joined } => ok(match (entry.status, joined) {
-                (EntryStatus::Waiting, Joined::New) => t.joined_new,
-                (EntryStatus::Waiting, Joined::Already) => t.joined_already,
-                (EntryStatus::Offered, _) => t.offered,
-                (EntryStatus::Converted, _) => t.converted,
-                (EntryStatus::Notified, _) => t.notified,
-                (EntryStatus::Expired, _) => t.expired,
-                (EntryStatus::Allocated, _) => t.allocated,
-                (EntryStatus::Cancelled, _) => t.cancelled,
-                (EntryStatus::PendingConfirmation, _) => t.pending_confirmation,
+            Phase::Joined { entry } => ok(match entry.status {
+                EntryStatus::Waiting => t.joined,
+                EntryStatus::Offered => t.offered,
+                EntryStatus::Converted => t.converted,
+                EntryStatus::Notified => t.notified,
+                EntryStatus::Expired => t.expired,
+                EntryStatus::Allocated => t.allocated,
+                EntryStatus::Cancelled => t.cancelled,
+                EntryStatus::PendingConfirmation => t.pending_confirmation,
             }),
             Phase::Editing => self.failure.as_ref().map(|e| Status {
                 text: match e {
@@ -420,7 +411,7 @@ mod tests {
         assert!(s.submit("a@example.com", "", false, "en").is_none());
         s.finish(t, Ok((201, entry(Some(1), EntryStatus::Waiting))));
         assert!(s.submit("a@example.com", "", false, "en").is_none());
-        assert_eq!(s.status(&EN).unwrap().text, EN.joined_new);
+        assert_eq!(s.status(&EN).unwrap().text, EN.joined);
         assert_eq!(s.position_text(&EN).as_deref(), Some("You're #1 in line"));
         assert_eq!(s.position_text(&DE).as_deref(), Some("Sie sind Nr. 1 in der Warteschlange"));
     }
@@ -456,8 +447,8 @@ mod tests {
         assert_ne!(t, t2);
         s.finish(t, Err(ApiError::Network));
         assert!(s.is_submitting());
-        s.finish(t2, Ok((200, entry(Some(2), EntryStatus::Waiting))));
-        assert_eq!(s.status(&EN).unwrap().text, EN.joined_already);
+        s.finish(t2, Ok((201, entry(Some(2), EntryStatus::Waiting))));
+        assert_eq!(s.status(&EN).unwrap().text, EN.joined);
     }
 
     #[test]
