@@ -148,7 +148,8 @@ describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () =
     const shop = { name: 'DOI Co', from_email: 'hi@doi.example', inventory_webhook_secrets: [FEED], double_opt_in: true };
     assert.equal((await admin.put('/v1/shops/doi', shop)).status, 200);
     assert.equal((await admin.put('/v1/shops/doi/skus/VASE', { title: 'Vase', url: 'https://doi.example/vase' })).status, 200);
-    const first = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'first@example.com' });
+    const consentText = 'Email me when the Vase is back. Unsubscribe anytime.';
+    const first = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'first@example.com', consent_text: consentText, source: 'https://doi.example/vase' }, { 'user-agent': 'TrustTest/1.0' });
     const second = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'second@example.com' });
     assert.equal(first.status, 201, first.text);
     assert.equal(first.json.status, 'pending_confirmation');
@@ -183,6 +184,14 @@ describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () =
     q = (await admin.get('/v1/shops/doi/skus/VASE/queue')).json;
     assert.deepEqual(q.entries.map((e) => [e.email, e.status, e.position]), [['first@example.com', 'waiting', 1], ['second@example.com', 'waiting', 2]]);
     await capture.waitFor((reqs) => reqs.filter((r) => kindOf(r.body) === 'signup_confirmation' && r.body.to[0].endsWith('@example.com') && ['first@example.com', 'second@example.com'].includes(r.body.to[0])).length === 2);
+    // The consent record: what was shown, where, by whom, and when it was confirmed.
+    const audit = (await admin.get(`/v1/shops/doi/entries/${first.json.entry_id}`)).json;
+    assert.equal(audit.consent.text, consentText);
+    assert.equal(audit.consent.source, 'https://doi.example/vase');
+    assert.equal(audit.consent.user_agent, 'TrustTest/1.0');
+    assert.deepEqual(audit.consent.channels, ['email']);
+    assert.match(audit.consent.confirmed_at, /^\d{4}-/);
+    assert.ok(audit.trail.some((t) => t.cause === 'shopper: confirmed the signup (double opt-in)'));
     const twice = await fetch(firstLink, { method: 'POST' });
     assert.equal(twice.status, 200);
     assert.match(await twice.text(), /Already confirmed/);
