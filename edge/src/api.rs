@@ -391,6 +391,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             locale,
             quantity,
             consent: Some(consent),
+            confirm: true,
         };
         let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
         let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
@@ -411,6 +412,25 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             rate_limit(env, shop, vec![ip_key, addr_key]).await?;
         }
         crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
+        let wait: i64 =
+            call_ok(env, SHOP, shop, &ShopCommand::Hit { keys: vec![format!("confirm:{}", email.rate_key())] }).await?;
+        let cmd = match cmd {
+            SkuCommand::Signup { .. } if wait == 0 => cmd,
+            SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent, .. } => {
+                SkuCommand::Signup {
+                    shop,
+                    entry_id,
+                    email,
+                    phone,
+                    sms_consent,
+                    locale,
+                    quantity,
+                    consent,
+                    confirm: false,
+                }
+            }
+            other => other,
+        };
         let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
         // A new entry (201) and one already on the list (200 from the SKU object) get the same
         // answer, so the reply does not tell whether an address was already signed up.

@@ -116,6 +116,9 @@ pub enum SkuCommand {
         /// The consent record: when, from which IP and user agent, the text shown, the source.
         #[serde(default)]
         consent: Option<serde_json::Value>,
+        /// False when this address already got a confirmation from the shop within the window.
+        #[serde(default = "yes")]
+        confirm: bool,
     },
     Backorder {
         shop: ShopContext,
@@ -252,6 +255,10 @@ pub enum SkuCommand {
     },
     Queue,
     Mailbox,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A shipment's tracking facts.

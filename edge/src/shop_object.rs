@@ -22,9 +22,14 @@ const PER_IP: Limiter = Limiter { window_ms: 10 * 60 * 1000, max: 100 };
 /// one address cannot be used to flood its owner with confirmations.
 const PER_ADDRESS: Limiter = Limiter { window_ms: 60 * 60 * 1000, max: 10 };
 
+/// Confirmation emails per address across the shop's SKUs: one per window.
+const CONFIRMATIONS: Limiter = Limiter { window_ms: 15 * 60 * 1000, max: 1 };
+
 fn limiter_for(key: &str) -> Limiter {
     if key.starts_with("ip:") {
         PER_IP
+    } else if key.starts_with("confirm:") {
+        CONFIRMATIONS
     } else {
         PER_ADDRESS
     }

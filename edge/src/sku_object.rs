@@ -216,7 +216,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 },
             )
         }
-        SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent } => {
+        SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent, confirm } => {
             let s = Sku::load(store, Some(shop))?;
             let email = Email::parse(&email)?;
             let existing = store.entry_by_key(&email.key())?;
@@ -231,7 +231,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 order_id: None,
                 at: now,
             };
-            let a = join(store, cfg, &s, existing, new, now, s.shop.double_opt_in)?;
+            let a = join(store, cfg, &s, existing, new, now, s.shop.double_opt_in, confirm)?;
             if let (201, Some(c), Some(id)) = (a.status, consent, a.body["entry_id"].as_str()) {
                 store.set_consent(id, &c)?;
             }
@@ -252,7 +252,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                 order_id: Some(order_id),
                 at: ordered_at_ms,
             };
-            join(store, cfg, &s, existing, new, now, false)
+            join(store, cfg, &s, existing, new, now, false, true)
         }
         SkuCommand::Position { entry_id } => {
             let s = Sku::load(store, None)?;
@@ -600,7 +600,7 @@ fn handle(store: &Store, cfg: &Config, cmd: SkuCommand, now: i64) -> AppResult<A
                         order_id: Some(order_id),
                         at: ordered_at_ms,
                     };
-                    let a = join(store, cfg, &s, existing, new, now, false)?;
+                    let a = join(store, cfg, &s, existing, new, now, false, true)?;
                     answer(200, &serde_json::json!({"outcome": "backorder", "entry": a.body}))
                 }
                 (true, None) => answer(200, &serde_json::json!({"outcome": "ignored", "reason": "no_email"})),
@@ -860,6 +860,7 @@ fn join(
     new: NewEntry,
     now: i64,
     confirm_first: bool,
+    confirmation_allowed: bool,
 ) -> AppResult<Answer> {
     let mut q = s.queue(store)?;
     let joined = if confirm_first { q.join_unconfirmed(existing, new, now) } else { q.join(existing, new, now) };
@@ -867,7 +868,19 @@ fn join(
         Joined::Existing(e) => (e, 200, Vec::new()),
         Joined::Created(e, fx) => (e, 201, fx),
     };
-    let mut messages = render_all(cfg, &q, s, &effects, now, Extras::default());
+    // One confirmation per address per window, shop-wide: a victim's address typed into many
+    // forms gets one email, not one per form.
+    let (render_fx, held_back): (Vec<Effect>, Vec<Effect>) = effects.iter().cloned().partition(|fx| {
+        confirmation_allowed
+            || !matches!(fx, Effect::Send(o) if matches!(o.kind, MessageKind::SignupConfirmation | MessageKind::ConfirmSignup))
+    });
+    let mut messages = render_all(cfg, &q, s, &render_fx, now, Extras::default());
+    for fx in &held_back {
+        if let Effect::Send(o) = fx {
+            let why = "not sent: this address got a confirmation from the shop within the last 15 minutes";
+            store.note(&o.entry_id, now, "skipped", &format!("email {}: {why}", o.kind.as_str()))?;
+        }
+    }
     // With double opt-in, the shopper has joined once they confirm.
     if status == 201 && entry.status != shared::wire::EntryStatus::PendingConfirmation {
         messages.extend(joined_events(s, &q, &entry, now));

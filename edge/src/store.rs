@@ -594,6 +594,12 @@ impl Store {
         *self.cause.borrow_mut() = cause;
     }
 
+    /// A line in an entry's audit trail with the current cause (a decision not to do something).
+    pub fn note(&self, entry_id: &str, at: i64, event: &str, detail: &str) -> Result<()> {
+        let cause = self.cause.borrow().clone();
+        self.audit(entry_id, at, event, detail, &cause)
+    }
+
     fn audit(&self, entry_id: &str, at: i64, event: &str, detail: &str, cause: &str) -> Result<()> {
         sql::exec(
             &self.db,
