@@ -91,7 +91,7 @@ describe('reliability: hostile and broken input', () => {
 
   it('R3: timestamps older than 5 min, more than 5 min ahead, negative, non-numeric, overflowing → 401', async () => {
     const body = level('R-1', 0, '2026-11-29T09:00:02Z');
-    for (const ts of [now() - 301, now() + 301, -5, 'soon', '99999999999999999999999', '1e3', '']) {
+    for (const ts of [now() - 330, now() + 330, -5, 'soon', '99999999999999999999999', '1e3', '']) {
       const id = `msg_${randomUUID()}`;
       const h = { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signStandard(id, ts, body, NEW) };
       assertError(await feedPost(body, h), 401, 'invalid_signature');
