@@ -17,8 +17,8 @@ use crate::protocol::{Shipment, ShopCommand, ShopContext, ShopRecord, SkuCommand
 use serde_json::{json, Value};
 use shared::date::parse_timestamp_ms;
 use shared::shopify::{
-    variant_listings, CustomersDataRequest, CustomersRedact, Fulfillment, InventoryLevelEvent, Order, Product,
-    ShopRedact, Topic,
+    variant_listings, CustomersDataRequest, CustomersRedact, Fulfillment, InventoryLevelEvent, LineItem, Order,
+    Product, ShopRedact, Topic,
 };
 use shared::signature::verify_shopify;
 use shared::Email;
@@ -159,7 +159,7 @@ async fn order_created(env: &Env, cfg: &Config, ctx: ShopContext, d: &Delivery, 
     let order_id = order_name(o.id);
     let mut lines = Vec::new();
     for (i, li) in o.line_items.iter().enumerate() {
-        let Some(sku) = li.sku.as_deref().map(str::trim).filter(|s| known.iter().any(|k| k == s)) else {
+        let Some(sku) = waitlisted(li, &known) else {
             continue;
         };
         let cmd = SkuCommand::Order {
@@ -191,7 +191,7 @@ async fn order_cancelled(env: &Env, cfg: &Config, ctx: ShopContext, o: Order) ->
     let order_id = order_name(o.id);
     let mut lines = Vec::new();
     for li in &o.line_items {
-        let Some(sku) = li.sku.as_deref().map(str::trim).filter(|s| known.iter().any(|k| k == s)) else {
+        let Some(sku) = waitlisted(li, &known) else {
             continue;
         };
         let cmd = SkuCommand::OrderCancelled { shop: ctx.clone(), order_id: order_id.clone() };
@@ -216,7 +216,7 @@ async fn fulfillment(env: &Env, cfg: &Config, ctx: ShopContext, f: Fulfillment) 
     let mut lines = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for li in &f.line_items {
-        let Some(sku) = li.sku.as_deref().map(str::trim).filter(|s| known.iter().any(|k| k == s)) else {
+        let Some(sku) = waitlisted(li, &known) else {
             continue;
         };
         if !seen.insert(sku.to_owned()) {
@@ -275,6 +275,11 @@ async fn shop_redact(env: &Env, cfg: &Config, shop: &str, _r: ShopRedact) -> App
     }
     let _: Value = call_ok(env, SHOP, shop, &ShopCommand::Purge).await?;
     json(200, &json!({"outcome": "redacted", "skus": skus.len()}))
+}
+
+/// The line's SKU when the shop has a waitlist for it.
+fn waitlisted<'a>(li: &'a LineItem, known: &[String]) -> Option<&'a str> {
+    li.sku.as_deref().map(str::trim).filter(|s| known.iter().any(|k| k == s))
 }
 
 /// How entries name a Shopify order: its numeric id. (The `name`, like `#1001`, is what the

@@ -797,7 +797,7 @@ fn klaviyo_joined(s: &Sku, e: &shared::queue::Entry, position: Option<u32>, now:
         "eta_text": s.eta_text(now),
         "at_ms": now,
     });
-    Some(klaviyo_row(s, e, format!("{}:{}:klaviyo:joined", s.shop.shop, e.id), "joined", job))
+    Some(klaviyo_row(e, format!("{}:{}:klaviyo:joined", s.shop.shop, e.id), "joined", job))
 }
 
 /// The Klaviyo `Back In Stock Offer` event for an offer.
@@ -813,11 +813,10 @@ fn klaviyo_offer(s: &Sku, e: &shared::queue::Entry, key: &str, now: i64) -> Opti
         "hold_until_ms": e.hold_until,
         "at_ms": now,
     });
-    Some(klaviyo_row(s, e, format!("{}:{key}:klaviyo", s.shop.shop), "offer", job))
+    Some(klaviyo_row(e, format!("{}:{key}:klaviyo", s.shop.shop), "offer", job))
 }
 
-fn klaviyo_row(s: &Sku, e: &shared::queue::Entry, key: String, step: &str, job: serde_json::Value) -> NewMessage {
-    let _ = s;
+fn klaviyo_row(e: &shared::queue::Entry, key: String, step: &str, job: serde_json::Value) -> NewMessage {
     NewMessage {
         key,
         entry_id: e.id.clone(),

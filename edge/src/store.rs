@@ -701,16 +701,6 @@ impl Store {
         Ok(())
     }
 
-    /// Pending messages due by `now`, oldest first.
-    pub fn due_messages(&self, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
-        self.db
-            .exec(
-                "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, created_at, rowid LIMIT ?",
-                vec![now.into(), i64::from(limit).into()],
-            )?
-            .to_array()
-    }
-
     /// The earliest time a pending message is due.
     pub fn next_due(&self) -> Result<Option<i64>> {
         #[derive(Deserialize)]
