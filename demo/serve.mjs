@@ -8,6 +8,9 @@
 // Routes: `/` (also `/products/…`) the product page; `/de/…` (fr, es, nl, ja) the same page with
 // `<html lang>` set, like a storefront's language prefix; `/csp/…` the page under a strict
 // Content-Security-Policy without 'wasm-unsafe-eval' (the widget falls back to its plain form).
+// Tests add pages of their own with `shop.page(path, html)` (served as is, `{{EDGE}}` replaced): a
+// page answered by the browser's route interception would not count as this origin's (Chromium then
+// refuses its requests to the loopback edge).
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -17,11 +20,17 @@ import { dirname, join } from 'node:path';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const LANGS = ['de', 'fr', 'es', 'nl', 'ja'];
 
-/** Starts the storefront on 127.0.0.1:`port` (0 picks a free port). Resolves to `{ url, close() }`. */
+/** Starts the storefront on 127.0.0.1:`port` (0 picks a free port). Resolves to `{ url, page(path, html), close() }`. */
 export async function startStorefront({ port = 0, edge = 'http://127.0.0.1:8787', host = '127.0.0.1' } = {}) {
   const base = String(edge).replace(/\/+$/, '');
+  const extra = new Map();
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
+    if (req.method === 'GET' && extra.has(path)) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(extra.get(path).replaceAll('{{EDGE}}', base));
+      return;
+    }
     const [, first = '', ...rest] = path.split('/');
     const lang = LANGS.includes(first) ? first : null;
     const csp = first === 'csp';
@@ -56,6 +65,7 @@ export async function startStorefront({ port = 0, edge = 'http://127.0.0.1:8787'
   const { port: actual } = server.address();
   return {
     url: `http://${host}:${actual}`,
+    page: (path, html) => { extra.set(path, html); },
     close: () => new Promise((resolve) => {
       server.closeAllConnections?.();
       server.close(() => resolve());

@@ -1,11 +1,14 @@
 // The widget in a real browser: the demo storefront installs it with one script tag (a Shopify-like
 // product page with a size picker, plus a pre-order placeholder). One edge (dev clock, capture server as
 // the email provider, signed links) and one headless Chromium (Debian) driven by playwright-core for the
-// whole file; the scenarios run in order and each uses its own SKUs.
+// whole file; the scenarios run in order and each uses its own SKUs. Pages other than the demo's are
+// served by the storefront server too (`storefront.page`). Turnstile: a local siteverify stands in for
+// Cloudflare's (`TURNSTILE_API_BASE`) and a fake api.js is served by route interception.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startStorefront } from '../demo/serve.mjs';
@@ -17,7 +20,62 @@ const AXE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), '
 // The demo page's variants (demo/index.html): 1001 S, 1002 M, 1003 L, 1004 XL.
 const VARIANT = { S: '1001', M: '1002', L: '1003', XL: '1004' };
 
+// Turnstile: a shop that checks signups, a local siteverify, and a stand-in for Cloudflare's api.js.
+const GATE = 'gate';
+const TS_SECRET = '0x4AAAAAAAbrowser-test-secret';
+const TS_SITEKEY = '1x00000000000000000000AA';
+
+/**
+ * Stands in for Cloudflare's siteverify (`TURNSTILE_API_BASE`): tokens `ok-…` pass, `bad-…` are
+ * refused (invalid-input-response), `down-…` answer 500 (the edge then says turnstile_unavailable).
+ */
+async function startSiteverify() {
+  const verified = [];
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => { raw += c; });
+    req.on('end', () => {
+      const form = Object.fromEntries(new URLSearchParams(raw));
+      verified.push(form.response);
+      const send = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+      if (form.secret !== TS_SECRET) return send(200, { success: false, 'error-codes': ['invalid-input-secret'] });
+      if (form.response?.startsWith('ok-')) return send(200, { success: true, 'error-codes': [], hostname: '127.0.0.1' });
+      if (form.response?.startsWith('down-')) return send(500, { error: 'down' });
+      return send(200, { success: false, 'error-codes': ['invalid-input-response'] });
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, verified, close: () => new Promise((ok) => { server.closeAllConnections?.(); server.close(() => ok()); }) };
+}
+
+/**
+ * Stands in for https://challenges.cloudflare.com/turnstile/v0/api.js: `turnstile.render` draws a
+ * checkbox; ticking it "solves" the challenge with the next token of `window.__tsTokens`. Records
+ * what the widget asked for in `window.__ts`.
+ */
+const FAKE_TURNSTILE = `(() => {
+  const seen = window.__ts = { src: document.currentScript && document.currentScript.src, rendered: [], resets: 0 };
+  const widgets = {};
+  window.turnstile = {
+    render(el, o) {
+      const id = 'w' + (seen.rendered.length + 1);
+      const label = document.createElement('label');
+      label.innerHTML = '<input type="checkbox" data-turnstile> Verify you are human';
+      const box = label.querySelector('input');
+      box.addEventListener('change', () => { if (box.checked) o.callback((window.__tsTokens || []).shift() || 'ok-default'); });
+      el.appendChild(label);
+      widgets[id] = box;
+      seen.rendered.push({ sitekey: o.sitekey, language: o.language, lightDom: el.getRootNode() === document, slot: el.slot });
+      return id;
+    },
+    reset(id) { widgets[id].checked = false; seen.resets++; },
+    getResponse() { return ''; },
+    remove() {},
+  };
+})();`;
+
 let capture;
+let siteverify;
 let edge;
 let storefront;
 let browser;
@@ -55,6 +113,31 @@ async function open(path, { route } = {}) {
   return { page, context, problems, widget: page.locator('[data-restock-widget]').first() };
 }
 
+/** A page on the storefront's origin with `body` (which installs the widget), `<html lang>` = `lang`. */
+let pages = 0;
+async function openHtml(body, { route, lang = 'en' } = {}) {
+  const path = `/custom-${++pages}`;
+  const html = `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>Shop</title></head>`
+    + `<body><main><h1>Product</h1>${body}</main></body></html>`;
+  storefront.page(path, html);
+  return open(path, { route });
+}
+
+/** The install tag for `sku` of the demo shop, with more attributes in `extra`. */
+const installTag = (sku, extra = '', shop = SHOP) => `<script async src="${edge.url}/widget.js" data-shop="${shop}" data-sku="${sku}" ${extra}></script>`;
+
+/** Holds the wasm back until `release()` (the widget then has only the loader's plain form). */
+function holdWasm() {
+  let release;
+  const held = new Promise((ok) => { release = ok; });
+  const route = (p) => p.route('**/widget/restock_widget_bg.wasm*', async (r) => { await held; await r.continue(); });
+  return { route, release };
+}
+
+/** Whether the wasm app has taken over the first widget. */
+const tookOver = (page) => page.evaluate(() => performance.getEntriesByName('restock:app').length > 0);
+const waitTakeover = (page) => page.waitForFunction(() => performance.getEntriesByName('restock:app').length > 0, null, { timeout: 20000 });
+
 /** Waits until `locator` has `text`, with what it shows and the browser's problems on failure. */
 async function shows(locator, text, problems = [], timeout = 15000) {
   await locator.filter({ hasText: text }).first().waitFor({ state: 'visible', timeout }).catch(async (e) => {
@@ -73,8 +156,12 @@ async function axe(page, selector) {
 describe('widget on the demo storefront', () => {
   before(async () => {
     capture = await startCapture();
+    siteverify = await startSiteverify();
     edge = await startEdge({
-      vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: 'k', LINK_SECRET: 'browser-link-secret', DEV_MODE: 'true' },
+      vars: {
+        EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: 'k', LINK_SECRET: 'browser-link-secret', DEV_MODE: 'true',
+        TURNSTILE_API_BASE: siteverify.url,
+      },
     });
     storefront = await startStorefront({ port: 0, edge: edge.url });
     admin = api(edge);
@@ -102,6 +189,7 @@ describe('widget on the demo storefront', () => {
     await storefront?.close().catch(() => {});
     await edge?.stop();
     await capture?.close();
+    await siteverify?.close();
   });
 
   it('notify me: a shopper joins and sees "You\'re #1 in line"; focus moves to the status; no axe violations', async () => {
@@ -197,6 +285,148 @@ describe('widget on the demo storefront', () => {
       await form.locator('input[name=email]').fill('csp@example.com', { timeout: 20000 });
       await form.locator('button[type=submit]').click();
       await shows(widget.getByTestId('position'), "You're #5 in line");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('instant form: localized, accessible and working before the wasm; the app takes over keeping what was typed and the focus', async () => {
+    await putSku('TAKE-A', { title: 'Takeover A', mode: 'restock' });
+    const wasm = holdWasm();
+    const { page, context, problems, widget } = await openHtml(installTag('TAKE-A'), { lang: 'fr-FR', route: wasm.route });
+    try {
+      // The loader's own form, before any wasm: French, the same wording as locale.rs.
+      await shows(widget.getByTestId('title'), "M'avertir du retour en stock", problems, 20000);
+      await shows(widget.locator('button[type=submit]'), "M'avertir", problems);
+      await shows(widget.locator('label[for=restock-quantity]'), 'Quantité', problems);
+      await shows(widget.locator('.consent'), 'Répondez STOP pour vous désinscrire.', problems);
+      assert.equal(await widget.locator('input[name=sms_consent]').isChecked(), false, 'SMS consent starts unticked');
+      assert.equal(await tookOver(page), false, 'the wasm is still held back');
+      assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: the plain form');
+      // Inline validation in the plain form.
+      await widget.getByLabel('E-mail').fill('nope');
+      await widget.locator('button[type=submit]').click();
+      await shows(widget.locator('#restock-email-error'), 'Veuillez saisir une adresse e-mail valide.', problems);
+      // The shopper types, and is in the phone field when the app arrives.
+      await widget.getByLabel('E-mail').fill('typed@example.com');
+      await widget.locator('#restock-phone').fill('+33 6 12');
+      wasm.release();
+      await waitTakeover(page);
+      assert.equal(await widget.locator('form').count(), 1, 'one form after the takeover');
+      assert.equal(await widget.getByLabel('E-mail').inputValue(), 'typed@example.com');
+      assert.equal(await widget.locator('#restock-phone').inputValue(), '+33 6 12');
+      const focused = await page.evaluate(() => document.querySelector('[data-restock-widget]').shadowRoot.activeElement?.id);
+      assert.equal(focused, 'restock-phone', 'focus stays in the field the shopper was typing in');
+      await page.keyboard.type('34 56 78'); // typing goes on where it was
+      assert.equal(await widget.locator('#restock-phone').inputValue(), '+33 6 1234 56 78');
+      await widget.locator('#restock-phone').fill('');
+      await widget.locator('button[type=submit]').click();
+      await shows(widget.getByTestId('position'), 'Vous êtes n° 1 dans la file', problems);
+      assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: the app after joining');
+      assert.deepEqual((await queue('TAKE-A')).map((e) => e.email), ['typed@example.com']);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a signup the plain form sent (even in flight) is the signup: the app shows it and sends nothing again', async () => {
+    await putSku('TAKE-B', { title: 'Takeover B', mode: 'restock' });
+    await api(edge, null).post(`/v1/shops/${SHOP}/skus/TAKE-B/waitlist`, { email: 'first@example.com' });
+    const wasm = holdWasm();
+    let releasePost;
+    const postHeld = new Promise((ok) => { releasePost = ok; });
+    const posts = [];
+    const { page, context, problems, widget } = await openHtml(installTag('TAKE-B', 'data-locale="de"'), {
+      route: async (p) => {
+        await wasm.route(p);
+        await p.route('**/skus/TAKE-B/waitlist', async (r) => { posts.push(r.request().postDataJSON()); await postHeld; await r.continue(); });
+      },
+    });
+    try {
+      await widget.getByLabel('E-Mail').fill('early@example.com', { timeout: 20000 });
+      await widget.getByLabel('Menge').fill('2');
+      await widget.getByRole('button', { name: 'Benachrichtigen' }).click();
+      await shows(widget.getByTestId('status'), 'Wird eingetragen…', problems);
+      // The wasm arrives while the signup is in flight: the plain form stays until it has its answer.
+      const wasmLoaded = page.waitForResponse((r) => r.url().includes('restock_widget_bg.wasm'));
+      wasm.release();
+      await wasmLoaded;
+      await page.waitForTimeout(300);
+      assert.equal(await tookOver(page), false, 'no takeover while the signup is in flight');
+      releasePost();
+      await waitTakeover(page);
+      await shows(widget.getByTestId('position'), 'Sie sind Nr. 2 in der Warteschlange', problems);
+      await shows(widget.getByTestId('status'), 'Sie stehen auf der Liste', problems);
+      assert.equal(await widget.getByTestId('restock-form').isVisible(), false, 'joined: no form');
+      await page.waitForTimeout(300);
+      assert.equal(posts.length, 1, 'one signup request');
+      assert.deepEqual(posts[0], { email: 'early@example.com', locale: 'de', quantity: 2 });
+      assert.deepEqual((await queue('TAKE-B')).map((e) => [e.email, e.position]), [['first@example.com', 1], ['early@example.com', 2]]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('Turnstile when the shop enables it: the challenge in the form, its token sent; required, failed (reset) and unavailable (retry) explained', async () => {
+    const gate = await admin.put(`/v1/shops/${GATE}`, {
+      name: 'Gated', from_email: 'hello@gate.test', allowed_origins: [storefront.url], turnstile: { secret: TS_SECRET, hostnames: [] },
+    });
+    assert.equal(gate.status, 200, gate.text);
+    const sku = await admin.put(`/v1/shops/${GATE}/skus/GATE-TEE`, { title: 'Gated Tee', url: `${storefront.url}/`, mode: 'restock', eta: null });
+    assert.equal(sku.status, 200, sku.text);
+    const wasm = holdWasm();
+    const bodies = [];
+    const { page, context, problems, widget } = await openHtml(installTag('GATE-TEE', `data-turnstile-sitekey="${TS_SITEKEY}"`, GATE), {
+      lang: 'en-GB',
+      route: async (p) => {
+        await wasm.route(p);
+        await p.route('https://challenges.cloudflare.com/turnstile/v0/api.js*', (r) => r.fulfill({ contentType: 'text/javascript', body: FAKE_TURNSTILE }));
+        await p.route('**/skus/GATE-TEE/waitlist', (r) => { bodies.push(r.request().postDataJSON()); return r.continue(); });
+      },
+    });
+    const challenge = page.locator('[data-turnstile]');
+    const solve = async (token) => {
+      await page.evaluate((tok) => { window.__tsTokens = [tok]; }, token);
+      await challenge.check();
+    };
+    const status = widget.getByTestId('status');
+    try {
+      await challenge.waitFor({ timeout: 20000 });
+      const ts = await page.evaluate(() => window.__ts);
+      assert.match(ts.src, /^https:\/\/challenges\.cloudflare\.com\/turnstile\/v0\/api\.js\?render=explicit$/);
+      assert.deepEqual(ts.rendered, [{ sitekey: TS_SITEKEY, language: 'en', lightDom: true, slot: 'turnstile' }]);
+      const inForm = () => page.evaluate(() => {
+        const box = document.querySelector('[data-turnstile]').closest('[slot=turnstile]');
+        return box.assignedSlot?.closest('form')?.getAttribute('data-testid') ?? null;
+      });
+      assert.equal(await inForm(), 'restock-form', 'the challenge shows inside the form');
+      // The plain form (wasm held back): no token yet → 422 turnstile_required, said in words.
+      await widget.getByLabel('Email').fill('gated@example.com');
+      await widget.locator('button[type=submit]').click();
+      await shows(status, 'Please complete the security check, then send again.', problems);
+      // A refused token → 403 turnstile_failed: the challenge is reset for a fresh token.
+      await solve('bad-1');
+      await widget.locator('button[type=submit]').click();
+      await shows(status, 'The security check failed. Please complete it again, then send again.', problems);
+      assert.equal(await challenge.isChecked(), false, 'the challenge was reset');
+      assert.equal(await page.evaluate(() => window.__ts.resets), 1);
+      // The app takes over; the same challenge element stays in the (new) form.
+      wasm.release();
+      await waitTakeover(page);
+      assert.equal(await inForm(), 'restock-form');
+      assert.equal(await page.evaluate(() => window.__ts.rendered.length), 1, 'rendered once');
+      // siteverify down → 503 turnstile_unavailable: "try again in a moment", with a retry button.
+      await solve('down-1');
+      await widget.locator('button[type=submit]').click();
+      await shows(status, "The security check isn't available right now. Please try again in a moment.", problems);
+      await widget.getByRole('button', { name: 'Try again' }).waitFor();
+      assert.equal(await challenge.isChecked(), false, 'reset after a spent token');
+      await solve('ok-1');
+      await widget.getByRole('button', { name: 'Try again' }).click();
+      await shows(widget.getByTestId('position'), "You're #1 in line", problems);
+      assert.deepEqual(bodies.map((b) => b.turnstile_token ?? null), [null, 'bad-1', 'down-1', 'ok-1']);
+      assert.ok(siteverify.verified.includes('ok-1') && !siteverify.verified.includes(undefined), JSON.stringify(siteverify.verified));
+      assert.deepEqual((await admin.get(`/v1/shops/${GATE}/skus/GATE-TEE/queue`)).json.entries.map((e) => e.email), ['gated@example.com']);
     } finally {
       await context.close();
     }

@@ -21,27 +21,37 @@ pub enum ApiError {
     Network,
     /// The edge failed (5xx) or answered something we cannot read.
     Server,
-    /// The edge said no (4xx), with its stable `error.code` (empty when the body had none).
+    /// The edge said no (4xx), with its stable `error.code` (empty when the body had none); also a 503
+    /// whose code the widget explains (`turnstile_unavailable`).
     Rejected { status: u16, code: String },
 }
 
 impl ApiError {
     /// Whether trying the same request again may work.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ApiError::Network | ApiError::Server)
+        match self {
+            ApiError::Network | ApiError::Server => true,
+            ApiError::Rejected { status, .. } => *status >= 500,
+        }
     }
 }
 
+/// The 5xx codes the widget has its own sentence for; other 5xx answers are [`ApiError::Server`].
+const EXPLAINED_5XX: [&str; 1] = ["turnstile_unavailable"];
+
 /// An edge answer: 2xx bodies read by `read`, 4xx bodies as [`ApiError::Rejected`], the rest as
-/// [`ApiError::Server`]. `body` is `None` when it was not JSON.
+/// [`ApiError::Server`]. `body` is `None` when it was not JSON. `status` 0 means no answer at all
+/// (what the loader passes for a request of its plain form that failed to reach the edge).
 pub fn answer<F: Fields, T>(status: u16, body: Option<F>, read: fn(&F) -> Option<T>) -> Result<T, ApiError> {
+    let code = |body: Option<F>| body.and_then(|b| b.object("error")).and_then(|e| e.text("code")).unwrap_or_default();
     match status {
+        0 => Err(ApiError::Network),
         200..=299 => body.as_ref().and_then(read).ok_or(ApiError::Server),
-        400..=499 => Err(ApiError::Rejected {
-            status,
-            code: body.and_then(|b| b.object("error")).and_then(|e| e.text("code")).unwrap_or_default(),
-        }),
-        _ => Err(ApiError::Server),
+        400..=499 => Err(ApiError::Rejected { status, code: code(body) }),
+        _ => match code(body) {
+            code if EXPLAINED_5XX.contains(&code.as_str()) => Err(ApiError::Rejected { status, code }),
+            _ => Err(ApiError::Server),
+        },
     }
 }
 
@@ -151,6 +161,16 @@ pub(crate) mod tests {
         let rejected = |status, code: &str| Err(ApiError::Rejected { status, code: code.into() });
         check(422, r#"{"error":{"code":"invalid_email","message":"bad"}}"#, entry, rejected(422, "invalid_email"));
         check(400, "<html>", entry, rejected(400, ""));
+        check(
+            503,
+            r#"{"error":{"code":"turnstile_unavailable","message":"later"}}"#,
+            entry,
+            rejected(503, "turnstile_unavailable"),
+        );
+        check(500, r#"{"error":{"code":"internal","message":"oops"}}"#, entry, Err(ApiError::Server));
+        check(0, "", entry, Err(ApiError::Network));
+        assert!(ApiError::Rejected { status: 503, code: "turnstile_unavailable".into() }.is_retryable());
+        assert!(!ApiError::Rejected { status: 403, code: "turnstile_failed".into() }.is_retryable());
     }
 
     #[test]

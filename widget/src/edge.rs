@@ -1,6 +1,7 @@
 //! The widget's only network code: JSON requests to the edge's `/v1` API with `window.fetch`. Bodies are
 //! parsed by the browser (`JSON.parse`) and read through [`crate::answer`]; what we send is built as a JS
-//! object and `JSON.stringify`-ed. Everything here is transport.
+//! object and `JSON.stringify`-ed. Each call takes the function to run with its answer. Everything here
+//! is transport.
 
 use crate::answer::{self, answer, ApiError, Claim, Fields};
 use js_sys::{Reflect, JSON};
@@ -51,52 +52,90 @@ impl Edge {
     }
 
     /// `GET …/skus/{sku}`.
-    pub async fn sku_state(&self, sku: &str) -> Result<SkuState, ApiError> {
-        let (status, body) = send("GET", &self.url(sku, &[]), None).await?;
-        answer(status, body, answer::sku_state)
+    pub fn sku_state(&self, sku: &str, done: impl FnOnce(Result<SkuState, ApiError>) + 'static) {
+        send(
+            "GET",
+            self.url(sku, &[]),
+            None,
+            Box::new(move |status, body| done(answer(status, body, answer::sku_state))),
+        );
     }
 
     /// `POST …/skus/{sku}/waitlist`: the HTTP status (201, new or already on the list alike) and the entry.
-    pub async fn join(&self, sku: &str, req: &SignupRequest) -> Result<(u16, SignupResponse), ApiError> {
+    pub fn join(
+        &self,
+        sku: &str,
+        req: &SignupRequest,
+        done: impl FnOnce(Result<(u16, SignupResponse), ApiError>) + 'static,
+    ) {
         let body = js_sys::Object::new();
         let set = |k: &str, v: JsValue| {
             let _ = Reflect::set(&body, &k.into(), &v);
         };
         set("email", req.email.as_str().into());
-        if let Some(phone) = &req.phone {
-            set("phone", phone.as_str().into());
-        }
         if let Some(consent) = req.sms_consent {
             set("sms_consent", consent.into());
-        }
-        if let Some(locale) = &req.locale {
-            set("locale", locale.as_str().into());
         }
         if let Some(quantity) = req.quantity {
             set("quantity", quantity.into());
         }
-        let text = JSON::stringify(&body).map_err(|_| ApiError::Server)?;
-        let url = self.url(sku, &["waitlist"]);
-        let (status, body) = send("POST", &url, Some(text.into())).await?;
-        answer(status, body, answer::entry).map(|entry| (status, entry))
+        let texts = [
+            ("phone", &req.phone),
+            ("consent_text", &req.consent_text),
+            ("locale", &req.locale),
+            ("website", &req.website),
+            ("turnstile_token", &req.turnstile_token),
+        ];
+        for (key, value) in texts {
+            if let Some(value) = value {
+                set(key, value.as_str().into());
+            }
+        }
+        let text = JSON::stringify(&body).map(JsValue::from).ok();
+        send(
+            "POST",
+            self.url(sku, &["waitlist"]),
+            text,
+            Box::new(move |status, body| done(answer(status, body, answer::entry).map(|entry| (status, entry)))),
+        );
     }
 
     /// `GET …/skus/{sku}/waitlist/{entry_id}`: the entry's current place in line.
-    pub async fn entry(&self, sku: &str, entry_id: &str) -> Result<SignupResponse, ApiError> {
-        let (status, body) = send("GET", &self.url(sku, &["waitlist", entry_id]), None).await?;
-        answer(status, body, answer::entry)
+    pub fn entry(&self, sku: &str, entry_id: &str, done: impl FnOnce(Result<SignupResponse, ApiError>) + 'static) {
+        let url = self.url(sku, &["waitlist", entry_id]);
+        send("GET", url, None, Box::new(move |status, body| done(answer(status, body, answer::entry))));
     }
 
     /// `GET …/skus/{sku}/claims/{token}`: what a claim link holds.
-    pub async fn claim(&self, sku: &str, token: &str) -> Result<Claim, ApiError> {
-        let (status, body) = send("GET", &self.url(sku, &["claims", token]), None).await?;
-        answer(status, body, answer::claim)
+    pub fn claim(&self, sku: &str, token: &str, done: impl FnOnce(Result<Claim, ApiError>) + 'static) {
+        let url = self.url(sku, &["claims", token]);
+        send("GET", url, None, Box::new(move |status, body| done(answer(status, body, answer::claim))));
     }
 }
 
-/// Sends one request and parses the body as JSON (`None` when it is not JSON). Only "no answer at all"
-/// is an error here.
-async fn send(method: &str, url: &str, body: Option<JsValue>) -> Result<(u16, Option<JsValue>), ApiError> {
+/// An answer the loader already has, as `{status, body}` (`body` parsed, `status` 0 when the request
+/// got no answer): the SKU's state it fetched while the wasm loaded, or the answer to a signup its
+/// plain form sent. `None` when the loader passed nothing.
+pub fn handed_over<T>(given: &JsValue, read: fn(&JsValue) -> Option<T>) -> Option<Result<T, ApiError>> {
+    let status = given.number("status")?;
+    let body = given.object("body");
+    Some(answer(status as u16, body, read))
+}
+
+/// What to do with an answer: its HTTP status (0: none at all) and its body parsed as JSON (`None`
+/// when it is not JSON).
+type Done = Box<dyn FnOnce(u16, Option<JsValue>)>;
+
+/// Sends one request in the background and hands the answer to `done`. Every request goes through
+/// this one (non-generic) future, which keeps the wasm small.
+fn send(method: &'static str, url: String, body: Option<JsValue>, done: Done) {
+    leptos::task::spawn_local(async move {
+        let (status, body) = fetch(method, &url, body).await.unwrap_or((0, None));
+        done(status, body);
+    });
+}
+
+async fn fetch(method: &str, url: &str, body: Option<JsValue>) -> Result<(u16, Option<JsValue>), JsValue> {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
@@ -105,12 +144,9 @@ async fn send(method: &str, url: &str, body: Option<JsValue>) -> Result<(u16, Op
         init.set_headers(&headers);
         init.set_body(&body);
     }
-    let window = web_sys::window().ok_or(ApiError::Network)?;
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|_| ApiError::Network)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(|_| ApiError::Network)?).await.map_err(|_| ApiError::Network)?;
+    let window = web_sys::window().ok_or(JsValue::NULL)?;
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?.unchecked_into();
+    let text = JsFuture::from(response.text()?).await?;
     let parsed = text.as_string().and_then(|t| JSON::parse(&t).ok()).filter(JsValue::is_object);
     Ok((response.status(), parsed))
 }

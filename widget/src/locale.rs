@@ -1,8 +1,47 @@
 //! The shopper's language: which of the supported languages a page asks for, every sentence the widget
 //! shows in each of them, and the ETA sentence built from dates. Pure; dates are formatted by a function
 //! the caller passes in (the browser's `Intl` in the view, a fake in tests).
+//!
+//! The tables below are the only source of the wording. The wasm does not carry them: the build
+//! (`widget/strings.mjs`) copies them into the loader, which needs them anyway for its instant form,
+//! and the loader hands the page's language to the wasm at mount ([`Text::from_list`]).
 
 use shared::{Date, Eta};
+
+/// Declares [`Text`] from its field names, so the order of the fields is written once: it is the order
+/// of the loader's string tables (`widget/strings.mjs` reads this list), of [`Text::from_list`] and of
+/// [`Text::list`].
+macro_rules! sentences {
+    ($($(#[$doc:meta])* $field:ident,)*) => {
+        /// Every sentence of the widget in one language. `{}` marks where a value goes, in order (see [`fill`]).
+        #[derive(Debug, PartialEq, Eq)]
+        pub struct Text {
+            $($(#[$doc])* pub $field: &'static str,)*
+        }
+
+        impl Text {
+            /// The field names, in declaration order.
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// The table the loader hands over at mount (its sentences in [`Text::FIELDS`] order, as
+            /// `widget/strings.mjs` wrote them from the tables below). Kept for the page's life: a
+            /// page mounts a handful of widgets, each once. `None` when the count is wrong.
+            pub fn from_list(list: Vec<String>) -> Option<&'static Text> {
+                if list.len() != Self::FIELDS.len() {
+                    return None;
+                }
+                let mut it = list.into_iter().map(|s| &*Box::leak(s.into_boxed_str()));
+                let text = Text { $($field: it.next()?,)* };
+                Some(Box::leak(Box::new(text)))
+            }
+
+            /// The sentences in [`Text::FIELDS`] order.
+            pub fn list(&self) -> Vec<&'static str> {
+                vec![$(self.$field),*]
+            }
+        }
+    };
+}
 
 /// The languages the widget speaks. Anything else falls back to English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,49 +93,55 @@ impl Lang {
     }
 }
 
-/// Every sentence of the widget in one language. `{}` marks where a value goes, in order (see [`fill`]).
-#[derive(Debug)]
-pub struct Text {
-    pub restock_title: &'static str,
-    pub preorder_title: &'static str,
-    pub backorder_title: &'static str,
+sentences! {
+    restock_title,
+    preorder_title,
+    backorder_title,
     /// "{title} — {eta}".
-    pub title_with_eta: &'static str,
-    pub ships_week: &'static str,
-    pub ships_between: &'static str,
-    pub restock_action: &'static str,
-    pub preorder_action: &'static str,
-    pub backorder_action: &'static str,
-    pub reserved: &'static str,
-    pub waiting_one: &'static str,
-    pub waiting_many: &'static str,
-    pub email: &'static str,
-    pub phone: &'static str,
-    pub optional: &'static str,
-    pub sms_consent: &'static str,
-    pub position: &'static str,
-    pub joining: &'static str,
-    pub joined: &'static str,
-    pub offered: &'static str,
-    pub converted: &'static str,
-    pub notified: &'static str,
-    pub expired: &'static str,
-    pub allocated: &'static str,
-    pub cancelled: &'static str,
+    title_with_eta,
+    ships_week,
+    ships_between,
+    restock_action,
+    preorder_action,
+    backorder_action,
+    reserved,
+    waiting_one,
+    waiting_many,
+    email,
+    phone,
+    optional,
+    quantity,
+    sms_consent,
+    position,
+    joining,
+    joined,
+    offered,
+    converted,
+    notified,
+    expired,
+    allocated,
+    cancelled,
     /// Double opt-in: the signup waits for the link in the email.
-    pub pending_confirmation: &'static str,
-    pub network_error: &'static str,
-    pub server_error: &'static str,
-    pub load_error: &'static str,
-    pub refused: &'static str,
-    pub invalid_email: &'static str,
-    pub invalid_phone: &'static str,
-    pub retry: &'static str,
-    pub claim_held: &'static str,
-    pub claim_open: &'static str,
-    pub claim_buy: &'static str,
-    pub claim_ended: &'static str,
-    pub claim_invalid: &'static str,
+    pending_confirmation,
+    network_error,
+    server_error,
+    load_error,
+    refused,
+    invalid_email,
+    invalid_phone,
+    invalid_quantity,
+    /// The shop uses Turnstile and the signup came without a token.
+    turnstile_required,
+    /// siteverify refused the token (the challenge is reset for a fresh one).
+    turnstile_failed,
+    /// siteverify could not be asked: not the shopper's fault, try again soon.
+    turnstile_unavailable,
+    retry,
+    claim_held,
+    claim_open,
+    claim_buy,
+    claim_ended,
+    claim_invalid,
 }
 
 /// Puts `args` into the `{}` slots of `template`, in order. Missing args leave the slot empty.
@@ -137,6 +182,7 @@ pub static EN: Text = Text {
     email: "Email",
     phone: "Phone",
     optional: "(optional)",
+    quantity: "Quantity",
     sms_consent: "Text me when it's my turn. Message and data rates may apply. Reply STOP to opt out.",
     position: "You're #{} in line",
     joining: "Joining…",
@@ -154,6 +200,10 @@ pub static EN: Text = Text {
     refused: "The waitlist refused this request.",
     invalid_email: "Please enter a valid email address.",
     invalid_phone: "Please enter the phone number in international format, like +44 7700 900123.",
+    invalid_quantity: "Please enter a quantity from 1 to 100.",
+    turnstile_required: "Please complete the security check, then send again.",
+    turnstile_failed: "The security check failed. Please complete it again, then send again.",
+    turnstile_unavailable: "The security check isn't available right now. Please try again in a moment.",
     retry: "Try again",
     claim_held: "This one is yours — reserved until {}",
     claim_open: "It's back in stock — yours if you're quick",
@@ -178,6 +228,7 @@ pub static DE: Text = Text {
     email: "E-Mail",
     phone: "Telefon",
     optional: "(optional)",
+    quantity: "Menge",
     sms_consent: "Per SMS benachrichtigen, wenn ich an der Reihe bin. Es können Kosten für Nachrichten und Daten anfallen. Abmelden mit STOP.",
     position: "Sie sind Nr. {} in der Warteschlange",
     joining: "Wird eingetragen…",
@@ -195,6 +246,10 @@ pub static DE: Text = Text {
     refused: "Die Warteliste hat diese Anfrage abgelehnt.",
     invalid_email: "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
     invalid_phone: "Bitte geben Sie die Telefonnummer im internationalen Format ein, z. B. +49 30 1234567.",
+    invalid_quantity: "Bitte geben Sie eine Menge von 1 bis 100 ein.",
+    turnstile_required: "Bitte schließen Sie die Sicherheitsprüfung ab und senden Sie erneut.",
+    turnstile_failed: "Die Sicherheitsprüfung ist fehlgeschlagen. Bitte wiederholen Sie sie und senden Sie erneut.",
+    turnstile_unavailable: "Die Sicherheitsprüfung ist gerade nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.",
     retry: "Erneut versuchen",
     claim_held: "Dieses Exemplar gehört Ihnen — reserviert bis {}",
     claim_open: "Wieder auf Lager — schnell sein lohnt sich",
@@ -219,6 +274,7 @@ pub static FR: Text = Text {
     email: "E-mail",
     phone: "Téléphone",
     optional: "(facultatif)",
+    quantity: "Quantité",
     sms_consent: "M'envoyer un SMS quand c'est mon tour. Des frais de messagerie et de données peuvent s'appliquer. Répondez STOP pour vous désinscrire.",
     position: "Vous êtes n° {} dans la file",
     joining: "Inscription…",
@@ -236,6 +292,10 @@ pub static FR: Text = Text {
     refused: "La liste d'attente a refusé cette demande.",
     invalid_email: "Veuillez saisir une adresse e-mail valide.",
     invalid_phone: "Saisissez le numéro au format international, par exemple +33 6 12 34 56 78.",
+    invalid_quantity: "Saisissez une quantité de 1 à 100.",
+    turnstile_required: "Effectuez la vérification de sécurité, puis renvoyez le formulaire.",
+    turnstile_failed: "La vérification de sécurité a échoué. Recommencez-la, puis renvoyez le formulaire.",
+    turnstile_unavailable: "La vérification de sécurité est momentanément indisponible. Réessayez dans un instant.",
     retry: "Réessayer",
     claim_held: "Celui-ci est à vous — réservé jusqu'à {}",
     claim_open: "De retour en stock — ne tardez pas",
@@ -260,6 +320,7 @@ pub static ES: Text = Text {
     email: "Correo electrónico",
     phone: "Teléfono",
     optional: "(opcional)",
+    quantity: "Cantidad",
     sms_consent: "Envíame un SMS cuando sea mi turno. Pueden aplicarse tarifas de mensajes y datos. Responde STOP para darte de baja.",
     position: "Eres el n.º {} en la fila",
     joining: "Uniéndote…",
@@ -277,6 +338,10 @@ pub static ES: Text = Text {
     refused: "La lista de espera rechazó esta solicitud.",
     invalid_email: "Introduce un correo electrónico válido.",
     invalid_phone: "Introduce el teléfono en formato internacional, por ejemplo +34 612 345 678.",
+    invalid_quantity: "Introduce una cantidad entre 1 y 100.",
+    turnstile_required: "Completa la verificación de seguridad y vuelve a enviar.",
+    turnstile_failed: "La verificación de seguridad ha fallado. Vuelve a completarla y envía de nuevo.",
+    turnstile_unavailable: "La verificación de seguridad no está disponible ahora. Inténtalo de nuevo en un momento.",
     retry: "Reintentar",
     claim_held: "Este es tuyo — reservado hasta {}",
     claim_open: "Vuelve a estar disponible — date prisa",
@@ -301,6 +366,7 @@ pub static NL: Text = Text {
     email: "E-mail",
     phone: "Telefoon",
     optional: "(optioneel)",
+    quantity: "Aantal",
     sms_consent: "Stuur me een sms als ik aan de beurt ben. Er kunnen bericht- en datakosten gelden. Antwoord STOP om je af te melden.",
     position: "Je bent nr. {} in de rij",
     joining: "Aanmelden…",
@@ -318,6 +384,10 @@ pub static NL: Text = Text {
     refused: "De wachtlijst heeft dit verzoek geweigerd.",
     invalid_email: "Vul een geldig e-mailadres in.",
     invalid_phone: "Vul het nummer in internationaal formaat in, bijvoorbeeld +31 6 12345678.",
+    invalid_quantity: "Vul een aantal van 1 tot 100 in.",
+    turnstile_required: "Voltooi de beveiligingscontrole en verstuur opnieuw.",
+    turnstile_failed: "De beveiligingscontrole is mislukt. Voltooi hem opnieuw en verstuur nogmaals.",
+    turnstile_unavailable: "De beveiligingscontrole is nu niet beschikbaar. Probeer het zo opnieuw.",
     retry: "Opnieuw proberen",
     claim_held: "Deze is van jou — gereserveerd tot {}",
     claim_open: "Weer op voorraad — wees er snel bij",
@@ -342,6 +412,7 @@ pub static JA: Text = Text {
     email: "メールアドレス",
     phone: "電話番号",
     optional: "（任意）",
+    quantity: "数量",
     sms_consent: "順番が来たらSMSで知らせてください。通信料がかかる場合があります。配信停止はSTOPと返信してください。",
     position: "現在{}番目です",
     joining: "登録中…",
@@ -359,6 +430,10 @@ pub static JA: Text = Text {
     refused: "このリクエストは受け付けられませんでした。",
     invalid_email: "有効なメールアドレスを入力してください。",
     invalid_phone: "電話番号は国際形式で入力してください（例: +81 90 1234 5678）。",
+    invalid_quantity: "数量は1〜100で入力してください。",
+    turnstile_required: "セキュリティチェックを完了してから、もう一度送信してください。",
+    turnstile_failed: "セキュリティチェックに失敗しました。もう一度チェックを完了してから送信してください。",
+    turnstile_unavailable: "現在セキュリティチェックを利用できません。しばらくしてからもう一度お試しください。",
     retry: "再試行",
     claim_held: "この商品はあなたのために{}まで確保されています",
     claim_open: "再入荷しました。お早めにどうぞ",
@@ -406,53 +481,12 @@ mod tests {
     /// translations are really translations (not English left in place).
     #[test]
     fn every_language_has_every_sentence() {
-        fn all(t: &Text) -> Vec<&'static str> {
-            vec![
-                t.restock_title,
-                t.preorder_title,
-                t.backorder_title,
-                t.title_with_eta,
-                t.ships_week,
-                t.ships_between,
-                t.restock_action,
-                t.preorder_action,
-                t.backorder_action,
-                t.reserved,
-                t.waiting_one,
-                t.waiting_many,
-                t.email,
-                t.phone,
-                t.optional,
-                t.sms_consent,
-                t.position,
-                t.joining,
-                t.joined,
-                t.offered,
-                t.converted,
-                t.notified,
-                t.expired,
-                t.allocated,
-                t.cancelled,
-                t.pending_confirmation,
-                t.network_error,
-                t.server_error,
-                t.load_error,
-                t.refused,
-                t.invalid_email,
-                t.invalid_phone,
-                t.retry,
-                t.claim_held,
-                t.claim_open,
-                t.claim_buy,
-                t.claim_ended,
-                t.claim_invalid,
-            ]
-        }
-        let en = all(&EN);
+        let en = EN.list();
+        assert_eq!(en.len(), Text::FIELDS.len());
         for lang in ALL {
-            let t = all(lang.text());
+            let t = lang.text().list();
             for (i, (s, e)) in t.iter().zip(&en).enumerate() {
-                assert!(!s.trim().is_empty(), "{lang:?} #{i}");
+                assert!(!s.trim().is_empty(), "{lang:?} {}", Text::FIELDS[i]);
                 assert_eq!(s.matches("{}").count(), e.matches("{}").count(), "{lang:?} {s:?} vs {e:?}");
             }
             if lang != Lang::En {
@@ -460,6 +494,16 @@ mod tests {
                 assert_ne!(lang.text().restock_action, EN.restock_action, "{lang:?}");
             }
         }
+    }
+
+    /// The loader hands the wasm its language's table as a list in `FIELDS` order.
+    #[test]
+    fn a_table_survives_the_trip_through_the_loader() {
+        for lang in ALL {
+            let list = lang.text().list().into_iter().map(String::from).collect();
+            assert_eq!(Text::from_list(list), Some(lang.text()), "{lang:?}");
+        }
+        assert_eq!(Text::from_list(vec!["too short".into()]), None);
     }
 
     #[test]

@@ -28,6 +28,21 @@ pub enum Phase {
 pub enum Field {
     Email,
     Phone,
+    Quantity,
+}
+
+/// What the form's inputs hold when the shopper presses submit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Form {
+    pub email: String,
+    pub phone: String,
+    pub sms_consent: bool,
+    /// Units wanted, as typed ("" keeps the edge's default of 1).
+    pub quantity: String,
+    /// The honeypot: hidden from people, so empty unless a bot filled it in.
+    pub website: String,
+    /// The Turnstile token when the widget shows the challenge ("" until it is solved).
+    pub turnstile_token: Option<String>,
 }
 
 /// What is shown in the `aria-live` status region.
@@ -72,35 +87,52 @@ impl Signup {
         matches!(self.phase, Phase::Joined { .. })
     }
 
+    /// A signup the loader's plain form already sent before this widget took over (`outcome` is its
+    /// answer): the widget shows it as if it had sent it, so nothing is sent twice.
+    pub fn resumed(outcome: Result<(u16, SignupResponse), ApiError>) -> Signup {
+        let mut s = Signup { phase: Phase::Submitting, ticket: 1, ..Signup::default() };
+        s.finish(1, outcome);
+        s
+    }
+
     /// The shopper pressed submit. Returns the ticket and the request to send, or `None` when nothing
-    /// should be sent (already in flight, already joined, or the email is invalid: then
-    /// [`Signup::invalid`] says so).
-    pub fn submit(
-        &mut self,
-        email: &str,
-        phone: &str,
-        sms_consent: bool,
-        locale: &str,
-    ) -> Option<(u32, SignupRequest)> {
+    /// should be sent (already in flight, already joined, or an input is invalid: then
+    /// [`Signup::invalid`] says which). With a phone number and the SMS box ticked, the request
+    /// carries the consent sentence the shopper saw, as the record of what they agreed to.
+    pub fn submit(&mut self, form: &Form, t: &Text, locale: &str) -> Option<(u32, SignupRequest)> {
         if self.phase != Phase::Editing {
             return None;
         }
         self.failure = None;
-        if Email::parse(email).is_err() {
-            self.invalid = Some(Field::Email);
+        let quantity = form.quantity.trim();
+        let quantity = match quantity.parse::<u32>() {
+            _ if quantity.is_empty() => Ok(None),
+            Ok(q @ 1..=100) => Ok(Some(q)),
+            _ => Err(()),
+        };
+        self.invalid = match (Email::parse(&form.email), quantity) {
+            (Err(_), _) => Some(Field::Email),
+            (_, Err(())) => Some(Field::Quantity),
+            _ => None,
+        };
+        if self.invalid.is_some() {
             return None;
         }
-        let phone = phone.trim();
-        self.invalid = None;
+        let phone = form.phone.trim();
+        let texts = !phone.is_empty();
+        let filled = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
         self.phase = Phase::Submitting;
         self.ticket += 1;
         let request = SignupRequest {
-            email: email.trim().to_string(),
-            phone: (!phone.is_empty()).then(|| phone.to_string()),
-            sms_consent: (!phone.is_empty()).then_some(sms_consent),
-            locale: (!locale.is_empty()).then(|| locale.to_string()),
-            // Fields the form does not ask for (e.g. `quantity`) keep the edge's defaults.
-            ..SignupRequest::default()
+            email: form.email.trim().to_string(),
+            phone: texts.then(|| phone.to_string()),
+            sms_consent: texts.then_some(form.sms_consent),
+            consent_text: (texts && form.sms_consent).then(|| t.sms_consent.to_string()),
+            locale: filled(locale),
+            quantity: quantity.ok().flatten(),
+            website: filled(&form.website),
+            turnstile_token: form.turnstile_token.as_deref().and_then(filled),
+            source: None,
         };
         Some((self.ticket, request))
     }
@@ -121,6 +153,7 @@ impl Signup {
             Ok((_status, entry)) => self.phase = Phase::Joined { entry },
             Err(ApiError::Rejected { code, .. }) if code == "invalid_email" => self.invalid = Some(Field::Email),
             Err(ApiError::Rejected { code, .. }) if code == "invalid_phone" => self.invalid = Some(Field::Phone),
+            Err(ApiError::Rejected { code, .. }) if code == "invalid_quantity" => self.invalid = Some(Field::Quantity),
             Err(e) => self.failure = Some(e),
         }
     }
@@ -161,6 +194,7 @@ impl Signup {
         (self.invalid == Some(field)).then_some(match field {
             Field::Email => t.invalid_email,
             Field::Phone => t.invalid_phone,
+            Field::Quantity => t.invalid_quantity,
         })
     }
 
@@ -183,7 +217,12 @@ impl Signup {
                 text: match e {
                     ApiError::Network => t.network_error,
                     ApiError::Server => t.server_error,
-                    ApiError::Rejected { .. } => t.refused,
+                    ApiError::Rejected { code, .. } => match code.as_str() {
+                        "turnstile_required" => t.turnstile_required,
+                        "turnstile_failed" => t.turnstile_failed,
+                        "turnstile_unavailable" => t.turnstile_unavailable,
+                        _ => t.refused,
+                    },
                 },
                 retry: e.is_retryable(),
                 is_error: true,
@@ -238,6 +277,52 @@ impl Product {
     }
 }
 
+/// Everything one widget shows, as one value: the view keeps it in a single signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    /// The SKU shown (the page's variant; "" for a variant the shop does not list).
+    pub sku: String,
+    pub product: Product,
+    pub signup: Signup,
+    pub claim: ClaimState,
+}
+
+impl Shown {
+    /// The shopper switched variant: a fresh form for `sku` (loading), the claim forgotten.
+    pub fn switch(&mut self, sku: String) {
+        self.sku = sku;
+        self.signup.restart();
+        self.claim = ClaimState::None;
+        self.product = Product::Loading;
+    }
+
+    /// `GET …/skus/{for_sku}` answered. An answer for a variant the shopper left is dropped; a reload
+    /// that fails keeps what was shown.
+    pub fn loaded(&mut self, for_sku: &str, loaded: Product) {
+        if self.sku == for_sku && (loaded != Product::Failed || self.product.sku().is_none()) {
+            self.product = loaded;
+        }
+    }
+
+    pub fn visible(&self) -> bool {
+        self.product.visible(&self.claim)
+    }
+
+    pub fn status(&self, t: &Text) -> Option<Status> {
+        self.product.status(&self.signup, t)
+    }
+
+    /// The submit button's label.
+    pub fn action(&self, t: &Text) -> &'static str {
+        action(t, self.product.sku().map(|s| s.mode).unwrap_or_default())
+    }
+
+    /// The heading and the lines under it (empty until the SKU is known).
+    pub fn header(&self, t: &Text, clock: &dyn Clock) -> Header {
+        self.product.sku().map(|s| header(t, s, &self.claim, clock)).unwrap_or_default()
+    }
+}
+
 /// Units free for anyone (not held for the waitlist).
 pub fn in_stock(sku: &SkuState) -> bool {
     sku.available - sku.reserved > 0
@@ -266,10 +351,10 @@ impl ClaimState {
         match result {
             Ok(Claim { live: true, hold_until, url }) => ClaimState::Live { hold_until, url },
             Ok(_) => ClaimState::Ended,
-            Err(ApiError::Rejected { code, .. }) if code == "link_expired" => ClaimState::Ended,
-            Err(ApiError::Rejected { .. }) => ClaimState::Invalid,
             // Say nothing rather than something wrong; the normal form still works.
-            Err(_) => ClaimState::None,
+            Err(e) if e.is_retryable() => ClaimState::None,
+            Err(ApiError::Rejected { code, .. }) if code == "link_expired" => ClaimState::Ended,
+            Err(_) => ClaimState::Invalid,
         }
     }
 
@@ -349,9 +434,13 @@ mod tests {
         SignupResponse { entry_id: "e1".into(), position, status, eta: None, eta_text: String::new() }
     }
 
+    fn form(email: &str) -> Form {
+        Form { email: email.into(), ..Form::default() }
+    }
+
     fn submitted() -> (Signup, u32) {
         let mut s = Signup::default();
-        let (ticket, _) = s.submit("a@example.com", "", false, "en").unwrap();
+        let (ticket, _) = s.submit(&form("a@example.com"), &EN, "en").unwrap();
         (s, ticket)
     }
 
@@ -384,7 +473,7 @@ mod tests {
         let cases = [("", false), ("nope", false), ("a@b", false), ("  a@example.com ", true)];
         for (email, ok) in cases {
             let mut s = Signup::default();
-            let req = s.submit(email, "", false, "");
+            let req = s.submit(&form(email), &EN, "");
             assert_eq!(req.is_some(), ok, "{email:?}");
             assert_eq!(s.invalid_text(&EN, Field::Email).is_some(), !ok, "{email:?}");
             assert_eq!(s.invalid_text(&DE, Field::Email), (!ok).then_some(DE.invalid_email));
@@ -395,22 +484,57 @@ mod tests {
     #[test]
     fn request_carries_trimmed_fields_and_consent_only_with_a_phone() {
         let mut s = Signup::default();
-        let (_, r) = s.submit(" a@example.com ", " +4477 ", true, "de").unwrap();
+        let f = Form { phone: " +4477 ".into(), sms_consent: true, quantity: " 2 ".into(), ..form(" a@example.com ") };
+        let (_, r) = s.submit(&f, &DE, "de").unwrap();
         assert_eq!(
-            (r.email.as_str(), r.phone.as_deref(), r.sms_consent, r.locale.as_deref()),
-            ("a@example.com", Some("+4477"), Some(true), Some("de"))
+            (r.email.as_str(), r.phone.as_deref(), r.sms_consent, r.locale.as_deref(), r.quantity),
+            ("a@example.com", Some("+4477"), Some(true), Some("de"), Some(2))
         );
+        assert_eq!(r.consent_text.as_deref(), Some(DE.sms_consent), "the wording the shopper saw");
         let mut s = Signup::default();
-        let (_, r) = s.submit("a@example.com", "  ", true, "").unwrap();
-        assert_eq!((r.phone, r.sms_consent, r.locale), (None, None, None));
+        let f = Form {
+            phone: "  ".into(),
+            sms_consent: true,
+            turnstile_token: Some(String::new()),
+            ..form("a@example.com")
+        };
+        let (_, r) = s.submit(&f, &EN, "").unwrap();
+        assert_eq!((r.phone, r.sms_consent, r.consent_text, r.locale), (None, None, None, None));
+        assert_eq!((r.quantity, r.website, r.turnstile_token), (None, None, None), "empty fields are left out");
+        let mut s = Signup::default();
+        let f = Form {
+            phone: "+4477".into(),
+            website: "spam.example".into(),
+            turnstile_token: Some("tok".into()),
+            ..form("a@example.com")
+        };
+        let (_, r) = s.submit(&f, &EN, "en").unwrap();
+        assert_eq!((r.sms_consent, r.consent_text), (Some(false), None), "unticked: no consent");
+        assert_eq!((r.website.as_deref(), r.turnstile_token.as_deref()), (Some("spam.example"), Some("tok")));
+    }
+
+    #[test]
+    fn quantity_is_a_whole_number_from_1_to_100() {
+        for (q, ok) in
+            [("1", true), ("100", true), ("", true), ("0", false), ("101", false), ("1.5", false), ("x", false)]
+        {
+            let mut s = Signup::default();
+            let sent = s.submit(&Form { quantity: q.into(), ..form("a@example.com") }, &EN, "en");
+            assert_eq!(sent.is_some(), ok, "{q:?}");
+            assert_eq!(s.invalid_text(&EN, Field::Quantity), (!ok).then_some(EN.invalid_quantity), "{q:?}");
+        }
+        // The email is checked first.
+        let mut s = Signup::default();
+        s.submit(&Form { quantity: "0".into(), ..form("nope") }, &EN, "en");
+        assert_eq!(s.invalid(), Some(Field::Email));
     }
 
     #[test]
     fn only_one_request_at_a_time() {
         let (mut s, t) = submitted();
-        assert!(s.submit("a@example.com", "", false, "en").is_none());
+        assert!(s.submit(&form("a@example.com"), &EN, "en").is_none());
         s.finish(t, Ok((201, entry(Some(1), EntryStatus::Waiting))));
-        assert!(s.submit("a@example.com", "", false, "en").is_none());
+        assert!(s.submit(&form("a@example.com"), &EN, "en").is_none());
         assert_eq!(s.status(&EN).unwrap().text, EN.joined);
         assert_eq!(s.position_text(&EN).as_deref(), Some("You're #1 in line"));
         assert_eq!(s.position_text(&DE).as_deref(), Some("Sie sind Nr. 1 in der Warteschlange"));
@@ -424,6 +548,22 @@ mod tests {
             (ApiError::Rejected { status: 429, code: "rate_limited".into() }, Some((EN.refused, false)), None),
             (ApiError::Rejected { status: 422, code: "invalid_email".into() }, None, Some(Field::Email)),
             (ApiError::Rejected { status: 422, code: "invalid_phone".into() }, None, Some(Field::Phone)),
+            (ApiError::Rejected { status: 422, code: "invalid_quantity".into() }, None, Some(Field::Quantity)),
+            (
+                ApiError::Rejected { status: 422, code: "turnstile_required".into() },
+                Some((EN.turnstile_required, false)),
+                None,
+            ),
+            (
+                ApiError::Rejected { status: 403, code: "turnstile_failed".into() },
+                Some((EN.turnstile_failed, false)),
+                None,
+            ),
+            (
+                ApiError::Rejected { status: 503, code: "turnstile_unavailable".into() },
+                Some((EN.turnstile_unavailable, true)),
+                None,
+            ),
         ];
         for (err, status, invalid) in cases {
             let (mut s, t) = submitted();
@@ -432,8 +572,20 @@ mod tests {
             assert_eq!(s.status(&EN).map(|st| (st.text, st.retry)), status, "{err:?}");
             assert_eq!(s.invalid(), invalid, "{err:?}");
             // The shopper can send again.
-            assert!(s.submit("a@example.com", "", false, "en").is_some());
+            assert!(s.submit(&form("a@example.com"), &EN, "en").is_some());
         }
+    }
+
+    #[test]
+    fn a_signup_the_plain_form_sent_is_taken_over_not_sent_again() {
+        let s = Signup::resumed(Ok((201, entry(Some(4), EntryStatus::Waiting))));
+        assert_eq!(s.position_text(&EN).as_deref(), Some("You're #4 in line"));
+        assert_eq!(s.entry_id(), Some("e1"), "the position stays live");
+        let mut s = Signup::resumed(Err(ApiError::Network));
+        assert_eq!(s.status(&EN).map(|st| (st.text, st.retry)), Some((EN.network_error, true)));
+        assert!(s.submit(&form("a@example.com"), &EN, "en").is_some(), "the shopper can send again");
+        let s = Signup::resumed(Err(ApiError::Rejected { status: 422, code: "invalid_email".into() }));
+        assert_eq!(s.invalid(), Some(Field::Email));
     }
 
     #[test]
@@ -443,7 +595,7 @@ mod tests {
         assert_eq!(s.phase(), &Phase::Editing);
         s.finish(t, Ok((201, entry(Some(1), EntryStatus::Waiting))));
         assert_eq!(s.phase(), &Phase::Editing);
-        let (t2, _) = s.submit("a@example.com", "", false, "en").unwrap();
+        let (t2, _) = s.submit(&form("a@example.com"), &EN, "en").unwrap();
         assert_ne!(t, t2);
         s.finish(t, Err(ApiError::Network));
         assert!(s.is_submitting());
@@ -527,6 +679,26 @@ mod tests {
         assert_eq!(ClaimState::checked(rejected("link_expired")), ClaimState::Ended);
         assert_eq!(ClaimState::checked(rejected("invalid_link")), ClaimState::Invalid);
         assert_eq!(ClaimState::checked(Err(ApiError::Network)), ClaimState::None);
+        assert_eq!(ClaimState::checked(Err(ApiError::Server)), ClaimState::None);
+    }
+
+    #[test]
+    fn a_variant_switch_drops_answers_for_the_variant_left() {
+        let ready = |s: &str| Product::Ready(SkuState { sku: s.into(), ..sku(Mode::Restock, 0, 0, 0) });
+        let (mut shown, t) = {
+            let (signup, t) = submitted();
+            (Shown { sku: "A".into(), product: ready("A"), signup, claim: ClaimState::Ended }, t)
+        };
+        shown.switch("B".into());
+        assert_eq!((shown.product.clone(), shown.claim.clone()), (Product::Loading, ClaimState::None));
+        shown.loaded("A", ready("A"));
+        assert_eq!(shown.product, Product::Loading, "A's late answer is dropped");
+        shown.signup.finish(t, Ok((201, entry(Some(1), EntryStatus::Waiting))));
+        assert!(!shown.signup.is_joined(), "A's signup answer is not shown on B");
+        shown.loaded("B", ready("B"));
+        assert_eq!(shown.header(&EN, &Fake).title, EN.restock_title);
+        shown.loaded("B", Product::Failed);
+        assert_eq!(shown.product, ready("B"), "a failed reload keeps what was shown");
     }
 
     #[test]
