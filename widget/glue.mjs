@@ -8,6 +8,12 @@
 //                                                    optimized wasm no longer imports, and the stream
 //                                                    adapter classes; esbuild then tree-shakes the helpers
 //                                                    only they used.
+//   node widget/glue.mjs minify <wasm> <glue.js> <map.json>
+//                                                    after `wasm-opt --minify-imports-and-exports-and-modules`
+//                                                    (which wrote map.json and <wasm>): renames the
+//                                                    glue's import keys, its import module and its
+//                                                    `wasm.<export>` uses to the short names. The long
+//                                                    names carry hashes that gzip cannot shrink.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -43,7 +49,27 @@ if (cmd === 'graph') {
   }
   writeFileSync(out, kept.join('\n'));
   console.log(`  glue: dropped ${dropped} unused shims/classes`);
+} else if (cmd === 'minify') {
+  const map = JSON.parse(readFileSync(process.argv[5], 'utf8'));
+  const modules = [...new Set(WebAssembly.Module.imports(mod).map((i) => i.module))];
+  if (modules.length !== 1) throw new Error(`expected one import module, found ${modules.length}`);
+  let glue = readFileSync(out, 'utf8');
+  const swap = (re, to, what) => {
+    const before = glue;
+    glue = glue.replace(re, to);
+    if (glue === before) throw new Error(`glue: no ${what}`);
+  };
+  for (const [, name, short] of map.imports) {
+    swap(new RegExp(`^ {8}${name}: function\\(`, 'm'), () => `        ${JSON.stringify(short)}: function(`, `import ${name}`);
+  }
+  for (const [name, short] of map.exports) {
+    if (!new RegExp(`\\bwasm\\.${name}\\b`).test(glue)) continue; // an export the glue never calls
+    glue = glue.replace(new RegExp(`\\bwasm\\.${name}\\b`, 'g'), () => `wasm[${JSON.stringify(short)}]`);
+  }
+  swap(/"\.\/[A-Za-z0-9_]+_bg\.js": import0/, () => `${JSON.stringify(modules[0])}: import0`, 'import module');
+  writeFileSync(out, glue);
+  console.log(`  glue: ${map.imports.length} imports and ${map.exports.length} exports renamed`);
 } else {
-  console.error('usage: node widget/glue.mjs graph|prune <wasm> <file>');
+  console.error('usage: node widget/glue.mjs graph|prune|minify <wasm> <file> [map.json]');
   process.exit(2);
 }

@@ -12,8 +12,6 @@ pub mod locale;
 pub mod signup;
 pub mod view;
 
-use std::cell::Cell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::JsValue;
 
@@ -64,14 +62,6 @@ pub fn mount(
         buy,
         challenge: token.zip(reset).map(|(token, reset)| view::Challenge { token, reset }),
     };
-    let switch = Rc::new(Cell::new(None));
-    let keep = switch.clone();
-    leptos::mount::mount_to(container, move || {
-        let (view, switch) = view::widget(start);
-        keep.set(Some(switch));
-        view
-    })
-    .forget();
-    let switch = switch.take().ok_or("restock widget: not mounted")?;
+    let switch = view::mount(container, start);
     Ok(Closure::<dyn Fn(String)>::new(switch).into_js_value().into())
 }

@@ -1,19 +1,24 @@
-//! The Leptos view: reads signals, calls [`crate::signup`] for every decision, and runs the effects
-//! (requests to the edge, the position poll, focus, the Turnstile challenge). Rendered inside the
-//! loader's Shadow DOM, in place of the loader's plain form and with the same markup, classes and
-//! stylesheet (the loader's `<style>` stays in the shadow root), so taking over moves nothing.
+//! The Leptos view: one signal holds everything shown ([`Shown`]), [`crate::signup`] makes every
+//! decision, and the effects carry them out (requests to the edge, the position poll, focus, the
+//! Turnstile challenge). Rendered inside the loader's Shadow DOM, in place of the loader's plain form
+//! and with the same markup, classes and stylesheet (the loader's `<style>` stays in the shadow root),
+//! so taking over moves nothing.
+//!
+//! The tree is static markup (Leptos renders it from one template) and one render effect, [`paint`],
+//! writes the signal into it. That shape is for weight: a reactive attribute or text per binding made
+//! the wasm twice as large (see docs/benchmarks.md), and the widget has a 60 KB budget.
 //!
 //! The inputs are plain DOM inputs, read when the shopper submits: what was typed before the takeover
 //! (the loader copies it across) and across variant switches stays without signals.
 
 use crate::edge::Edge;
 use crate::locale::Text;
-use crate::signup::{ClaimState, Clock, Field, Form, Header, Product, Shown};
-use leptos::html;
+use crate::signup::{ClaimState, Clock, Field, Form, Product, Shown, Status};
 use leptos::prelude::*;
 use shared::Date;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, HtmlElement, HtmlFormElement};
 
 /// How often the shown place in line is refreshed while the page is visible.
 const POLL_EVERY: Duration = Duration::from_secs(15);
@@ -54,6 +59,8 @@ pub struct Start {
 
 /// What the view's effects need besides the signal (kept out of it: JS values are not `Send`).
 struct Outside {
+    /// The widget's `<section>`, once mounted.
+    root: Option<Element>,
     edge: Edge,
     buy: js_sys::Function,
     challenge: Option<Challenge>,
@@ -94,8 +101,13 @@ impl Clock for Intl {
 }
 
 /// The named control `name` of `form` (`form.elements[name]`).
-fn control(form: &web_sys::HtmlFormElement, name: &str) -> Option<js_sys::Object> {
+fn control(form: &HtmlFormElement, name: &str) -> Option<js_sys::Object> {
     form.get_with_name(name)
+}
+
+/// The first element under `root` that `selector` matches.
+fn find(root: &Element, selector: &str) -> Option<Element> {
+    root.query_selector(selector).ok().flatten()
 }
 
 fn prop(el: &Option<js_sys::Object>, key: &str) -> JsValue {
@@ -103,7 +115,7 @@ fn prop(el: &Option<js_sys::Object>, key: &str) -> JsValue {
 }
 
 /// What the form's inputs hold now.
-fn read(form: &web_sys::HtmlFormElement, challenge: Option<&Challenge>) -> Form {
+fn read(form: &HtmlFormElement, challenge: Option<&Challenge>) -> Form {
     let value = |name| prop(&control(form, name), "value").as_string().unwrap_or_default();
     Form {
         email: value("email"),
@@ -115,14 +127,14 @@ fn read(form: &web_sys::HtmlFormElement, challenge: Option<&Challenge>) -> Form 
     }
 }
 
-/// The widget for one shop. Returns the view and `switch(sku)`, which follows the page's variant picker.
-pub fn widget(start: Start) -> (impl IntoView, impl Fn(String) + Copy + 'static) {
+/// Mounts the widget for one shop into `container` and returns `switch(sku)`, which follows the page's
+/// variant picker.
+pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + 'static {
     let Start { edge, tag, text: t, shown, claim, buy, challenge } = start;
     let needs_load = shown.product == Product::Loading;
     let shown = RwSignal::new(shown);
-    let outside = StoredValue::new_local(Outside { edge, buy, challenge });
-    let status_ref = NodeRef::<html::Div>::new();
-    let form_ref = NodeRef::<html::Form>::new();
+    let outside = StoredValue::new_local(Outside { root: None, edge, buy, challenge });
+    let root = move || outside.with_value(|o| o.root.clone());
 
     let load = move || {
         let for_sku = shown.with_untracked(|s| s.sku.clone());
@@ -135,38 +147,32 @@ pub fn widget(start: Start) -> (impl IntoView, impl Fn(String) + Copy + 'static)
             })
         });
     };
-    if needs_load {
-        load();
-    }
     // A variant switch starts a fresh form for the new SKU (the inputs keep what was typed).
     let switch = move |sku: String| {
         shown.update(|s| s.switch(sku));
         load();
     };
 
-    if let Some(token) = claim {
-        let first = shown.with_untracked(|s| s.sku.clone());
-        outside
-            .with_value(|o| o.edge.claim(&first, &token, move |c| shown.update(|s| s.claim = ClaimState::checked(c))));
-    }
-
+    let form = move || root().and_then(|r| find(&r, "form")).map(JsCast::unchecked_into::<HtmlFormElement>);
+    // After an attempt: the input with the error, else the status region (which says what happened).
     let focus_after = move || {
         let target = match shown.with_untracked(|s| s.signup.invalid()) {
             Some(Field::Email) => "email",
             Some(Field::Phone) => "phone",
             Some(Field::Quantity) => "quantity",
             None => {
-                let _ = status_ref.get_untracked().map(|el| el.focus());
+                let status = root().and_then(|r| find(&r, ".status"));
+                let _ = status.map(|el| el.unchecked_into::<HtmlElement>().focus());
                 return;
             }
         };
-        if let Some(el) = form_ref.get_untracked().and_then(|f| control(&f, target)) {
-            let _ = el.unchecked_into::<web_sys::HtmlElement>().focus();
+        if let Some(el) = form().and_then(|f| control(&f, target)) {
+            let _ = el.unchecked_into::<HtmlElement>().focus();
         }
     };
 
     let send = move || {
-        let Some(form) = form_ref.get_untracked() else { return };
+        let Some(form) = form() else { return };
         let filled = outside.with_value(|o| read(&form, o.challenge.as_ref()));
         let sent = shown.try_update(|s| s.signup.submit(&filled, t, tag)).flatten();
         let Some((ticket, request)) = sent else { return focus_after() };
@@ -189,7 +195,7 @@ pub fn widget(start: Start) -> (impl IntoView, impl Fn(String) + Copy + 'static)
         });
     };
 
-    let retry = move |_| {
+    let retry = move || {
         if shown.with_untracked(|s| s.signup.status(t).is_some()) {
             send();
         } else {
@@ -197,9 +203,25 @@ pub fn widget(start: Start) -> (impl IntoView, impl Fn(String) + Copy + 'static)
             load();
         }
     };
+    let buy = move || {
+        let url = shown.with_untracked(|s| match &s.claim {
+            ClaimState::Live { url, .. } => url.clone(),
+            _ => None,
+        });
+        outside.with_value(|o| o.buy.call1(&JsValue::NULL, &url.map(JsValue::from).unwrap_or(JsValue::NULL)).ok());
+    };
+    // The two buttons outside the form, by class (the handlers sit on the section).
+    let on_click = move |ev: web_sys::MouseEvent| {
+        let class = ev.target().and_then(|el| el.dyn_into::<Element>().ok()).map(|el| el.class_name());
+        match class.as_deref() {
+            Some("buy") => buy(),
+            Some("retry") => retry(),
+            _ => {}
+        }
+    };
 
     // The interval lives as long as the page: the widget is never unmounted.
-    if let Ok(handle) = set_interval_with_handle(
+    let _ = set_interval_with_handle(
         move || {
             let live = shown.with_untracked(|s| s.signup.entry_id().map(|id| (s.sku.clone(), id.to_string())));
             if let (false, Some((for_sku, id))) = (document().hidden(), live) {
@@ -213,120 +235,166 @@ pub fn widget(start: Start) -> (impl IntoView, impl Fn(String) + Copy + 'static)
             }
         },
         POLL_EVERY,
-    ) {
-        on_cleanup(move || handle.clear());
-    }
+    );
 
-    // Every dynamic value below is a type-erased `Signal` over the one `shown` signal: the view code is
-    // then generated once per value type instead of once per closure, which keeps the wasm small.
-    let text = move |f: fn(Header) -> Option<String>| {
-        Signal::derive(move || shown.with(|s| f(s.header(t, &Intl(tag)))).unwrap_or_default())
-    };
-    let title = text(|h| Some(h.title));
-    let note = text(|h| h.note);
-    let waiting = text(|h| h.waiting);
-    let flag = move |f: fn(&Shown, &Text) -> bool| Signal::derive(move || shown.with(|s| f(s, t)));
-    let hidden = flag(|s, _| !s.visible());
-    let form_hidden = flag(|s, _| s.claim.is_live() || s.signup.is_joined());
-    let buy_hidden = flag(|s, _| !s.claim.is_live());
-    let submitting = flag(|s, _| s.signup.is_submitting());
-    let busy = Signal::derive(move || submitting.get().then_some("true"));
-    let error_text = move |field| {
-        Signal::derive(move || shown.with(|s| s.signup.invalid_text(t, field)).unwrap_or_default().to_string())
-    };
-    let invalid = move |field| Signal::derive(move || shown.with(|s| s.signup.invalid_text(t, field)).map(|_| "true"));
-    let position = Signal::derive(move || shown.with(|s| s.signup.position_text(t)).unwrap_or_default());
-    let action = Signal::derive(move || shown.with(|s| s.action(t)).to_string());
-    let status_text =
-        Signal::derive(move || shown.with(|s| s.status(t).map(|s| s.text)).unwrap_or_default().to_string());
-    let status_error = flag(|s, t| s.status(t).is_some_and(|s| s.is_error));
-    let retry_hidden = flag(|s, t| !s.status(t).is_some_and(|s| s.retry));
-    let on_buy = move |_| {
-        let url = shown.with_untracked(|s| match &s.claim {
-            ClaimState::Live { url, .. } => url.clone(),
-            _ => None,
-        });
-        outside.with_value(|o| o.buy.call1(&JsValue::NULL, &url.map(JsValue::from).unwrap_or(JsValue::NULL)).ok());
-    };
-
-    // One static tree, the same as the loader's plain form (widget/loader.js); parts are shown and
-    // hidden rather than created, so there is no `Show`/`AnyView`. Any input clears a stale inline error.
-    let view = view! {
-        <section class="restock" hidden=hidden aria-labelledby="restock-title" lang=tag>
-            <h2 class="heading" id="restock-title" data-testid="title">{title}</h2>
-            <p class="note" data-testid="note">{note}</p>
-            <p class="waiting">{waiting}</p>
-            <button type="button" class="buy" data-testid="buy" hidden=buy_hidden on:click=on_buy>{t.claim_buy}</button>
-            <form
-                novalidate
-                data-testid="restock-form"
-                hidden=form_hidden
-                node_ref=form_ref
+    // One static tree, the same as the loader's plain form (widget/loader.js): `paint` fills in the
+    // sentences and shows and hides its parts. Any input clears a stale inline error.
+    leptos::mount::mount_to(container.clone(), move || {
+        view! {
+            <section
+                class="restock"
+                hidden
+                aria-labelledby="restock-title"
+                lang=tag
+                on:click=on_click
                 on:input=move |_| shown.update(|s| s.signup.edit())
                 on:submit=move |ev| {
                     ev.prevent_default();
                     send();
                 }
             >
-                <label for="restock-email">{t.email}</label>
-                <input
-                    id="restock-email"
-                    type="email"
-                    name="email"
-                    autocomplete="email"
-                    required
-                    aria-invalid=invalid(Field::Email)
-                    aria-describedby="restock-email-error"
-                />
-                <p id="restock-email-error" class="field-error">{error_text(Field::Email)}</p>
-                <label for="restock-phone">{t.phone} " " <span class="muted">{t.optional}</span></label>
-                <input
-                    id="restock-phone"
-                    type="tel"
-                    name="phone"
-                    autocomplete="tel"
-                    aria-invalid=invalid(Field::Phone)
-                    aria-describedby="restock-phone-error"
-                />
-                <p id="restock-phone-error" class="field-error">{error_text(Field::Phone)}</p>
-                <label class="consent">
-                    <input type="checkbox" name="sms_consent" />
-                    <span>{t.sms_consent}</span>
-                </label>
-                <label for="restock-quantity">{t.quantity}</label>
-                <input
-                    id="restock-quantity"
-                    class="quantity"
-                    type="number"
-                    name="quantity"
-                    inputmode="numeric"
-                    min="1"
-                    max="100"
-                    value="1"
-                    aria-invalid=invalid(Field::Quantity)
-                    aria-describedby="restock-quantity-error"
-                />
-                <p id="restock-quantity-error" class="field-error">{error_text(Field::Quantity)}</p>
-                <div class="hp" aria-hidden="true">
-                    <label>"Website" <input name="website" tabindex="-1" autocomplete="off" /></label>
+                <h2 class="heading" id="restock-title" data-testid="title"></h2>
+                <p class="note" data-testid="note"></p>
+                <p class="waiting"></p>
+                <button type="button" class="buy" data-testid="buy" hidden></button>
+                <form novalidate data-testid="restock-form">
+                    <label for="restock-email"></label>
+                    <input
+                        id="restock-email"
+                        type="email"
+                        name="email"
+                        autocomplete="email"
+                        required
+                        aria-describedby="restock-email-error"
+                    />
+                    <p id="restock-email-error" class="field-error"></p>
+                    <label for="restock-phone">
+                        <span></span>
+                        " "
+                        <span class="muted"></span>
+                    </label>
+                    <input
+                        id="restock-phone"
+                        type="tel"
+                        name="phone"
+                        autocomplete="tel"
+                        aria-describedby="restock-phone-error"
+                    />
+                    <p id="restock-phone-error" class="field-error"></p>
+                    <label class="consent">
+                        <input type="checkbox" name="sms_consent" />
+                        <span></span>
+                    </label>
+                    <label for="restock-quantity"></label>
+                    <input
+                        id="restock-quantity"
+                        class="quantity"
+                        type="number"
+                        name="quantity"
+                        inputmode="numeric"
+                        min="1"
+                        max="100"
+                        value="1"
+                        aria-describedby="restock-quantity-error"
+                    />
+                    <p id="restock-quantity-error" class="field-error"></p>
+                    <div class="hp" aria-hidden="true">
+                        <label>"Website " <input name="website" tabindex="-1" autocomplete="off" /></label>
+                    </div>
+                    <slot name="turnstile"></slot>
+                    <button type="submit"></button>
+                </form>
+                <p class="position" data-testid="position"></p>
+                <div class="status" data-testid="status" role="status" aria-live="polite" tabindex="-1">
+                    <span class="said"></span>
+                    <button type="button" class="retry" hidden></button>
                 </div>
-                <slot name="turnstile"></slot>
-                <button type="submit" disabled=submitting aria-busy=busy>{action}</button>
-            </form>
-            <p class="position" data-testid="position">{position}</p>
-            <div
-                class="status"
-                class:error=status_error
-                data-testid="status"
-                role="status"
-                aria-live="polite"
-                tabindex="-1"
-                node_ref=status_ref
-            >
-                {status_text}
-                <button type="button" class="retry" hidden=retry_hidden on:click=retry>{t.retry}</button>
-            </div>
-        </section>
-    };
-    (view, switch)
+            </section>
+        }
+    })
+    .forget();
+
+    if let Some(section) = container.first_element_child() {
+        let labels = [
+            ("label[for=restock-email]", t.email),
+            ("label[for=restock-phone] span", t.phone),
+            ("label[for=restock-phone] .muted", t.optional),
+            (".consent span", t.sms_consent),
+            ("label[for=restock-quantity]", t.quantity),
+            (".buy", t.claim_buy),
+            (".retry", t.retry),
+        ];
+        for (selector, text) in labels {
+            set_text(&section, selector, text);
+        }
+        outside.update_value(|o| o.root = Some(section.clone()));
+        // Runs now (the takeover shows the state at once) and after every change of `shown`; kept for
+        // the life of the page.
+        std::mem::forget(RenderEffect::new(move |_| shown.with(|s| paint(&section, s, t, &Intl(tag)))));
+    }
+
+    // Requests start once mounted: Leptos's task executor (which runs them) is set up by the mount.
+    if needs_load {
+        load();
+    }
+    if let Some(token) = claim {
+        let first = shown.with_untracked(|s| s.sku.clone());
+        outside
+            .with_value(|o| o.edge.claim(&first, &token, move |c| shown.update(|s| s.claim = ClaimState::checked(c))));
+    }
+    switch
+}
+
+/// Sets the text of the element `selector` finds under `root`, when it differs (a rewrite of the same
+/// sentence would be announced again by screen readers).
+fn set_text(root: &Element, selector: &str, text: &str) {
+    if let Some(el) = find(root, selector) {
+        if el.text_content().as_deref() != Some(text) {
+            el.set_text_content(Some(text));
+        }
+    }
+}
+
+/// Sets or removes the boolean attribute `name` of the element `selector` finds under `root`.
+fn set_flag(root: &Element, selector: &str, name: &str, on: bool) {
+    if let Some(el) = find(root, selector) {
+        let _ = el.toggle_attribute_with_force(name, on);
+    }
+}
+
+/// Writes what `s` shows into the widget's tree (`root` is its `<section>`).
+fn paint(root: &Element, s: &Shown, t: &Text, clock: &Intl) {
+    let _ = root.toggle_attribute_with_force("hidden", !s.visible());
+    let header = s.header(t, clock);
+    set_text(root, ".heading", &header.title);
+    set_text(root, ".note", header.note.as_deref().unwrap_or_default());
+    set_text(root, ".waiting", header.waiting.as_deref().unwrap_or_default());
+    set_flag(root, ".buy", "hidden", !s.claim.is_live());
+    set_flag(root, "form", "hidden", s.claim.is_live() || s.signup.is_joined());
+
+    let submitting = s.signup.is_submitting();
+    set_text(root, "[type=submit]", s.action(t));
+    set_flag(root, "[type=submit]", "disabled", submitting);
+    if let Some(button) = find(root, "[type=submit]") {
+        let _ =
+            if submitting { button.set_attribute("aria-busy", "true") } else { button.remove_attribute("aria-busy") };
+    }
+    for (field, name) in [(Field::Email, "email"), (Field::Phone, "phone"), (Field::Quantity, "quantity")] {
+        let error = s.signup.invalid_text(t, field);
+        set_text(root, &["#restock-", name, "-error"].concat(), error.unwrap_or_default());
+        if let Some(input) = find(root, &["#restock-", name].concat()) {
+            let _ = match error {
+                Some(_) => input.set_attribute("aria-invalid", "true"),
+                None => input.remove_attribute("aria-invalid"),
+            };
+        }
+    }
+    set_text(root, ".position", s.signup.position_text(t).as_deref().unwrap_or_default());
+
+    let status = s.status(t).unwrap_or(Status { text: "", retry: false, is_error: false });
+    set_text(root, ".said", status.text);
+    if let Some(region) = find(root, ".status") {
+        let _ = region.class_list().toggle_with_force("error", status.is_error);
+    }
+    set_flag(root, ".retry", "hidden", !status.retry);
 }
