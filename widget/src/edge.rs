@@ -1,14 +1,14 @@
 //! The widget's only network code: JSON requests to the edge's `/v1` API with `window.fetch`. Bodies are
 //! parsed by the browser (`JSON.parse`) and read through [`crate::answer`]; what we send is built as a JS
-//! object and `JSON.stringify`-ed. Each call takes the function to run with its answer. Everything here
+//! object (the JS side `JSON.stringify`s it). Each call takes the function to run with its answer. Everything here
 //! is transport.
 
 use crate::answer::{self, answer, ApiError, Claim, Fields};
-use js_sys::{Reflect, JSON};
+use js_sys::Reflect;
 use shared::wire::{SignupRequest, SignupResponse, SkuState};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{RequestInit, Response};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
 impl Fields for JsValue {
     fn text(&self, key: &str) -> Option<String> {
@@ -91,11 +91,10 @@ impl Edge {
                 set(key, value.as_str().into());
             }
         }
-        let text = JSON::stringify(&body).map(JsValue::from).ok();
         send(
             "POST",
             self.url(sku, &["waitlist"]),
-            text,
+            Some(body.into()),
             Box::new(move |status, body| done(answer(status, body, answer::entry).map(|entry| (status, entry)))),
         );
     }
@@ -126,27 +125,32 @@ pub fn handed_over<T>(given: &JsValue, read: fn(&JsValue) -> Option<T>) -> Optio
 /// when it is not JSON).
 type Done = Box<dyn FnOnce(u16, Option<JsValue>)>;
 
-/// Sends one request in the background and hands the answer to `done`. Every request goes through
-/// this one (non-generic) future, which keeps the wasm small.
+/// Sends one request in the background and hands the answer to `done`, exactly once.
 fn send(method: &'static str, url: String, body: Option<JsValue>, done: Done) {
-    leptos::task::spawn_local(async move {
-        let (status, body) = fetch(method, &url, body).await.unwrap_or((0, None));
-        done(status, body);
-    });
+    let done = Closure::once_into_js(move |status: u16, body: JsValue| done(status, body.is_object().then_some(body)));
+    request(method, &url, body, done);
 }
 
-async fn fetch(method: &str, url: &str, body: Option<JsValue>) -> Result<(u16, Option<JsValue>), JsValue> {
-    let init = RequestInit::new();
-    init.set_method(method);
-    if let Some(body) = body {
-        let headers = js_sys::Object::new();
-        let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
-        init.set_headers(&headers);
-        init.set_body(&body);
-    }
-    let window = web_sys::window().ok_or(JsValue::NULL)?;
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?.unchecked_into();
-    let text = JsFuture::from(response.text()?).await?;
-    let parsed = text.as_string().and_then(|t| JSON::parse(&t).ok()).filter(JsValue::is_object);
-    Ok((response.status(), parsed))
+// The request itself, in a few lines of JS: a promise chain written in Rust (futures, an executor's
+// task per request) weighs several kilobytes of wasm. `done(status, body)` is called once: `status`
+// 0 when there was no answer, `body` the parsed JSON object (else undefined).
+#[wasm_bindgen(inline_js = r#"
+export function request(method, url, body, done) {
+  const init = { method };
+  if (body !== undefined) {
+    init.headers = { 'content-type': 'application/json' };
+    init.body = JSON.stringify(body);
+  }
+  fetch(url, init)
+    .then((r) => r.text().then((t) => [r.status, t]))
+    .then((a) => a, () => [0, ''])
+    .then(([status, text]) => {
+      let b;
+      try { b = JSON.parse(text); } catch (e) { b = undefined; }
+      done(status, b !== null && typeof b === 'object' ? b : undefined);
+    });
+}
+"#)]
+extern "C" {
+    fn request(method: &str, url: &str, body: Option<JsValue>, done: JsValue);
 }

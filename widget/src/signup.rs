@@ -100,7 +100,7 @@ impl Signup {
     /// [`Signup::invalid`] says which). With a phone number and the SMS box ticked, the request
     /// carries the consent sentence the shopper saw, as the record of what they agreed to.
     pub fn submit(&mut self, form: &Form, t: &Text, locale: &str) -> Option<(u32, SignupRequest)> {
-        if self.phase != Phase::Editing {
+        if !matches!(self.phase, Phase::Editing) {
             return None;
         }
         self.failure = None;
@@ -145,7 +145,7 @@ impl Signup {
     /// The signup request with `ticket` finished. `Ok` carries the HTTP status (any 2xx: it does not
     /// tell a new entry from an existing one) and the entry.
     pub fn finish(&mut self, ticket: u32, outcome: Result<(u16, SignupResponse), ApiError>) {
-        if self.phase != Phase::Submitting || ticket != self.ticket {
+        if !self.is_submitting() || ticket != self.ticket {
             return;
         }
         self.phase = Phase::Editing;
@@ -262,17 +262,17 @@ impl Product {
     /// that is in stock (units beyond those held for the waitlist), unless the shopper holds a claim.
     pub fn visible(&self, claim: &ClaimState) -> bool {
         match self {
-            _ if *claim == ClaimState::Checking => false,
+            _ if matches!(claim, ClaimState::Checking) => false,
             Product::Loading | Product::Missing => false,
             Product::Failed => true,
-            Product::Ready(sku) => sku.mode != Mode::Restock || !in_stock(sku) || *claim != ClaimState::None,
+            Product::Ready(sku) => sku.mode != Mode::Restock || !in_stock(sku) || !matches!(claim, ClaimState::None),
         }
     }
 
     /// What the status region says: the signup's news first, then a failed load.
     pub fn status(&self, signup: &Signup, t: &Text) -> Option<Status> {
         signup.status(t).or_else(|| {
-            (*self == Product::Failed).then_some(Status { text: t.load_error, retry: true, is_error: true })
+            matches!(self, Product::Failed).then_some(Status { text: t.load_error, retry: true, is_error: true })
         })
     }
 }
@@ -299,7 +299,7 @@ impl Shown {
     /// `GET …/skus/{for_sku}` answered. An answer for a variant the shopper left is dropped; a reload
     /// that fails keeps what was shown.
     pub fn loaded(&mut self, for_sku: &str, loaded: Product) {
-        if self.sku == for_sku && (loaded != Product::Failed || self.product.sku().is_none()) {
+        if self.sku == for_sku && (!matches!(loaded, Product::Failed) || self.product.sku().is_none()) {
             self.product = loaded;
         }
     }

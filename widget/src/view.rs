@@ -17,8 +17,10 @@ use crate::signup::{ClaimState, Clock, Field, Form, Product, Shown, Status};
 use leptos::prelude::*;
 use shared::Date;
 use std::time::Duration;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Element, HtmlElement, HtmlFormElement};
+use web_sys::{Element, Event, HtmlElement, HtmlFormElement};
 
 /// How often the shown place in line is refreshed while the page is visible.
 const POLL_EVERY: Duration = Duration::from_secs(15);
@@ -69,35 +71,35 @@ struct Outside {
 /// Dates and times in the shopper's language and time zone, by the browser's `Intl`.
 struct Intl(&'static str);
 
-impl Intl {
-    fn format(&self, ms: f64, options: &str) -> String {
-        let options = js_sys::JSON::parse(options).unwrap_or(JsValue::UNDEFINED);
-        js_sys::Date::new(&ms.into()).to_locale_string(self.0, &options).into()
-    }
-}
-
 impl Clock for Intl {
     fn day(&self, date: Date) -> String {
-        // ETA days are calendar days: formatted in UTC so no time zone moves them.
-        let this_year = js_sys::Date::new_0().get_full_year() as i32 == date.year();
-        let options = if this_year {
-            r#"{"month":"long","day":"numeric","timeZone":"UTC"}"#
-        } else {
-            r#"{"year":"numeric","month":"long","day":"numeric","timeZone":"UTC"}"#
-        };
-        self.format(date.unix_ms() as f64, options)
+        format_day(date.unix_ms() as f64, self.0)
     }
 
     fn time(&self, unix_ms: i64) -> String {
-        let ms = unix_ms as f64;
-        let today = js_sys::Date::new(&ms.into()).to_date_string() == js_sys::Date::new_0().to_date_string();
-        let options = if today {
-            r#"{"hour":"numeric","minute":"2-digit"}"#
-        } else {
-            r#"{"weekday":"short","hour":"numeric","minute":"2-digit"}"#
-        };
-        self.format(ms, options)
+        format_time(unix_ms as f64, self.0)
     }
+}
+
+// The two formats, in JS: the option objects are plain literals there.
+#[wasm_bindgen(inline_js = r#"
+// A calendar day: formatted in UTC so no time zone moves it; the year only when it is not this one.
+export function format_day(ms, lang) {
+  const options = { month: 'long', day: 'numeric', timeZone: 'UTC' };
+  if (new Date(ms).getUTCFullYear() !== new Date().getFullYear()) options.year = 'numeric';
+  return new Date(ms).toLocaleString(lang, options);
+}
+// A moment in the shopper's time zone: "14:00" today, else with the weekday.
+export function format_time(ms, lang) {
+  const d = new Date(ms);
+  const options = { hour: 'numeric', minute: '2-digit' };
+  if (d.toDateString() !== new Date().toDateString()) options.weekday = 'short';
+  return d.toLocaleString(lang, options);
+}
+"#)]
+extern "C" {
+    fn format_day(ms: f64, lang: &str) -> String;
+    fn format_time(ms: f64, lang: &str) -> String;
 }
 
 /// The named control `name` of `form` (`form.elements[name]`).
@@ -131,7 +133,7 @@ fn read(form: &HtmlFormElement, challenge: Option<&Challenge>) -> Form {
 /// variant picker.
 pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + 'static {
     let Start { edge, tag, text: t, shown, claim, buy, challenge } = start;
-    let needs_load = shown.product == Product::Loading;
+    let needs_load = matches!(shown.product, Product::Loading);
     let shown = RwSignal::new(shown);
     let outside = StoredValue::new_local(Outside { root: None, edge, buy, challenge });
     let root = move || outside.with_value(|o| o.root.clone());
@@ -211,7 +213,7 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
         outside.with_value(|o| o.buy.call1(&JsValue::NULL, &url.map(JsValue::from).unwrap_or(JsValue::NULL)).ok());
     };
     // The two buttons outside the form, by class (the handlers sit on the section).
-    let on_click = move |ev: web_sys::MouseEvent| {
+    let on_click = move |ev: Event| {
         let class = ev.target().and_then(|el| el.dyn_into::<Element>().ok()).map(|el| el.class_name());
         match class.as_deref() {
             Some("buy") => buy(),
@@ -238,7 +240,7 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
     );
 
     // One static tree, the same as the loader's plain form (widget/loader.js): `paint` fills in the
-    // sentences and shows and hides its parts. Any input clears a stale inline error.
+    // sentences and shows and hides its parts.
     leptos::mount::mount_to(container.clone(), move || {
         view! {
             <section
@@ -246,12 +248,6 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
                 hidden
                 aria-labelledby="restock-title"
                 lang=tag
-                on:click=on_click
-                on:input=move |_| shown.update(|s| s.signup.edit())
-                on:submit=move |ev| {
-                    ev.prevent_default();
-                    send();
-                }
             >
                 <h2 class="heading" id="restock-title" data-testid="title"></h2>
                 <p class="note" data-testid="note"></p>
@@ -327,6 +323,14 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
         for (selector, text) in labels {
             set_text(&section, selector, text);
         }
+        // Plain DOM listeners on the section (they bubble up from the form and the buttons): lighter
+        // than Leptos's event delegation. Any input clears a stale inline error.
+        listen(&section, "click", on_click);
+        listen(&section, "input", move |_| shown.update(|s| s.signup.edit()));
+        listen(&section, "submit", move |ev| {
+            ev.prevent_default();
+            send();
+        });
         outside.update_value(|o| o.root = Some(section.clone()));
         // Runs now (the takeover shows the state at once) and after every change of `shown`; kept for
         // the life of the page.
@@ -343,6 +347,13 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
             .with_value(|o| o.edge.claim(&first, &token, move |c| shown.update(|s| s.claim = ClaimState::checked(c))));
     }
     switch
+}
+
+/// Calls `f` with every `event` that reaches `el`, for the life of the page.
+fn listen(el: &Element, event: &str, f: impl FnMut(Event) + 'static) {
+    let f = Closure::<dyn FnMut(Event)>::new(f);
+    let _ = el.add_event_listener_with_callback(event, f.as_ref().unchecked_ref());
+    f.forget();
 }
 
 /// Sets the text of the element `selector` finds under `root`, when it differs (a rewrite of the same
