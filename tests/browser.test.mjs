@@ -245,6 +245,45 @@ describe('widget on the demo storefront', () => {
     }
   });
 
+  it('a bare tag in <head> on a Shopify product page: the variants from the page, the widget after the product form, shown only for a variant that cannot be bought', async () => {
+    await putSku('AUTO-OUT', { title: 'Auto Tee — sold out', mode: 'restock' });
+    await putSku('AUTO-BACK', { title: 'Auto Tee — backorder', mode: 'backorder' });
+    await putSku('AUTO-IN', { title: 'Auto Tee — in stock', mode: 'restock' });
+    await stock('AUTO-IN', 5);
+    const variants = [{ id: 2001, sku: 'AUTO-OUT' }, { id: 2002, sku: 'AUTO-BACK' }, { id: 2003, sku: 'AUTO-IN' }, { id: 2004, sku: '' }];
+    // What Shopify and themes put on a product page: no data-sku, no variant map on the tag.
+    const product = ({ head = '', body = '' }) => '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Auto Tee</title>'
+      + `${head}<script async src="${edge.url}/widget.js" data-shop="${SHOP}"></script></head><body><main><h1>Auto Tee</h1>`
+      + '<form action="/cart/add" method="post" id="product-form"><select name="id"><option value="2001">Black</option>'
+      + '<option value="2002">Grey</option><option value="2003">White</option></select>'
+      + `<button type="submit" name="add">Add to cart</button></form>${body}<p>Heavyweight cotton.</p></main></body></html>`;
+    storefront.page('/products/auto-analytics', product({
+      head: `<script>window.ShopifyAnalytics = { meta: { product: { id: 7, variants: ${JSON.stringify(variants)} } } };</script>`,
+    }));
+    storefront.page('/products/auto-json', product({
+      body: `<script type="application/json" data-product-json>${JSON.stringify({ product: { id: 7, variants } })}</script>`,
+    }));
+    for (const source of ['analytics', 'json']) {
+      const { page, context, problems, widget } = await open(`/products/auto-${source}`);
+      try {
+        await shows(widget.getByTestId('title'), "Notify me when it's back", problems, 20000);
+        const placed = await page.evaluate(() => document.querySelector('#product-form').nextElementSibling?.hasAttribute('data-restock-widget'));
+        assert.equal(placed, true, `${source}: the widget sits right after the product form`);
+        await page.selectOption('select[name=id]', '2002');
+        await shows(widget.getByTestId('title'), 'Backorder', problems);
+        await page.selectOption('select[name=id]', '2003');
+        await widget.locator('section').waitFor({ state: 'hidden' });
+        await page.selectOption('select[name=id]', '2001');
+        await widget.getByLabel('Email').fill(`auto-${source}@example.com`);
+        await widget.locator('button[type=submit]').click();
+        await shows(widget.getByTestId('position'), /You're #\d+ in line/, problems);
+      } finally {
+        await context.close();
+      }
+    }
+    assert.deepEqual((await queue('AUTO-OUT')).map((e) => e.email), ['auto-analytics@example.com', 'auto-json@example.com']);
+  });
+
   it('German page: the widget speaks German, dates included', async () => {
     const { page, context, problems, widget } = await open('/de/');
     try {

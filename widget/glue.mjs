@@ -6,7 +6,8 @@
 //                                                    cdylib; the widget never uses them.
 //   node widget/glue.mjs prune <wasm> <glue.js>      drops from the wasm-bindgen glue the import shims the
 //                                                    optimized wasm no longer imports, and the stream
-//                                                    adapter classes; esbuild then tree-shakes the helpers
+//                                                    adapter classes and their finalization registries;
+//                                                    esbuild then tree-shakes the helpers
 //                                                    only they used.
 //   node widget/glue.mjs minify <wasm> <glue.js> <map.json>
 //                                                    after `wasm-opt --minify-imports-and-exports-and-modules`
@@ -36,6 +37,12 @@ if (cmd === 'graph') {
     const shim = /^ {8}(__wbg_[A-Za-z0-9_]+|__wbindgen_[A-Za-z0-9_]+): function\(/.exec(lines[i]);
     if (shim && !imported.has(shim[1])) {
       while (i < lines.length && !/^ {8}\}/.test(lines[i])) i++;
+      dropped++;
+      continue;
+    }
+    // The stream adapters' finalization registries: `const IntoUnderlying…Finalization = …` (3 lines).
+    if (/^const IntoUnderlying\w*Finalization = /.test(lines[i])) {
+      while (i < lines.length && !lines[i].endsWith(';')) i++;
       dropped++;
       continue;
     }

@@ -31,6 +31,11 @@
  *                         the ?variant= of the URL, and shows the SKU the map gives for it (none for a
  *                         variant not in the map). Without the map the widget stays on data-sku.
  *
+ * A bare tag (data-shop only, e.g. in the theme's <head>) on a Shopify product page needs nothing more:
+ * the map comes from the page's product data (ShopifyAnalytics.meta.product, the theme's meta.product,
+ * or a product JSON script), and the widget sits right after the product form, beside its add-to-cart
+ * button, showing only while the chosen variant is sold out, on pre-order or on backorder.
+ *
  * A shopper arriving with ?restock_claim=<token> (the link in a restock email) sees their hold in the
  * widget of the SKU the token is for; "buy" submits the page's product form when there is one
  * (Shopify product pages: add to cart with the right variant), else follows the product URL.
@@ -438,16 +443,43 @@
     setInterval(check, 500);
   }
 
+  // A bare tag (no data-sku, no map) on a product page: the variants and their SKUs come from the page's
+  // product data, once it is parsed: Shopify's ShopifyAnalytics.meta.product, a theme's meta.product,
+  // or a product JSON script ({"variants": [{"id", "sku"}]} or {"product": {…}}).
+  function pageVariants() {
+    var map = {};
+    var found;
+    function add(p) {
+      (p && p.variants || []).forEach(function (v) { if (v && v.id && v.sku) found = map[v.id] = v.sku; });
+    }
+    try { add(w.ShopifyAnalytics.meta.product); } catch (e) { /* not Shopify */ }
+    try { add(w.meta.product); } catch (e) { /* no theme global */ }
+    d.querySelectorAll('script[type="application/json"]').forEach(function (el) {
+      if (el.textContent.indexOf('"variants"') < 0) return;
+      try { var j = JSON.parse(el.textContent); add(j.product || j); } catch (e) { /* not product JSON */ }
+    });
+    return found ? map : null;
+  }
+
   var sitekey = me.getAttribute('data-turnstile-sitekey') || '';
-  if (me.getAttribute('data-sku') || variants) {
-    var host = d.createElement('div');
+  var bare = !me.getAttribute('data-sku') && !variants;
+  var host;
+  // The widget of this tag: after the tag itself, or for a bare tag right after the product form
+  // (beside its add-to-cart button; the tag may be in <head>).
+  function own() {
+    if (bare) variants = pageVariants();
+    if (!me.getAttribute('data-sku') && !variants) return;
+    host = d.createElement('div');
     host.setAttribute('data-restock-widget', '');
-    if (me.parentNode && me.parentNode !== d.head) me.parentNode.insertBefore(host, me.nextSibling);
+    var form = bare && productForm();
+    if (form) form.parentNode.insertBefore(host, form.nextSibling);
+    else if (me.parentNode && me.parentNode !== d.head) me.parentNode.insertBefore(host, me.nextSibling);
     else (d.body || d.documentElement).appendChild(host);
     var first = variants ? variantSku() : me.getAttribute('data-sku');
     var setSku = mount(host, first, shop, sitekey);
     if (variants) follow(setSku, first);
   }
+  if (!bare) own();
 
   function placeholders() {
     var els = d.querySelectorAll('[data-restock-sku]');
@@ -460,9 +492,10 @@
   // "Interactive" when this task ends: the page handles the shopper's typing only between tasks.
   function interactive() { if (d.querySelector('[data-restock-widget],[data-restock-sku]')) mark('restock:interactive'); }
   if (d.readyState === 'loading') {
-    d.addEventListener('DOMContentLoaded', function () { placeholders(); interactive(); });
+    d.addEventListener('DOMContentLoaded', function () { if (bare) own(); placeholders(); interactive(); });
     if (host) interactive();
   } else {
+    if (bare) own();
     placeholders();
     interactive();
   }
