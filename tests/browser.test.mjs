@@ -284,6 +284,40 @@ describe('widget on the demo storefront', () => {
     assert.deepEqual((await queue('AUTO-OUT')).map((e) => e.email), ['auto-analytics@example.com', 'auto-json@example.com']);
   });
 
+  it('a dark page: the widget follows its color-scheme (fields, buttons, the error red) with no axe violations', async () => {
+    storefront.page('/dark', '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="dark">'
+      + '<title>Night shop</title><style>body { background: #121212; color: #e5e5e5; font-family: Georgia, serif; }</style></head>'
+      + `<body><main><h1>Night Tee</h1>${installTag('TEE-BLK-M')}</main></body></html>`);
+    const { page, context, problems, widget } = await open('/dark');
+    try {
+      await shows(widget.getByTestId('title'), "Notify me when it's back", problems, 20000);
+      await waitTakeover(page);
+      await widget.getByLabel('Email').fill('not-an-email');
+      await widget.locator('button[type=submit]').click();
+      await shows(widget.locator('#restock-email-error'), 'Please enter a valid email address.', problems);
+      const look = await page.evaluate(() => {
+        const root = document.querySelector('[data-restock-widget]').shadowRoot;
+        const style = (sel) => getComputedStyle(root.querySelector(sel));
+        return {
+          font: style('.restock').fontFamily,
+          text: style('.heading').color,
+          button: style('button[type=submit]').backgroundColor,
+          field: style('#restock-email').backgroundColor,
+          error: style('#restock-email-error').color,
+        };
+      });
+      const light = (rgb) => { const [r, g, b] = rgb.match(/\d+/g).map(Number); return 0.3 * r + 0.59 * g + 0.11 * b > 128; };
+      assert.match(look.font, /Georgia/, 'the page\'s font');
+      assert.ok(light(look.text), `text follows the page: ${look.text}`);
+      assert.ok(light(look.button), `the button stands out on a dark page: ${look.button}`);
+      assert.ok(!light(look.field), `dark fields: ${look.field}`);
+      assert.ok(light(look.error), `a light error red: ${look.error}`);
+      assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: dark page');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('German page: the widget speaks German, dates included', async () => {
     const { page, context, problems, widget } = await open('/de/');
     try {
