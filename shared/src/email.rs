@@ -13,44 +13,17 @@ pub struct Email(String);
 
 impl Email {
     /// Trims surrounding white space and checks the shape `local@domain.tld`. Control, bidi and
-    /// white-space characters inside the address are rejected.
+    /// white-space characters inside the address are rejected; domain labels are letters, digits
+    /// (any script) and hyphens.
     pub fn parse(input: &str) -> Result<Email, DomainError> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Err(DomainError::InvalidEmail("email is required"));
-        }
-        if s.len() > MAX_LEN {
-            return Err(DomainError::InvalidEmail("email is longer than 254 characters"));
-        }
-        if s.chars().any(|c| c.is_control() || c.is_whitespace() || is_bidi(c)) {
-            return Err(DomainError::InvalidEmail("email contains spaces or control characters"));
-        }
-        let Some((local, domain)) = s.rsplit_once('@') else {
-            return Err(DomainError::InvalidEmail("email needs an @"));
-        };
-        if local.is_empty() || local.len() > MAX_LOCAL || local.contains('@') {
-            return Err(DomainError::InvalidEmail("the part before @ is not valid"));
-        }
-        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-            return Err(DomainError::InvalidEmail("the part before @ is not valid"));
-        }
-        if local.chars().any(|c| matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '\\' | '"')) {
-            return Err(DomainError::InvalidEmail("the part before @ is not valid"));
-        }
-        let labels: Vec<&str> = domain.split('.').collect();
-        let domain_ok = labels.len() >= 2
-            && labels.iter().all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-            })
-            && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
-        if !domain_ok {
-            return Err(DomainError::InvalidEmail("the domain after @ is not valid"));
-        }
-        Ok(Email(s.to_owned()))
+        check(input, |c| c.is_alphanumeric() || c == '-').map(|s| Email(s.to_owned()))
+    }
+
+    /// The same check with one rule relaxed, for clients that must stay small (the storefront
+    /// widget): a domain label may hold any non-ASCII character, so no Unicode letter tables are
+    /// needed. It accepts everything [`Email::parse`] accepts (the server's answer covers the rest).
+    pub fn plausible(input: &str) -> bool {
+        check(input, |c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii()).is_ok()
     }
 
     /// The address as the shopper typed it (trimmed).
@@ -92,6 +65,43 @@ impl Email {
 /// Domains that ignore dots in the local part and deliver to the same mailbox.
 const GMAIL_DOMAINS: &[&str] = &["gmail.com", "googlemail.com"];
 
+/// The shape of an address (see [`Email::parse`]), with `domain_char` deciding which characters a
+/// domain label may hold. Returns the trimmed address.
+fn check(input: &str, domain_char: fn(char) -> bool) -> Result<&str, DomainError> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(DomainError::InvalidEmail("email is required"));
+    }
+    if s.len() > MAX_LEN {
+        return Err(DomainError::InvalidEmail("email is longer than 254 characters"));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace() || is_bidi(c)) {
+        return Err(DomainError::InvalidEmail("email contains spaces or control characters"));
+    }
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return Err(DomainError::InvalidEmail("email needs an @"));
+    };
+    if local.is_empty() || local.len() > MAX_LOCAL || local.contains('@') {
+        return Err(DomainError::InvalidEmail("the part before @ is not valid"));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(DomainError::InvalidEmail("the part before @ is not valid"));
+    }
+    if local.chars().any(|c| matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '\\' | '"')) {
+        return Err(DomainError::InvalidEmail("the part before @ is not valid"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(domain_char)
+        })
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+    if !domain_ok {
+        return Err(DomainError::InvalidEmail("the domain after @ is not valid"));
+    }
+    Ok(s)
+}
+
 fn is_bidi(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
@@ -124,7 +134,19 @@ mod tests {
         for (input, want) in cases {
             let got = Email::parse(input).ok();
             assert_eq!(got.as_ref().map(Email::as_str), *want, "input {input:?}");
+            assert_eq!(Email::plausible(input), want.is_some(), "plausible: input {input:?}");
         }
+    }
+
+    #[test]
+    fn plausible_only_relaxes_non_ascii_domain_characters() {
+        // Accepted by both: a domain in another script.
+        assert!(Email::parse("ada@bücher.de").is_ok() && Email::plausible("ada@bücher.de"));
+        // A symbol is no letter: the server refuses it, the client's cheap check lets it through.
+        assert!(Email::parse("ada@snow☃.com").is_err());
+        assert!(Email::plausible("ada@snow☃.com"));
+        // ASCII punctuation is refused by both.
+        assert!(!Email::plausible("ada@exa_mple.com") && Email::parse("ada@exa_mple.com").is_err());
     }
 
     #[test]
@@ -198,6 +220,17 @@ mod tests {
                 let key = Email::parse(&format!("{l}+{tag}@{d}")).unwrap().rate_key();
                 prop_assert_eq!(&key, &key.to_lowercase());
                 prop_assert_eq!(Email::parse(&key).unwrap().rate_key(), key);
+            }
+
+            #[test]
+            fn plausible_accepts_whatever_parse_accepts(
+                l in "[a-z.+<_]{1,8}", d in "[a-zA-Z0-9éü☃_ -]{1,8}", tld in "[a-zß1]{1,3}"
+            ) {
+                for s in [format!("{l}@{d}.{tld}"), format!("{l}@{d}"), format!("{l}{d}")] {
+                    if Email::parse(&s).is_ok() {
+                        prop_assert!(Email::plausible(&s), "{:?}", s);
+                    }
+                }
             }
 
             #[test]

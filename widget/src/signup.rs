@@ -110,8 +110,9 @@ impl Signup {
             Ok(q @ 1..=100) => Ok(Some(q)),
             _ => Err(()),
         };
-        self.invalid = match (Email::parse(&form.email), quantity) {
-            (Err(_), _) => Some(Field::Email),
+        // The edge checks the address fully (`Email::parse`); here only what needs no Unicode tables.
+        self.invalid = match (Email::plausible(&form.email), quantity) {
+            (false, _) => Some(Field::Email),
             (_, Err(())) => Some(Field::Quantity),
             _ => None,
         };
