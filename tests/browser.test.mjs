@@ -318,6 +318,39 @@ describe('widget on the demo storefront', () => {
     }
   });
 
+  it('phone with country: the page\'s country is chosen and a national number goes out with its dial code, in the plain form and in the app', async () => {
+    await putSku('PHONE-A', { title: 'Phone A', mode: 'restock' });
+    const pages = [
+      // The plain form (the wasm held back): Austria from <html lang="de-AT">.
+      { held: true, head: '', country: 'AT43', pick: null, typed: '0664 1234567', sent: '+43664 1234567' },
+      // The app: Shopify's market (Switzerland) wins over the language's region; the shopper picks Germany.
+      { held: false, head: '<script>window.Shopify = { country: "CH" };</script>', country: 'CH41', pick: 'DE49', typed: '0151 2345678', sent: '+49151 2345678' },
+    ];
+    for (const [i, p] of pages.entries()) {
+      const wasm = holdWasm();
+      const { page, context, problems, widget } = await openHtml(p.head + installTag('PHONE-A'), { lang: 'de-AT', route: p.held ? wasm.route : undefined });
+      try {
+        await shows(widget.getByTestId('title'), 'Benachrichtigen, wenn wieder verfügbar', problems, 20000);
+        if (!p.held) await waitTakeover(page);
+        assert.equal(await tookOver(page), !p.held);
+        const country = widget.locator('select[name=country]');
+        assert.equal(await country.inputValue(), p.country, 'the page\'s country is chosen');
+        assert.equal(await country.getAttribute('aria-label'), 'Ländervorwahl');
+        if (p.pick) await country.selectOption(p.pick);
+        await widget.getByLabel('E-Mail').fill(`phone${i}@example.com`);
+        await widget.locator('#restock-phone').fill(p.typed);
+        await widget.locator('input[name=sms_consent]').check();
+        const sent = page.waitForRequest((r) => r.url().endsWith('/skus/PHONE-A/waitlist') && r.method() === 'POST');
+        await widget.locator('button[type=submit]').click();
+        assert.equal((await sent).postDataJSON().phone, p.sent);
+        await shows(widget.getByTestId('status'), 'Sie stehen auf der Liste', problems);
+        assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: with the country select');
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
   it('German page: the widget speaks German, dates included', async () => {
     const { page, context, problems, widget } = await open('/de/');
     try {
@@ -382,7 +415,7 @@ describe('widget on the demo storefront', () => {
       await shows(widget.locator('#restock-email-error'), 'Veuillez saisir une adresse e-mail valide.', problems);
       // The shopper types, and is in the phone field when the app arrives.
       await widget.getByLabel('E-mail').fill('typed@example.com');
-      await widget.locator('#restock-phone').fill('+33 6 12');
+      await widget.locator('#restock-phone').pressSequentially('+33 6 12'); // real key presses: the caret ends after them
       wasm.release();
       await waitTakeover(page);
       assert.equal(await widget.locator('form').count(), 1, 'one form after the takeover');

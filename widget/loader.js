@@ -131,6 +131,28 @@
 
   function esc(s) { return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;'); }
 
+  // The phone number's country: region and dial code, the page's country first chosen (Shopify's
+  // market, else the region of data-locale, <html lang> or the browser's language, else the
+  // language's own country). A number typed without + gets its dial code (signup.rs `international`).
+  var COUNTRIES = 'US1 CA1 GB44 IE353 AU61 NZ64 DE49 AT43 CH41 FR33 BE32 LU352 NL31 ES34 PT351 IT39 DK45 SE46 NO47 FI358 PL48 CZ420 JP81 KR82 SG65 HK852 MX52 BR55 IN91 ZA27'.split(' ');
+  var home = (function () {
+    var tags = [w.Shopify && w.Shopify.country, me.getAttribute('data-locale'), d.documentElement.lang, navigator.language,
+      { en: 'US', de: 'DE', fr: 'FR', es: 'ES', nl: 'NL', ja: 'JP' }[lang]];
+    for (var i = 0; i < tags.length; i++) {
+      var region = String(tags[i] || '').split(/[-_]/).pop().toUpperCase();
+      for (var j = 0; j < COUNTRIES.length; j++) if (COUNTRIES[j].slice(0, 2) === region) return COUNTRIES[j];
+    }
+  })();
+  function countries(select) {
+    select.innerHTML = COUNTRIES.map(function (c) {
+      return '<option value="' + c + '"' + (c === home ? ' selected' : '') + '>' + c.slice(0, 2) + ' +' + c.slice(2) + '</option>';
+    }).join('');
+  }
+  function international(phone, country) {
+    return phone[0] === '+' ? phone : phone.slice(0, 2) === '00' ? '+' + phone.slice(2)
+      : '+' + country.replace(/\D/g, '') + phone.replace(/^0+/, '');
+  }
+
   // The markup of widget/src/view.rs, with the restock wording until the SKU's state says otherwise.
   function markup() {
     return '<section class="restock" aria-labelledby="restock-title" lang="' + lang + '">' +
@@ -142,7 +164,8 @@
       '<input id="restock-email" type="email" name="email" autocomplete="email" required aria-describedby="restock-email-error">' +
       '<p id="restock-email-error" class="field-error"></p>' +
       '<label for="restock-phone">' + esc(t.phone) + ' <span class="muted">' + esc(t.optional) + '</span></label>' +
-      '<input id="restock-phone" type="tel" name="phone" autocomplete="tel" aria-describedby="restock-phone-error">' +
+      '<div class="phone"><select name="country" aria-label="' + esc(t.country) + '"></select>' +
+      '<input id="restock-phone" type="tel" name="phone" autocomplete="tel" aria-describedby="restock-phone-error"></div>' +
       '<p id="restock-phone-error" class="field-error"></p>' +
       '<label class="consent"><input type="checkbox" name="sms_consent"><span>' + esc(t.sms_consent) + '</span></label>' +
       '<label for="restock-quantity">' + esc(t.quantity) + '</label>' +
@@ -223,6 +246,7 @@
     function q(s) { return box.querySelector(s); }
     var section = q('section');
     var form = q('form');
+    countries(form.elements.country);
     var submitButton = q('button[type=submit]');
     var status = q('[data-testid=status]');
     var retry = q('.retry');
@@ -295,7 +319,7 @@
       if (bad) { field(bad).focus(); return; }
       var body = { email: email, locale: lang };
       if (phone) {
-        body.phone = phone;
+        body.phone = international(phone, field('country').value);
         body.sms_consent = consent;
         if (consent) body.consent_text = t.sms_consent;
       }
@@ -389,7 +413,7 @@
 
     function takeOver(m, s) {
       var next = d.createElement('div');
-      var controls = function (el) { return el.querySelectorAll('input,button,[tabindex]'); };
+      var controls = function (el) { return el.querySelectorAll('input,select,button,[tabindex]'); };
       var before = Array.prototype.indexOf.call(controls(box), root.activeElement);
       var caret = null;
       try { caret = root.activeElement && [root.activeElement.selectionStart, root.activeElement.selectionEnd]; } catch (e) { caret = null; }
@@ -403,6 +427,7 @@
         throw e;
       }
       var nextForm = next.querySelector('form');
+      countries(nextForm.elements.country);
       Array.prototype.forEach.call(form.elements, function (el) {
         var to = el.name && nextForm.elements[el.name];
         if (!to) return;

@@ -36,6 +36,8 @@ pub enum Field {
 pub struct Form {
     pub email: String,
     pub phone: String,
+    /// The country picked beside the phone number: its region and dial code, e.g. "DE49".
+    pub country: String,
     pub sms_consent: bool,
     /// Units wanted, as typed ("" keeps the edge's default of 1).
     pub quantity: String,
@@ -126,7 +128,7 @@ impl Signup {
         self.ticket += 1;
         let request = SignupRequest {
             email: form.email.trim().to_string(),
-            phone: texts.then(|| phone.to_string()),
+            phone: texts.then(|| international(phone, &form.country)),
             sms_consent: texts.then_some(form.sms_consent),
             consent_text: (texts && form.sms_consent).then(|| t.sms_consent.to_string()),
             locale: filled(locale),
@@ -230,6 +232,20 @@ impl Signup {
             }),
         }
     }
+}
+
+/// The number to send: as typed when it starts with `+`; `00…` as `+…`; else a national number
+/// (its trunk zeros dropped) after the dial code of `country` ("DE49" → "+49"). The edge checks the
+/// result (E.164) and answers `invalid_phone` when it is not a number.
+pub fn international(phone: &str, country: &str) -> String {
+    if phone.starts_with('+') {
+        return phone.to_string();
+    }
+    if let Some(rest) = phone.strip_prefix("00") {
+        return ["+", rest].concat();
+    }
+    let dial: String = country.chars().filter(char::is_ascii_digit).collect();
+    ["+", &dial, phone.trim_start_matches('0')].concat()
 }
 
 /// The SKU the widget is for, as loaded from the edge.
@@ -512,6 +528,24 @@ mod tests {
         let (_, r) = s.submit(&f, &EN, "en").unwrap();
         assert_eq!((r.sms_consent, r.consent_text), (Some(false), None), "unticked: no consent");
         assert_eq!((r.website.as_deref(), r.turnstile_token.as_deref()), (Some("spam.example"), Some("tok")));
+    }
+
+    #[test]
+    fn a_national_number_gets_the_chosen_country_code() {
+        let cases = [
+            ("0151 2345678", "DE49", "+49151 2345678"),
+            ("7700 900123", "GB44", "+447700 900123"),
+            ("+1 415 555 0100", "DE49", "+1 415 555 0100"),
+            ("0044 7700 900123", "DE49", "+44 7700 900123"),
+            ("090-1234-5678", "JP81", "+8190-1234-5678"),
+        ];
+        for (typed, country, sent) in cases {
+            assert_eq!(international(typed, country), sent, "{typed:?} with {country}");
+            let mut s = Signup::default();
+            let f = Form { phone: format!(" {typed} "), country: country.into(), ..form("a@example.com") };
+            let (_, r) = s.submit(&f, &EN, "en").unwrap();
+            assert_eq!(r.phone.as_deref(), Some(sent));
+        }
     }
 
     #[test]

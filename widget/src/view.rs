@@ -122,6 +122,7 @@ fn read(form: &HtmlFormElement, challenge: Option<&Challenge>) -> Form {
     Form {
         email: value("email"),
         phone: value("phone"),
+        country: value("country"),
         sms_consent: prop(&control(form, "sms_consent"), "checked").is_truthy(),
         quantity: value("quantity"),
         website: value("website"),
@@ -269,13 +270,17 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
                         " "
                         <span class="muted"></span>
                     </label>
-                    <input
-                        id="restock-phone"
-                        type="tel"
-                        name="phone"
-                        autocomplete="tel"
-                        aria-describedby="restock-phone-error"
-                    />
+                    // The loader fills in the countries (its table, the page's country chosen).
+                    <div class="phone">
+                        <select name="country"></select>
+                        <input
+                            id="restock-phone"
+                            type="tel"
+                            name="phone"
+                            autocomplete="tel"
+                            aria-describedby="restock-phone-error"
+                        />
+                    </div>
                     <p id="restock-phone-error" class="field-error"></p>
                     <label class="consent">
                         <input type="checkbox" name="sms_consent" />
@@ -322,6 +327,9 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
         ];
         for (selector, text) in labels {
             set_text(&section, selector, text);
+        }
+        if let Some(select) = find(&section, "select") {
+            let _ = select.set_attribute("aria-label", t.country);
         }
         // Plain DOM listeners on the section (they bubble up from the form and the buttons): lighter
         // than Leptos's event delegation. Any input clears a stale inline error.
