@@ -366,6 +366,57 @@ describe('widget on the demo storefront', () => {
     }
   });
 
+  it('Spanish, Dutch and Japanese pages: the widget speaks the page\'s language, in the plain form and in the app', async () => {
+    await putSku('LANG-TEE', { title: 'Lang Tee', mode: 'restock' });
+    const langs = [
+      { lang: 'es-MX', title: 'Avísame cuando vuelva', action: 'Avísame', email: 'Correo electrónico', position: 'Eres el n.º 1 en la fila' },
+      { lang: 'nl', title: 'Laat het me weten als het terug is', action: 'Houd me op de hoogte', email: 'E-mail', position: 'Je bent nr. 2 in de rij' },
+      { lang: 'ja-JP', title: '再入荷のお知らせ', action: '通知を受け取る', email: 'メールアドレス', position: '現在3番目です' },
+    ];
+    for (const l of langs) {
+      const { page, context, problems, widget } = await openHtml(installTag('LANG-TEE'), { lang: l.lang });
+      try {
+        await shows(widget.getByTestId('title'), l.title, problems, 20000);
+        await shows(widget.locator('button[type=submit]'), l.action, problems);
+        await waitTakeover(page);
+        await shows(widget.getByTestId('title'), l.title, problems);
+        await widget.getByLabel(l.email, { exact: true }).fill(`lang-${l.lang}@example.com`);
+        await widget.locator('button[type=submit]').click();
+        await shows(widget.getByTestId('position'), l.position, problems);
+        assert.equal(await widget.locator('section').getAttribute('lang'), l.lang.split('-')[0]);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it('two placeholders on one page: two widgets, each for its SKU; the place in line is kept up to date while the page is open', async () => {
+    await putSku('LIVE-A', { title: 'Live A', mode: 'restock' });
+    const ahead = await api(edge, null).post(`/v1/shops/${SHOP}/skus/LIVE-A/waitlist`, { email: 'ahead@example.com' });
+    assert.equal(ahead.status, 201, ahead.text);
+    const { page, context, problems } = await openHtml(
+      `<div data-restock-sku="LIVE-A"></div><div data-restock-sku="HOODIE-PRE"></div><script async src="${edge.url}/widget.js" data-shop="${SHOP}"></script>`);
+    try {
+      const a = page.locator('[data-restock-sku="LIVE-A"]');
+      const hoodie = page.locator('[data-restock-sku="HOODIE-PRE"]');
+      await shows(a.getByTestId('title'), "Notify me when it's back", problems, 20000);
+      await shows(hoodie.getByTestId('title'), 'Pre-order — ships the week of December 7', problems);
+      assert.equal(await page.locator('[data-restock-widget]').count(), 0, 'a bare tag on a page with no product adds no widget of its own');
+      await a.getByLabel('Email').fill('second@example.com');
+      await a.locator('button[type=submit]').click();
+      await shows(a.getByTestId('position'), "You're #2 in line", problems);
+      assert.equal(await hoodie.getByTestId('position').textContent(), '', 'the other widget is untouched');
+      assert.equal(await hoodie.getByLabel('Email').inputValue(), '');
+      // The shopper ahead leaves the list; the open page catches up on its own (it asks every 15 s).
+      const erased = await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { email: 'ahead@example.com' });
+      assert.equal(erased.status, 200, erased.text);
+      await shows(a.getByTestId('position'), "You're #1 in line", problems, 40000);
+      assert.deepEqual((await queue('HOODIE-PRE')).filter((e) => e.email === 'second@example.com'), []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('edge unreachable: an honest error, the input kept, and "Try again" works', async () => {
     let down = true;
     const { context, problems, widget } = await open('/', {
