@@ -381,6 +381,13 @@ fn set_flag(root: &Element, selector: &str, name: &str, on: bool) {
     }
 }
 
+/// Sets the ARIA state `name` of the element `selector` finds under `root` to "true", or removes it.
+fn set_true(root: &Element, selector: &str, name: &str, on: bool) {
+    if let Some(el) = find(root, selector) {
+        let _ = if on { el.set_attribute(name, "true") } else { el.remove_attribute(name) };
+    }
+}
+
 /// Writes what `s` shows into the widget's tree (`root` is its `<section>`).
 fn paint(root: &Element, s: &Shown, t: &Text, clock: &Intl) {
     let _ = root.toggle_attribute_with_force("hidden", !s.visible());
@@ -394,19 +401,11 @@ fn paint(root: &Element, s: &Shown, t: &Text, clock: &Intl) {
     let submitting = s.signup.is_submitting();
     set_text(root, "[type=submit]", s.action(t));
     set_flag(root, "[type=submit]", "disabled", submitting);
-    if let Some(button) = find(root, "[type=submit]") {
-        let _ =
-            if submitting { button.set_attribute("aria-busy", "true") } else { button.remove_attribute("aria-busy") };
-    }
+    set_true(root, "[type=submit]", "aria-busy", submitting);
     for (field, name) in [(Field::Email, "email"), (Field::Phone, "phone"), (Field::Quantity, "quantity")] {
         let error = s.signup.invalid_text(t, field);
         set_text(root, &["#restock-", name, "-error"].concat(), error.unwrap_or_default());
-        if let Some(input) = find(root, &["#restock-", name].concat()) {
-            let _ = match error {
-                Some(_) => input.set_attribute("aria-invalid", "true"),
-                None => input.remove_attribute("aria-invalid"),
-            };
-        }
+        set_true(root, &["#restock-", name].concat(), "aria-invalid", error.is_some());
     }
     set_text(root, ".position", s.signup.position_text(t).as_deref().unwrap_or_default());
 
