@@ -557,7 +557,7 @@ describe('docs/openapi.json and the Rust types', () => {
       feed: read('edge', 'src', 'feed.rs'),
       privacy: read('edge', 'src', 'privacy.rs'),
       audit: read('edge', 'src', 'audit.rs'),
-      store: read('edge', 'src', 'store.rs'),
+      store: read('waitlist', 'src', 'store.rs'),
     };
     // [source, Rust struct, schema, role]: a request is read (required = neither Option nor
     // default), a response is written (every field not skipped is always present).

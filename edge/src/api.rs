@@ -5,7 +5,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
-use crate::protocol::{ShopCommand, ShopContext, ShopRecord, SkuCommand, SkuRequest};
+use crate::protocol::{ShopCommand, ShopRecord, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
 use shared::signature::is_standard_secret;
 use shared::template::Template;
@@ -216,7 +216,7 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
     let config: SkuConfig = decode(&body_bytes(&mut req).await?)?;
     validate_sku(&config)?;
     let shop_cfg = shop_record(env, shop).await?;
-    let cmd = SkuCommand::Configure { shop: ShopContext::new(shop, &shop_cfg), sku: sku.to_owned(), config };
+    let cmd = SkuCommand::Configure { shop: shop_cfg.context(shop), sku: sku.to_owned(), config };
     let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
     if status != 200 {
         return json(status, &body);
@@ -239,7 +239,27 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
 pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     require_admin(&req, cfg)?;
     let record = shop_record(env, shop).await?;
-    let (status, mut body) = call_sku(env, cfg, shop, sku, SkuCommand::Queue).await?;
+    let url = req.url()?;
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let number = |name: &'static str| -> AppResult<Option<u32>> {
+        param(name)
+            .map(|v| {
+                v.parse::<u32>()
+                    .map_err(|_| AppError::Invalid("invalid_field", format!("{name} must be a whole number")))
+            })
+            .transpose()
+    };
+    let after = number("after")?.unwrap_or(0);
+    let limit = number("limit")?;
+    if limit.is_some_and(|l| !(1..=waitlist::sku::MAX_PAGE).contains(&l)) {
+        return Err(AppError::Invalid("invalid_field", "limit must be 1–500".into()));
+    }
+    let search = param("q").filter(|q| !q.trim().is_empty());
+    if search.as_ref().is_some_and(|q| q.len() > 320) {
+        return Err(AppError::Invalid("invalid_field", "q is an email address or an order id".into()));
+    }
+    let cmd = SkuCommand::Queue { after, limit, search };
+    let (status, mut body) = call_sku(env, cfg, shop, sku, cmd).await?;
     if status == 200 {
         // Stock per sales channel: what each channel's locations hold (oversold ones counting 0).
         let level = |loc: &str| {
@@ -276,10 +296,22 @@ pub async fn call_sku(
     call_object(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
 }
 
+/// Like [`call_sku`], with the rows the command read and wrote.
+pub async fn call_sku_counted(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    sku: &str,
+    cmd: SkuCommand,
+) -> AppResult<(u16, serde_json::Value, crate::http::RowCounts)> {
+    let clock_offset_ms = if cfg.dev_mode { clock::offset_ms(env).await? } else { 0 };
+    crate::http::call_object_counted(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
+}
+
 /// Passes a SKU object's answer through unchanged.
 async fn relay(env: &Env, cfg: &Config, shop: &str, sku: &str, cmd: SkuCommand) -> AppResult<Response> {
-    let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
-    json(status, &body)
+    let (status, body, rows) = call_sku_counted(env, cfg, shop, sku, cmd).await?;
+    crate::http::with_rows(json(status, &body)?, rows, cfg.dev_mode)
 }
 
 pub async fn backorder(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
@@ -292,7 +324,7 @@ pub async fn backorder(mut req: Request, env: &Env, cfg: &Config, shop: &str, sk
     check_quantity(body.quantity)?;
     let shop_cfg = shop_record(env, shop).await?;
     let cmd = SkuCommand::Backorder {
-        shop: ShopContext::new(shop, &shop_cfg),
+        shop: shop_cfg.context(shop),
         entry_id: new_id()?,
         order_id: body.order_id,
         email: email.as_str().to_owned(),
@@ -383,7 +415,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         let sms_consent = body.sms_consent.unwrap_or(false) && phone.is_some();
         let consent = consent_record(&req, &body, sms_consent)?;
         let cmd = SkuCommand::Signup {
-            shop: ShopContext::new(shop, &shop_cfg),
+            shop: shop_cfg.context(shop),
             entry_id: entry_id.clone(),
             email: email.as_str().to_owned(),
             sms_consent,
@@ -431,10 +463,10 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             }
             other => other,
         };
-        let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
+        let (status, body, rows) = call_sku_counted(env, cfg, shop, sku, cmd).await?;
         // A new entry (201) and one already on the list (200 from the SKU object) get the same
         // answer, so the reply does not tell whether an address was already signed up.
-        json(if status == 200 { 201 } else { status }, &body)
+        crate::http::with_rows(json(if status == 200 { 201 } else { status }, &body)?, rows, cfg.dev_mode)
     }
     .await;
     // Errors get the shop's CORS headers too, so the widget can read why a signup failed.

@@ -7,7 +7,7 @@ use crate::api::{call_sku, check_id, require_admin, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
-use crate::protocol::{ShopCommand, ShopContext, SkuCommand};
+use crate::protocol::{ShopCommand, SkuCommand};
 use serde::Deserialize;
 use worker::{Env, Request, Response};
 
@@ -60,7 +60,7 @@ pub async fn dry_run(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
         return Err(AppError::Invalid("invalid_location", "location is 1–100 characters".into()));
     }
     let record = shop_record(env, shop).await?;
-    let cmd = SkuCommand::DryRun { shop: ShopContext::new(shop, &record), location, available: body.available };
+    let cmd = SkuCommand::DryRun { shop: record.context(shop), location, available: body.available };
     let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
     json(status, &body)
 }

@@ -16,7 +16,7 @@
 use crate::config::{Config, EmailProvider, SmsProvider, KLAVIYO_JOBS_PER_SEC};
 use crate::mailer;
 use crate::protocol::ShopContext;
-use crate::store::{OutboxRow, Store};
+use crate::store::{OutboxRow, SqlStore};
 use shared::outbox::{decide, Attempt, Channel, Decision, MAX_ATTEMPTS};
 use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, PaceLog, RESEND_BATCH_MAX};
 use shared::Email;
@@ -32,7 +32,7 @@ fn real_now() -> i64 {
 
 /// Delivers what is due. Answers the earliest time at which more can be sent (pacing and
 /// `Retry-After` included), or `None` when nothing is pending or more may go at once.
-pub async fn deliver_due(env: &Env, cfg: &Config, store: &Store, offset: i64) -> Result<Option<i64>> {
+pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64) -> Result<Option<i64>> {
     let shop = store.shop()?;
     let mut run = Run {
         env,
@@ -85,7 +85,7 @@ enum Plan {
 struct Run<'a> {
     env: &'a Env,
     cfg: &'a Config,
-    store: &'a Store,
+    store: &'a SqlStore,
     offset: i64,
     shop: Option<ShopContext>,
     shop_name: String,
@@ -243,7 +243,7 @@ impl<'a> Run<'a> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             if address(&row).is_some_and(|a| suppressed.contains(&a)) {
-                self.store.mark_skipped(&row.key, "skipped: unsubscribed")?;
+                self.store.mark_skipped(&row.key, "skipped: unsubscribed", self.now())?;
             } else {
                 out.push(row);
             }
@@ -323,9 +323,9 @@ impl<'a> Run<'a> {
 
     async fn send_one(&mut self, ch: Channel, row: &OutboxRow, pace: &mut PaceLog) -> Result<()> {
         let attempt = match self.plan(ch, row) {
-            Plan::Skip(reason) => return self.store.mark_skipped(&row.key, reason),
+            Plan::Skip(reason) => return self.store.mark_skipped(&row.key, reason, self.now()),
             Plan::Fail(reason) => {
-                self.store.mark_failed(&row.key, row.attempts, &reason)?;
+                self.store.mark_failed(&row.key, row.attempts, &reason, self.now())?;
                 return self.failed(row, &reason);
             }
             Plan::Keep(id) => {
@@ -349,10 +349,10 @@ impl<'a> Run<'a> {
         }
         match decision {
             Decision::Sent { provider_id } => self.store.mark_sent(&row.key, attempts, after, provider_id),
-            Decision::Retry { at, reason } => self.store.mark_retry(&row.key, attempts, at, &reason),
+            Decision::Retry { at, reason } => self.store.mark_retry(&row.key, attempts, at, &reason, after),
             Decision::Failed { reason } => {
                 worker::console_warn!("message {} failed for good: {reason}", row.key);
-                self.store.mark_failed(&row.key, attempts, &reason)?;
+                self.store.mark_failed(&row.key, attempts, &reason, after)?;
                 self.failed(row, &reason)
             }
         }
@@ -386,7 +386,7 @@ impl<'a> Run<'a> {
                     self.hold_back(Channel::Email, pace, at)?;
                 }
                 for r in &rows {
-                    self.store.mark_retry(&r.key, r.attempts + 1, at, &format!("batch {bk}: {reason}"))?;
+                    self.store.mark_retry(&r.key, r.attempts + 1, at, &format!("batch {bk}: {reason}"), after)?;
                 }
             }
             // Refused as a whole (strict validation: one bad address refuses all, and nothing was
@@ -396,13 +396,13 @@ impl<'a> Run<'a> {
                 self.store.unbatch(&keys)?;
                 for r in &rows {
                     let why = format!("batch {bk} refused ({reason}); sending on its own");
-                    self.store.mark_retry(&r.key, r.attempts + 1, after, &why)?;
+                    self.store.mark_retry(&r.key, r.attempts + 1, after, &why, after)?;
                 }
             }
             Decision::Failed { reason } => {
                 worker::console_warn!("batch {bk} failed for good: {reason}");
                 for r in &rows {
-                    self.store.mark_failed(&r.key, r.attempts + 1, &reason)?;
+                    self.store.mark_failed(&r.key, r.attempts + 1, &reason, after)?;
                     self.failed(r, &reason)?;
                 }
             }

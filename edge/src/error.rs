@@ -34,6 +34,18 @@ impl From<DomainError> for AppError {
     }
 }
 
+impl From<waitlist::Error> for AppError {
+    fn from(e: waitlist::Error) -> Self {
+        match e {
+            waitlist::Error::NotFound(code, message) => AppError::NotFound(code, message),
+            waitlist::Error::Conflict(code, message) => AppError::Conflict(code, message),
+            waitlist::Error::Invalid(d) => d.into(),
+            waitlist::Error::Internal(message) => AppError::Internal(message),
+            waitlist::Error::Store(s) => AppError::Internal(s.to_string()),
+        }
+    }
+}
+
 impl From<SignatureError> for AppError {
     fn from(e: SignatureError) -> Self {
         AppError::Unauthorized("invalid_signature", e.to_string())

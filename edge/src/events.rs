@@ -4,62 +4,14 @@
 //! outbox's retries. The outbox rows are the delivery log.
 
 use crate::protocol::ShopContext;
-use crate::store::{NewMessage, OutboxRow, Store};
+use crate::store::{OutboxRow, SqlStore};
 use serde_json::{json, Value};
-use shared::date::format_timestamp_ms;
 use shared::outbox::Channel;
-use shared::queue::Entry;
-
-/// The event's body: `{"type", "timestamp", "data"}` as Standard Webhooks recommend.
-pub fn rows(
-    shop: &ShopContext,
-    event: &str,
-    occurrence: &str,
-    entry_id: &str,
-    data: Value,
-    now: i64,
-) -> Vec<NewMessage> {
-    let body = json!({"type": event, "timestamp": format_timestamp_ms(now), "data": data}).to_string();
-    shop.event_endpoints
-        .iter()
-        .filter(|ep| ep.events.is_empty() || ep.events.iter().any(|e| e == event))
-        .map(|ep| NewMessage {
-            key: format!("{}:{event}:{occurrence}:{}", shop.shop, ep.id),
-            entry_id: entry_id.to_owned(),
-            channel: Channel::Hook,
-            kind: event.to_owned(),
-            to: ep.url.clone(),
-            from: ep.id.clone(),
-            subject: String::new(),
-            html: String::new(),
-            text: body.clone(),
-            unsubscribe_url: None,
-        })
-        .collect()
-}
-
-/// What an event says about an entry.
-pub fn entry_data(shop: &ShopContext, sku: &str, e: &Entry, position: Option<u32>) -> Value {
-    json!({
-        "shop": shop.shop,
-        "sku": sku,
-        "entry_id": e.id,
-        "email": e.email,
-        "phone": e.phone,
-        "kind": e.kind,
-        "status": e.status,
-        "quantity": e.quantity,
-        "units": e.units,
-        "position": position,
-        "order_id": e.order_id,
-        "hold_until": e.hold_until.map(format_timestamp_ms),
-        "created_at": format_timestamp_ms(e.created_at),
-    })
-}
+use waitlist::events::rows;
 
 /// A message (email, SMS, Klaviyo call) that will never go out: `message.failed`.
 pub fn message_failed(
-    store: &Store,
+    store: &SqlStore,
     shop: &ShopContext,
     row: &OutboxRow,
     reason: &str,
@@ -79,7 +31,8 @@ pub fn message_failed(
         "attempts": row.attempts + 1,
         "reason": reason,
     });
-    store.enqueue(&rows(shop, "message.failed", &row.key, &row.entry_id, data, now), now)
+    let messages = rows(shop, "message.failed", &row.key, &row.entry_id, data, now);
+    waitlist::enqueue(store, &messages, "delivery", now).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 /// `GET /v1/shops/{shop}/events` (admin): the delivery log of outgoing events across the shop's

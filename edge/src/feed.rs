@@ -8,7 +8,7 @@ use crate::api::{call_sku, check_id, check_quantity, header, new_id, shop_record
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, decode, json};
-use crate::protocol::{ShopContext, ShopRecord, SkuCommand};
+use crate::protocol::{ShopRecord, SkuCommand};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::date::parse_timestamp_ms;
@@ -178,7 +178,7 @@ async fn apply(
     default_id: &str,
     ev: &Value,
 ) -> AppResult<(u16, Value)> {
-    let ctx = ShopContext::new(shop, record);
+    let ctx = record.context(shop);
     let kind = ev.get("type").and_then(Value::as_str).unwrap_or("");
     let (sku, cmd) = match kind {
         "level" => {

@@ -64,6 +64,25 @@ pub async fn call_object<C: Serialize>(
     name: &str,
     cmd: &C,
 ) -> AppResult<(u16, serde_json::Value)> {
+    call_object_counted(env, binding, name, cmd).await.map(|(status, body, _)| (status, body))
+}
+
+/// The rows a SKU object's command read and wrote, when it says.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowCounts {
+    pub read: Option<u64>,
+    pub written: Option<u64>,
+    /// The object's database size after the command.
+    pub db_bytes: Option<u64>,
+}
+
+/// Like [`call_object`], with the rows the command read and wrote.
+pub async fn call_object_counted<C: Serialize>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    cmd: &C,
+) -> AppResult<(u16, serde_json::Value, RowCounts)> {
     let stub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?;
     let headers = Headers::new();
     headers.set("Content-Type", "application/json")?;
@@ -74,10 +93,32 @@ pub async fn call_object<C: Serialize>(
     let req = Request::new_with_init("https://object.internal/", &init)?;
     let mut resp = stub.fetch_with_request(req).await?;
     let status = resp.status_code();
+    let count = |h: &str| resp.headers().get(h).ok().flatten().and_then(|v| v.parse().ok());
+    let rows = RowCounts {
+        read: count(crate::sku_object::ROWS_READ),
+        written: count(crate::sku_object::ROWS_WRITTEN),
+        db_bytes: count(crate::sku_object::DB_BYTES),
+    };
     // Parsed by serde_json, not the runtime's JSON.parse: Shopify ids above 2^53 would lose digits.
     let text = resp.text().await?;
     let body = serde_json::from_str(&text).map_err(|e| AppError::Internal(format!("object answer: {e}")))?;
-    Ok((status, body))
+    Ok((status, body, rows))
+}
+
+/// In dev mode, what a command cost in rows goes out with the answer (benchmarks read it).
+pub fn with_rows(mut resp: Response, rows: RowCounts, dev_mode: bool) -> AppResult<Response> {
+    if dev_mode {
+        if let Some(n) = rows.read {
+            resp.headers_mut().set(crate::sku_object::ROWS_READ, &n.to_string())?;
+        }
+        if let Some(n) = rows.written {
+            resp.headers_mut().set(crate::sku_object::ROWS_WRITTEN, &n.to_string())?;
+        }
+        if let Some(n) = rows.db_bytes {
+            resp.headers_mut().set(crate::sku_object::DB_BYTES, &n.to_string())?;
+        }
+    }
+    Ok(resp)
 }
 
 /// Like [`call_object`] but turns a non-2xx answer back into the error it carries.

@@ -8,7 +8,7 @@ use crate::api::{call_sku, check_id, new_id, require_admin, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes_up_to, call_ok, json, MAX_IMPORT_BYTES};
-use crate::protocol::{ImportedEntry, ShopCommand, ShopContext, SkuCommand};
+use crate::protocol::{ImportedEntry, ShopCommand, SkuCommand};
 use serde_json::{json, Value};
 use shared::import::parse_waitlist_csv;
 use std::collections::BTreeMap;
@@ -70,7 +70,7 @@ pub async fn import(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> Ap
         let mut imported = 0usize;
         let mut waiting = Value::Null;
         for chunk in entries.chunks(CHUNK) {
-            let cmd = SkuCommand::Import { shop: ShopContext::new(shop, &record), entries: chunk.to_vec() };
+            let cmd = SkuCommand::Import { shop: record.context(shop), entries: chunk.to_vec() };
             let (status, body) = call_sku(env, cfg, shop, &sku, cmd).await?;
             if status != 200 {
                 return Err(AppError::Internal(format!("import into {sku}: {status} {body}")));

@@ -49,7 +49,7 @@ pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> A
         event_id: format!("shopify:{}", event_id.unwrap_or(webhook_id)),
         triggered_at_ms: header(&req, "X-Shopify-Triggered-At").and_then(|t| parse_timestamp_ms(&t).ok()),
     };
-    let ctx = ShopContext::new(shop, &record);
+    let ctx = record.context(shop);
     match topic {
         Topic::InventoryLevelsUpdate | Topic::InventoryLevelsConnect | Topic::InventoryLevelsDisconnect => {
             let level: InventoryLevelEvent = decode(&body)?;

@@ -485,7 +485,11 @@ pub struct QueueView {
     /// The newest level per location, and whether the waitlist's channel sells from it.
     #[serde(default)]
     pub levels: Vec<LocationLevel>,
+    /// One page of entries, in signup order.
     pub entries: Vec<QueueEntryView>,
+    /// Pass as `after` for the next page; `None` on the last one.
+    #[serde(default)]
+    pub next_after: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
