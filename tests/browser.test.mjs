@@ -146,6 +146,63 @@ async function shows(locator, text, problems = [], timeout = 15000) {
   });
 }
 
+/** Waits until every widget on the page is the wasm app (only the app's status has a `.said` span). */
+async function allTookOver(page, problems = []) {
+  const all = () => [...document.querySelectorAll('[data-restock-widget],[data-restock-sku]')].every((h) => h.shadowRoot?.querySelector('.said'));
+  const which = () => [...document.querySelectorAll('[data-restock-widget],[data-restock-sku]')]
+    .map((h) => `${h.getAttribute('data-restock-sku') ?? 'the tag\'s'}: ${h.shadowRoot?.querySelector('.said') ? 'app' : 'plain form'}`);
+  await page.waitForFunction(all, null, { timeout: 20000 }).catch(async (e) => {
+    throw new Error(`not every widget took over: ${JSON.stringify(await page.evaluate(which))}; browser: ${JSON.stringify(problems)}\n${e.message}`);
+  });
+}
+
+/**
+ * What a shopper sees of the widget in `host` (a selector), as laid out now: every visible input,
+ * select and button (a checkbox by its label, which is what one taps) lies inside the card
+ * `.restock` and the card inside the viewport (1 px of rounding allowed); the email and phone fields
+ * are at least 120 px wide, the phone number at least as wide as its country select, and every control
+ * at least 40 px tall. Returns what is wrong, each line naming `where`, the control and its rect.
+ */
+async function layoutProblems(page, host, where) {
+  const { card, viewport, controls } = await page.evaluate((sel) => {
+    const root = document.querySelector(sel).shadowRoot;
+    const rect = (el) => {
+      const { left, top, right, bottom, width, height } = el.getBoundingClientRect();
+      return { left, top, right, bottom, width, height };
+    };
+    return {
+      card: rect(root.querySelector('.restock')),
+      viewport: document.documentElement.clientWidth,
+      controls: [...root.querySelectorAll('input, select, button')]
+        .filter((el) => !el.closest('.hp') && el.checkVisibility({ visibilityProperty: true }))
+        .map((el) => {
+          const name = el.name ? `${el.localName}[name=${el.name}]` : el.className ? `${el.localName}.${el.className}` : `${el.localName}[type=${el.type}]`;
+          const box = el.type === 'checkbox' ? el.closest('label') : el;
+          return { name: box === el ? name : `the label of ${name}`, type: el.type, rect: rect(box) };
+        }),
+    };
+  }, host);
+  const px = (r) => `${Math.round(r.width)}×${Math.round(r.height)} px at x ${Math.round(r.left)}…${Math.round(r.right)}, y ${Math.round(r.top)}…${Math.round(r.bottom)}`;
+  const found = [];
+  const wrong = (what) => found.push(`${where}: ${what}`);
+  if (card.left < -1 || card.right > viewport + 1) wrong(`the card (${px(card)}) is wider than the ${viewport} px viewport`);
+  for (const c of controls) {
+    const r = c.rect;
+    if (r.left < card.left - 1 || r.right > card.right + 1 || r.top < card.top - 1 || r.bottom > card.bottom + 1) {
+      wrong(`${c.name} (${px(r)}) sticks out of the card (${px(card)})`);
+    }
+    if ((c.type === 'email' || c.type === 'tel') && r.width < 120) wrong(`${c.name} is ${Math.round(r.width)} px wide, under 120 (${px(r)})`);
+    if (r.height < 40) wrong(`${c.name} is ${Math.round(r.height)} px tall, under 40 (${px(r)})`);
+  }
+  const phone = controls.find((c) => c.name === 'input[name=phone]');
+  const country = controls.find((c) => c.name === 'select[name=country]');
+  if (phone && country && phone.rect.width < country.rect.width) {
+    wrong(`input[name=phone] (${px(phone.rect)}) is narrower than select[name=country] (${px(country.rect)})`);
+  }
+  if (!phone || !country) wrong(`no phone row among ${JSON.stringify(controls.map((c) => c.name))}`);
+  return found;
+}
+
 /** axe-core inside the page, scoped to the widget host (axe walks open shadow roots). */
 async function axe(page, selector) {
   await page.addScriptTag({ content: AXE });
@@ -284,7 +341,7 @@ describe('widget on the demo storefront', () => {
     assert.deepEqual((await queue('AUTO-OUT')).map((e) => e.email), ['auto-analytics@example.com', 'auto-json@example.com']);
   });
 
-  it('a dark page: the widget follows its color-scheme (fields, buttons, the error red) with no axe violations', async () => {
+  it('a dark page: the widget follows its color-scheme (fields, buttons, the error red) with no axe violations, and fits at 320 and 1440 px', async () => {
     storefront.page('/dark', '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="dark">'
       + '<title>Night shop</title><style>body { background: #121212; color: #e5e5e5; font-family: Georgia, serif; }</style></head>'
       + `<body><main><h1>Night Tee</h1>${installTag('TEE-BLK-M')}</main></body></html>`);
@@ -313,6 +370,13 @@ describe('widget on the demo storefront', () => {
       assert.ok(!light(look.field), `dark fields: ${look.field}`);
       assert.ok(light(look.error), `a light error red: ${look.error}`);
       assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: dark page');
+      // Another font (Georgia) and the error line shown: still every control inside the card.
+      const found = [];
+      for (const [width, height] of [[320, 640], [1440, 900]]) {
+        await page.setViewportSize({ width, height });
+        found.push(...await layoutProblems(page, '[data-restock-widget]', `dark page, ${width} px, app`));
+      }
+      assert.equal(found.length, 0, found.join('\n'));
     } finally {
       await context.close();
     }
@@ -349,6 +413,37 @@ describe('widget on the demo storefront', () => {
         await context.close();
       }
     }
+  });
+
+  it('what a shopper sees from 320 to 1440 px, in every mode, plain form and app: each control inside its card, fields wide enough to read, controls tall enough to tap', async () => {
+    const modes = [
+      { mode: 'restock', host: '[data-restock-widget]', size: 'M', title: "Notify me when it's back", action: 'Notify me' },
+      { mode: 'backorder', host: '[data-restock-widget]', size: 'L', title: 'Backorder', action: 'Join the list' },
+      { mode: 'pre-order', host: '[data-restock-sku="HOODIE-PRE"]', title: 'Pre-order', action: 'Reserve mine' },
+    ];
+    const found = [];
+    for (const app of [false, true]) {
+      const form = app ? 'app' : 'plain form';
+      const wasm = holdWasm();
+      const { page, context, problems } = await open('/', { route: app ? undefined : wasm.route });
+      try {
+        if (app) await allTookOver(page, problems);
+        for (const m of modes) {
+          if (m.size) await page.locator(`label:has(input[value=${m.size}])`).click();
+          const widget = page.locator(m.host);
+          await shows(widget.getByTestId('title'), m.title, problems, 20000);
+          await shows(widget.locator('button[type=submit]'), m.action, problems);
+          for (const [width, height] of [[320, 640], [390, 844], [1280, 900], [1440, 900]]) {
+            await page.setViewportSize({ width, height });
+            found.push(...await layoutProblems(page, m.host, `${m.mode}, ${width} px, ${form}`));
+          }
+        }
+        assert.equal(await tookOver(page), app, app ? 'the app took over' : 'the wasm is still held back');
+      } finally {
+        await context.close();
+      }
+    }
+    assert.equal(found.length, 0, found.join('\n'));
   });
 
   it('German page: the widget speaks German, dates included', async () => {
