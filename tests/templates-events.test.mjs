@@ -172,6 +172,31 @@ describe('merchant templates and provider events', () => {
     assert.ok(!q.json.entries.some((e) => e.email === 'bot@example.com'));
   });
 
+  it('signups from one client IP share one limit (100 in 10 minutes); a refused one uses up none of its address\'s allowance', async () => {
+    // Its own SKU: the crowd's confirmations are paced in that SKU's object, not ahead of others' mail.
+    assert.equal((await admin.put('/v1/shops/tmpl/skus/CROWD', { title: 'Crowd', url: 'https://tmpl.example/crowd', mode: 'restock', eta: null })).status, 200);
+    const from = (ip, email) => fetch(`${edge.url}/v1/shops/tmpl/skus/CROWD/waitlist`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'CF-Connecting-IP': ip },
+      body: JSON.stringify({ email }),
+    });
+    for (let i = 0; i < 100; i++) {
+      const r = await from('198.51.100.7', `crowd${i}@example.com`);
+      assert.equal(r.status, 201, `signup ${i + 1} from one IP → ${r.status} ${await r.text()}`);
+    }
+    const refused = await from('198.51.100.7', 'late@example.com');
+    assert.equal(refused.status, 429);
+    assert.equal((await refused.json()).error.code, 'rate_limited');
+    // The same address from elsewhere: its own allowance is whole (10 an hour), so 10 more go through.
+    for (let i = 0; i < 10; i++) {
+      const r = await from(`203.0.113.${i + 1}`, 'late@example.com');
+      assert.ok([200, 201].includes(r.status), `late@ from another IP, try ${i + 1} → ${r.status}`);
+    }
+    assert.equal((await from('203.0.113.99', 'late@example.com')).status, 429, 'then its own limit');
+    // Another client is not affected.
+    assert.equal((await from('192.0.2.1', 'crowd-next@example.com')).status, 201);
+  });
+
   it('privacy: export returns what is held about an address; erase purges it everywhere and keeps it out', async () => {
     const pub = api(edge.url, null);
     assert.equal((await pub.post('/v1/shops/tmpl/skus/BOWL/waitlist', { email: 'Gone@Example.com' })).status, 201);

@@ -5,6 +5,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
+use crate::limiter_object::{self, Hit, HitAnswer, Kind};
 use crate::protocol::{ShopCommand, ShopRecord, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
 use shared::signature::is_standard_secret;
@@ -15,6 +16,7 @@ use worker::{Env, Request, Response};
 
 pub const SKU_QUEUE: &str = "SKU_QUEUE";
 pub const SHOP: &str = "SHOP";
+pub const LIMITER: &str = "LIMITER";
 
 /// Shop ids and SKUs: what fits safely in a URL path segment and a Durable Object name.
 pub fn check_id(kind: &'static str, s: &str) -> AppResult<()> {
@@ -428,26 +430,30 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
         let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
         let addr_key = format!("addr:{}", email.rate_key());
+        // The address's limit and its confirmation window: one call to the address's own limiter.
+        let address_hit = Hit { gate: vec![Kind::Address], then: vec![Kind::Confirmation] };
+        let confirmed = |a: HitAnswer| a.then_wait_ms.first().is_some_and(|w| *w > 0);
         // Turnstile goes between the two rate limits (see `turnstile`'s module doc for the order).
-        if let Some(ts) = &shop_cfg.config.turnstile {
+        // The IP's limit first: a signup refused for its IP uses up none of the address's allowance.
+        let ip_hit = Hit { gate: vec![Kind::Ip], then: vec![] };
+        let confirmed_lately = if let Some(ts) = &shop_cfg.config.turnstile {
             let token = match crate::turnstile::token(body.turnstile_token.as_deref()) {
                 Ok(t) => t,
                 Err(refusal) => return refusal.into_response(),
             };
-            rate_limit(env, shop, vec![ip_key]).await?;
+            limit(env, shop, &ip_key, &ip_hit).await?;
             // The entry's fresh id doubles as siteverify's idempotency key (both are UUIDs).
             if let Err(refusal) = crate::turnstile::verify(env, ts, token, client_ip.as_deref(), &entry_id).await {
                 return refusal.into_response();
             }
-            rate_limit(env, shop, vec![addr_key]).await?;
+            confirmed(limit(env, shop, &addr_key, &address_hit).await?)
         } else {
-            rate_limit(env, shop, vec![ip_key, addr_key]).await?;
-        }
+            limit(env, shop, &ip_key, &ip_hit).await?;
+            confirmed(limit(env, shop, &addr_key, &address_hit).await?)
+        };
         crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
-        let wait: i64 =
-            call_ok(env, SHOP, shop, &ShopCommand::Hit { keys: vec![format!("confirm:{}", email.rate_key())] }).await?;
         let cmd = match cmd {
-            SkuCommand::Signup { .. } if wait == 0 => cmd,
+            SkuCommand::Signup { .. } if !confirmed_lately => cmd,
             SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent, .. } => {
                 SkuCommand::Signup {
                     shop,
@@ -485,7 +491,7 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool) -> App
         channels.push("sms");
     }
     Ok(serde_json::json!({
-        "at": shared::date::format_timestamp_ms(worker::Date::now().as_millis() as i64),
+        "at": shared::date::format_timestamp_ms(crate::clock::real_now()),
         "ip": header(req, "CF-Connecting-IP"),
         "user_agent": clip(header(req, "User-Agent"), 500),
         "text": clip(body.consent_text.clone(), 2000),
@@ -496,12 +502,14 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool) -> App
 
 /// Counts a signup against the shop's rate limits for `keys` (all or nothing); 429 when one is
 /// used up.
-async fn rate_limit(env: &Env, shop: &str, keys: Vec<String>) -> AppResult<()> {
-    let wait: i64 = call_ok(env, SHOP, shop, &ShopCommand::Hit { keys }).await?;
-    if wait > 0 {
-        return Err(AppError::RateLimited((wait + 999) / 1000));
+/// Counts a signup against one subject's limits (`ip:…` or `addr:…`) in its `Limiter` object;
+/// a refusal is 429 with the wait.
+async fn limit(env: &Env, shop: &str, subject: &str, hit: &Hit) -> AppResult<HitAnswer> {
+    let answer: HitAnswer = call_ok(env, LIMITER, &limiter_object::object_name(shop, subject), hit).await?;
+    if answer.gate_wait_ms > 0 {
+        return Err(AppError::RateLimited((answer.gate_wait_ms + 999) / 1000));
     }
-    Ok(())
+    Ok(answer)
 }
 
 pub async fn position(

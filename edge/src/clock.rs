@@ -11,6 +11,13 @@ use crate::sql;
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
+/// The platform's clock, Unix ms: the only place the edge reads it. What runs on the dev clock adds
+/// [`offset_ms`] (the SKU objects keep the offset they were sent; signature windows, rate limits and
+/// link expiry stay on real time, as the senders and shoppers do).
+pub fn real_now() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
 const BINDING: &str = "DEV_CLOCK";
 const NAME: &str = "clock";
 /// Longest single step (a year): enough for any schedule, small enough to keep times sane.

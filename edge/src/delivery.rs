@@ -13,6 +13,7 @@
 //! always resent as that batch, under that key, so a retry after a crash between the provider's
 //! accept and our write is answered from the provider's idempotency memory, not sent again.
 
+use crate::clock::real_now;
 use crate::config::{Config, EmailProvider, SmsProvider, KLAVIYO_JOBS_PER_SEC};
 use crate::mailer;
 use crate::protocol::ShopContext;
@@ -25,10 +26,6 @@ use worker::{Env, Result};
 /// Provider requests (a batch is one; a message kept locally counts as one) per alarm run; the
 /// alarm re-arms at once while more is due.
 const REQUESTS_PER_RUN: u32 = 50;
-
-fn real_now() -> i64 {
-    worker::Date::now().as_millis() as i64
-}
 
 /// Delivers what is due. Answers the earliest time at which more can be sent (pacing and
 /// `Retry-After` included), or `None` when nothing is pending or more may go at once.

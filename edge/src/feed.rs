@@ -99,12 +99,7 @@ pub async fn inventory_webhook(mut req: Request, env: &Env, cfg: &Config, shop: 
     let (id, ts, sig) =
         (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
     let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
-    verify_standard(
-        headers,
-        &body,
-        &record.config.inventory_webhook_secrets,
-        worker::Date::now().as_millis() as i64 / 1000,
-    )?;
+    verify_standard(headers, &body, &record.config.inventory_webhook_secrets, crate::clock::real_now() / 1000)?;
     let webhook_id = id.unwrap_or_default();
     if webhook_id.len() > 200 {
         return Err(AppError::BadRequest("invalid_webhook_id", "webhook-id is longer than 200 characters".into()));
@@ -203,7 +198,7 @@ async fn apply(
             let e: EtaEvent = parse(ev)?;
             let updated_at_ms = match &e.updated_at {
                 Some(t) => parse_timestamp_ms(t)?,
-                None => worker::Date::now().as_millis() as i64,
+                None => crate::clock::real_now(),
             };
             let cmd = SkuCommand::SetEta {
                 shop: ctx,

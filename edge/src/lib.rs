@@ -14,6 +14,7 @@ mod events;
 mod feed;
 mod http;
 mod import;
+mod limiter_object;
 mod links;
 mod mailbox;
 mod mailer;
@@ -30,6 +31,7 @@ mod suppression;
 mod turnstile;
 
 pub use clock::DevClock;
+pub use limiter_object::Limiter;
 pub use shop_object::Shop;
 pub use sku_object::SkuQueue;
 

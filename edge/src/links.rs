@@ -21,7 +21,7 @@ fn check(cfg: &Config, token: &str, purpose: Purpose, now: i64) -> AppResult<Lin
 }
 
 fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
+    crate::clock::real_now()
 }
 
 /// `GET /v1/l/{token}`: records the click as engagement, then redirects. A link that no longer

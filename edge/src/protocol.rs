@@ -75,8 +75,4 @@ pub enum ShopCommand {
     Suppressed {
         keys: Vec<String>,
     },
-    /// Counts one signup against each key's limit; all or nothing. Answers the wait in ms, or 0.
-    Hit {
-        keys: Vec<String>,
-    },
 }

@@ -75,7 +75,7 @@ pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Resp
     let (id, ts, sig) = (header(&req, "svix-id"), header(&req, "svix-timestamp"), header(&req, "svix-signature"));
     let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
     let secrets: Vec<String> = cfg.provider_webhook_secret.iter().cloned().collect();
-    verify_standard(headers, &body, &secrets, worker::Date::now().as_millis() as i64 / 1000)?;
+    verify_standard(headers, &body, &secrets, crate::clock::real_now() / 1000)?;
     let event: Event = decode(&body)?;
     if matches!(event.kind.as_str(), "email.bounced" | "email.complained") {
         return suppress(env, cfg, &event).await;

@@ -7,32 +7,12 @@
 use crate::protocol::{ShopCommand, ShopRecord};
 use crate::sql;
 use serde::Deserialize;
-use shared::abuse::{Decision, Limiter, Window};
 use shared::wire::ShopConfig;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 #[durable_object]
 pub struct Shop {
     state: State,
-}
-
-/// Signups per client IP: generous, since shoppers behind one carrier NAT share an address during a drop.
-const PER_IP: Limiter = Limiter { window_ms: 10 * 60 * 1000, max: 100 };
-/// Signups per address (`Email::rate_key`: case, `+tag` and Gmail dots folded) across the shop's SKUs:
-/// one address cannot be used to flood its owner with confirmations.
-const PER_ADDRESS: Limiter = Limiter { window_ms: 60 * 60 * 1000, max: 10 };
-
-/// Confirmation emails per address across the shop's SKUs: one per window.
-const CONFIRMATIONS: Limiter = Limiter { window_ms: 15 * 60 * 1000, max: 1 };
-
-fn limiter_for(key: &str) -> Limiter {
-    if key.starts_with("ip:") {
-        PER_IP
-    } else if key.starts_with("confirm:") {
-        CONFIRMATIONS
-    } else {
-        PER_ADDRESS
-    }
 }
 
 #[derive(Deserialize)]
@@ -52,10 +32,11 @@ impl DurableObject for Shop {
             "CREATE TABLE IF NOT EXISTS settings (k TEXT PRIMARY KEY, v TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, shopify_inventory_item_id INTEGER);
              CREATE INDEX IF NOT EXISTS skus_item ON skus(shopify_inventory_item_id);
-             CREATE TABLE IF NOT EXISTS limits (key TEXT PRIMARY KEY, start_ms INTEGER NOT NULL, count INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS suppressed (key TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);",
             None,
         );
+        // Signup limits moved to `Limiter` objects, which keep hashes: the old table held addresses and IPs.
+        let _ = db.exec("DROP TABLE IF EXISTS limits", None);
         // Added with the Shopify product sync; fails harmlessly once the column exists.
         let _ = db.exec("ALTER TABLE skus ADD COLUMN shopify_variant_id INTEGER", None);
         Shop { state }
@@ -131,7 +112,7 @@ impl DurableObject for Shop {
                 Response::from_json(&rows.first().map(|r| r.sku.clone()))
             }
             ShopCommand::Suppress { key, reason } => {
-                let at = worker::Date::now().as_millis() as i64;
+                let at = crate::clock::real_now();
                 sql::exec(
                     &db,
                     "INSERT OR REPLACE INTO suppressed (key, reason, at) VALUES (?, ?, ?)",
@@ -152,34 +133,8 @@ impl DurableObject for Shop {
                 }
                 Response::from_json(&hit)
             }
-            ShopCommand::Hit { keys } => {
-                let now = worker::Date::now().as_millis() as i64;
-                let mut windows = Vec::with_capacity(keys.len());
-                let mut wait = 0i64;
-                for key in &keys {
-                    let rows: Vec<Window> = db
-                        .exec("SELECT start_ms, count FROM limits WHERE key = ?", vec![key.clone().into()])?
-                        .to_array()?;
-                    let mut w = rows.into_iter().next().unwrap_or_default();
-                    if let Decision::Deny { retry_after_ms } = limiter_for(key).check(&mut w, now) {
-                        wait = wait.max(retry_after_ms);
-                    }
-                    windows.push(w);
-                }
-                // All or nothing: a refused signup uses up no one's allowance.
-                if wait == 0 {
-                    for (key, w) in keys.iter().zip(windows) {
-                        sql::exec(
-                            &db,
-                            "INSERT OR REPLACE INTO limits (key, start_ms, count) VALUES (?, ?, ?)",
-                            vec![key.clone().into(), w.start_ms.into(), i64::from(w.count).into()],
-                        )?;
-                    }
-                }
-                Response::from_json(&wait)
-            }
             ShopCommand::Purge => {
-                for table in ["settings", "skus", "limits", "suppressed"] {
+                for table in ["settings", "skus", "suppressed"] {
                     sql::exec(&db, &format!("DELETE FROM {table}"), vec![])?;
                 }
                 Response::from_json(&serde_json::json!({"purged": true}))

@@ -300,5 +300,5 @@ fn occurrence_of(s: &str) -> u32 {
 }
 
 fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
+    crate::clock::real_now()
 }

@@ -10,6 +10,7 @@
 //! together, and a command that fails part-way keeps nothing. Only `alarm` awaits (provider
 //! calls), and it re-reads what it needs after each await.
 
+use crate::clock::real_now;
 use crate::config::Config;
 use crate::delivery;
 use crate::error::AppError;
@@ -111,10 +112,6 @@ fn log(handled: &Handled) {
     for w in &handled.warnings {
         worker::console_warn!("{w}");
     }
-}
-
-fn real_now() -> i64 {
-    worker::Date::now().as_millis() as i64
 }
 
 /// Runs `f` over the object's store inside `storage.transactionSync`: when it answers an error,

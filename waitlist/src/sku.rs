@@ -427,19 +427,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             Command::Backorder { shop, entry_id, order_id, email, quantity, ordered_at_ms } => {
                 let s = self.sku(Some(shop))?;
                 let email = Email::parse(&email)?;
-                let existing = self.entry_by_order(&order_id)?;
-                let new = NewEntry {
-                    id: entry_id,
-                    email,
-                    phone: None,
-                    sms_consent: false,
-                    locale: None,
-                    kind: EntryKind::Backorder,
-                    quantity,
-                    order_id: Some(order_id),
-                    at: ordered_at_ms,
-                };
-                let (created, entry) = self.join(&s, existing, new, false, true)?;
+                let (created, entry) =
+                    self.join_backorder(&s, entry_id, order_id, email, None, quantity, ordered_at_ms)?;
                 Ok(Answer::Joined { created, entry })
             }
             Command::Position { entry_id } => {
@@ -760,19 +749,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 let backorder = s.config.mode == Mode::Backorder || oversold(&levels, &s.shop, quantity, ordered_at_ms);
                 match (backorder, email) {
                     (true, Some(email)) => {
-                        let existing = self.entry_by_order(&order_id)?;
-                        let new = NewEntry {
-                            id: entry_id,
-                            email,
-                            phone,
-                            sms_consent: false,
-                            locale: None,
-                            kind: EntryKind::Backorder,
-                            quantity,
-                            order_id: Some(order_id),
-                            at: ordered_at_ms,
-                        };
-                        let (_, entry) = self.join(&s, existing, new, false, true)?;
+                        let (_, entry) =
+                            self.join_backorder(&s, entry_id, order_id, email, phone, quantity, ordered_at_ms)?;
                         Ok(Answer::Outcome(Outcome { entry: Some(entry), ..Outcome::new("backorder") }))
                     }
                     (true, None) => {
@@ -995,6 +973,33 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         }
         self.store.put_event(event_id, outcome, self.now)?;
         Ok(outcome)
+    }
+
+    /// A paid order waiting for stock joins (or is found by its order id), served before the line.
+    #[allow(clippy::too_many_arguments)]
+    fn join_backorder(
+        &self,
+        s: &Sku,
+        entry_id: String,
+        order_id: String,
+        email: Email,
+        phone: Option<String>,
+        quantity: u32,
+        ordered_at_ms: i64,
+    ) -> Result<(bool, SignupResponse)> {
+        let existing = self.entry_by_order(&order_id)?;
+        let new = NewEntry {
+            id: entry_id,
+            email,
+            phone,
+            sms_consent: false,
+            locale: None,
+            kind: EntryKind::Backorder,
+            quantity,
+            order_id: Some(order_id),
+            at: ordered_at_ms,
+        };
+        self.join(s, existing, new, false, true)
     }
 
     /// Joins (or finds) an entry and writes what that causes. `confirm_first`: double opt-in.

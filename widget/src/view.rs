@@ -223,9 +223,16 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
         }
     };
 
-    // The interval lives as long as the page: the widget is never unmounted.
+    // The interval lives as long as the page: the widget is never unmounted. Further back in line
+    // it polls every few ticks (`Signup::poll_ticks`).
+    let ticks = std::cell::Cell::new(0u32);
     let _ = set_interval_with_handle(
         move || {
+            ticks.set(ticks.get() + 1);
+            if ticks.get() < shown.with_untracked(|s| s.signup.poll_ticks()) {
+                return;
+            }
+            ticks.set(0);
             let live = shown.with_untracked(|s| s.signup.entry_id().map(|id| (s.sku.clone(), id.to_string())));
             if let (false, Some((for_sku, id))) = (document().hidden(), live) {
                 outside.with_value(|o| {
