@@ -134,24 +134,35 @@ try {
     const floorSign = [];
     for (let i = 0; i < samples; i++) floorSign.push((await timed(() => floorSignup(sku))).ms);
     const ours = await throughput(() => signup(sku).then(() => true));
+    const polls = await throughput(() => fetch(`${edge.url}/v1/shops/bench/skus/${sku}/waitlist/${entry}`).then(async (r) => { await r.arrayBuffer(); return r.status === 200; }));
     const base = await throughput(() => floorSignup(sku).then(() => true));
     const perWaiter = bytesAfter !== null && samples > 1 ? (bytesAfter - bytesBefore) / (samples - 1) : NaN;
     rows.push({
-      depth, seeded, sign, poll, state, floorSign, ours, base, signRows, pollRows, stateRows, perWaiter,
+      depth, seeded, sign, poll, state, floorSign, ours, base, polls, signRows, pollRows, stateRows, perWaiter,
     });
     console.log(`depth ${depth}: seeded in ${seeded.toFixed(1)} s; signup p50 ${ms(pct(sign, 50))} (floor ${ms(pct(floorSign, 50))}), `
       + `poll ${ms(pct(poll, 50))}, state ${ms(pct(state, 50))}, ${ours.perSec.toFixed(1)} signups/s (floor ${base.perSec.toFixed(1)})`);
   }
 
   console.log(`\nOne SKU, ${samples} sequential requests each, ${CLIENTS} clients for ${seconds} s; rows = read/written per command.`);
-  console.log('| waiting | signup p50 | signup p99 | poll p50 | state p50 | signups/s (8 clients) | rows: signup | rows: poll | rows: state | disk bytes / waiter | floor signup p50 | floor signup p99 | floor signups/s | signup p50 ÷ floor | signups/s ÷ floor |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| waiting | signup p50 | signup p99 | poll p50 | state p50 | signups/s (8 clients) | polls/s (8 clients) | rows: signup | rows: poll | rows: state | disk bytes / waiter | floor signup p50 | floor signup p99 | floor signups/s | signup p50 ÷ floor | signups/s ÷ floor |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const f50 = pct(r.floorSign, 50);
     console.log(`| ${r.depth.toLocaleString('en-US')} | ${ms(pct(r.sign, 50))} | ${ms(pct(r.sign, 99))} | ${ms(pct(r.poll, 50))} | ${ms(pct(r.state, 50))} | `
-      + `${r.ours.perSec.toFixed(1)}${r.ours.failed ? ` (${r.ours.failed} failed)` : ''} | ${r.signRows.join(' / ')} | ${r.pollRows.join(' / ')} | ${r.stateRows.join(' / ')} | `
+      + `${r.ours.perSec.toFixed(1)}${r.ours.failed ? ` (${r.ours.failed} failed)` : ''} | ${r.polls.perSec.toFixed(0)} | ${r.signRows.join(' / ')} | ${r.pollRows.join(' / ')} | ${r.stateRows.join(' / ')} | `
       + `${Number.isFinite(r.perWaiter) ? Math.round(r.perWaiter) : '–'} | ${ms(f50)} | ${ms(pct(r.floorSign, 99))} | ${r.base.perSec.toFixed(1)} | `
       + `${(pct(r.sign, 50) / f50).toFixed(2)}× | ${(100 * r.ours.perSec / r.base.perSec).toFixed(0)} % |`);
+  }
+  // What open widgets ask of one SKU (widget/src/signup.rs `poll_ticks`: every 15 s up to place 50,
+  // 30 s to 500, 60 s to 5 000, 2 min beyond), pages spread over places 1..N.
+  const every = (p) => (p <= 50 ? 15 : p <= 500 ? 30 : p <= 5000 ? 60 : 120);
+  console.log('\n| open pages on one SKU | polls/s, every 15 s | polls/s, thinned out |');
+  console.log('|---|---|---|');
+  for (const pages of [1000, 5000, 10000, 100000]) {
+    let thinned = 0;
+    for (let p = 1; p <= pages; p++) thinned += 1 / every(p);
+    console.log(`| ${pages.toLocaleString('en-US')} | ${(pages / 15).toFixed(0)} | ${thinned.toFixed(0)} |`);
   }
 } finally {
   await edge.stop();

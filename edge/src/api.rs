@@ -56,6 +56,44 @@ pub async fn shop_record(env: &Env, shop: &str) -> AppResult<ShopRecord> {
     record.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))
 }
 
+/// How long the widget's read-only requests may use shop settings this isolate already read.
+const WIDGET_SETTINGS_TTL_MS: i64 = 5_000;
+/// At most this many shops' settings are kept per isolate (then the lot is dropped).
+const WIDGET_SETTINGS_MAX: usize = 1024;
+
+thread_local! {
+    static WIDGET_SETTINGS: std::cell::RefCell<std::collections::HashMap<String, (i64, ShopRecord)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Shop settings for the widget's read-only requests (SKU state, place in line): kept in this
+/// isolate for a few seconds, so an open page's poll calls the SKU's object and not the shop's too.
+/// A change made through this isolate is seen at once ([`forget_settings`]); one made through
+/// another, within `WIDGET_SETTINGS_TTL_MS`. Signups and admin requests always read the shop.
+async fn shop_record_for_widget(env: &Env, shop: &str) -> AppResult<ShopRecord> {
+    let now = clock::real_now();
+    let kept = WIDGET_SETTINGS.with(|c| {
+        c.borrow().get(shop).filter(|(at, _)| (0..WIDGET_SETTINGS_TTL_MS).contains(&(now - at))).map(|(_, r)| r.clone())
+    });
+    if let Some(record) = kept {
+        return Ok(record);
+    }
+    let record = shop_record(env, shop).await?;
+    WIDGET_SETTINGS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= WIDGET_SETTINGS_MAX {
+            c.clear();
+        }
+        c.insert(shop.to_owned(), (now, record.clone()));
+    });
+    Ok(record)
+}
+
+/// The shop's settings changed (or it is gone): the widget's requests read them again.
+pub fn forget_settings(shop: &str) {
+    WIDGET_SETTINGS.with(|c| c.borrow_mut().remove(shop));
+}
+
 /// `PUT /v1/shops/{shop}/templates/{kind}` (admin): checks and stores a merchant's template.
 pub async fn put_template(mut req: Request, env: &Env, cfg: &Config, shop: &str, kind: &str) -> AppResult<Response> {
     require_admin(&req, cfg)?;
@@ -66,6 +104,7 @@ pub async fn put_template(mut req: Request, env: &Env, cfg: &Config, shop: &str,
     shop_record(env, shop).await?;
     let saved: Template =
         call_ok(env, SHOP, shop, &ShopCommand::PutTemplate { kind: kind.as_str().to_owned(), template }).await?;
+    forget_settings(shop);
     json(200, &saved)
 }
 
@@ -207,6 +246,7 @@ pub async fn put_shop(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> 
     let config: ShopConfig = decode(&body_bytes(&mut req).await?)?;
     validate_shop(&config)?;
     let saved: ShopConfig = call_ok(env, SHOP, shop, &ShopCommand::Put { config }).await?;
+    forget_settings(shop);
     if cfg.dev_mode {
         clock::register_shop(env, shop).await?;
     }
@@ -374,13 +414,13 @@ fn origin(req: &Request) -> Option<String> {
 }
 
 pub async fn sku_state(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    let shop_cfg = shop_record(env, shop).await?;
+    let shop_cfg = shop_record_for_widget(env, shop).await?;
     let resp = relay(env, cfg, shop, sku, SkuCommand::State).await?;
     with_cors(resp, origin(&req).as_deref(), &shop_cfg.config.allowed_origins)
 }
 
 pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Response> {
-    let allowed = shop_record(env, shop).await.map(|c| c.config.allowed_origins).unwrap_or_default();
+    let allowed = shop_record_for_widget(env, shop).await.map(|c| c.config.allowed_origins).unwrap_or_default();
     with_cors(Response::empty()?.with_status(204), origin(&req).as_deref(), &allowed)
 }
 
@@ -520,7 +560,7 @@ pub async fn position(
     sku: &str,
     entry_id: &str,
 ) -> AppResult<Response> {
-    let shop_cfg = shop_record(env, shop).await?;
+    let shop_cfg = shop_record_for_widget(env, shop).await?;
     if entry_id.is_empty() || entry_id.len() > 64 || !entry_id.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
         return Err(AppError::NotFound("unknown_entry", "no such waitlist entry".into()));
     }

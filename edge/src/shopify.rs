@@ -274,6 +274,7 @@ async fn shop_redact(env: &Env, cfg: &Config, shop: &str, _r: ShopRedact) -> App
         }
     }
     let _: Value = call_ok(env, SHOP, shop, &ShopCommand::Purge).await?;
+    crate::api::forget_settings(shop);
     json(200, &json!({"outcome": "redacted", "skus": skus.len()}))
 }
 
