@@ -301,29 +301,34 @@ pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str)
         return Err(AppError::Invalid("invalid_field", "q is an email address or an order id".into()));
     }
     let cmd = SkuCommand::Queue { after, limit, search };
-    let (status, mut body) = call_sku(env, cfg, shop, sku, cmd).await?;
-    if status == 200 {
-        // Stock per sales channel: what each channel's locations hold (oversold ones counting 0).
-        let level = |loc: &str| {
-            body["levels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|l| l["location"] == loc)
-                .map(|l| l["available"].as_i64().unwrap_or(0).max(0))
-                .sum::<i64>()
-        };
-        let mut channels = serde_json::Map::new();
-        for (name, locations) in &record.config.channels {
-            channels.insert(name.clone(), locations.iter().map(|l| level(l)).sum::<i64>().into());
-        }
-        if !record.config.channels.contains_key(&record.config.waitlist_channel) {
-            channels.insert(record.config.waitlist_channel.clone(), body["available"].clone());
-        }
-        body["channels"] = channels.into();
-        body["waitlist_channel"] = record.config.waitlist_channel.clone().into();
+    let (status, body) = call_sku(env, cfg, shop, sku, cmd).await?;
+    if status != 200 {
+        return json(status, &body);
     }
-    json(status, &body)
+    let view: shared::wire::QueueView = answer(body)?;
+    // Stock per sales channel: what each channel's locations hold (oversold ones counting 0).
+    let level = |loc: &str| view.levels.iter().filter(|l| l.location == loc).map(|l| l.available.max(0)).sum::<i64>();
+    let mut channels: std::collections::BTreeMap<String, i64> = record
+        .config
+        .channels
+        .iter()
+        .map(|(name, locations)| (name.clone(), locations.iter().map(|l| level(l)).sum()))
+        .collect();
+    channels.entry(record.config.waitlist_channel.clone()).or_insert(view.available);
+    #[derive(serde::Serialize)]
+    struct WithChannels<'a> {
+        #[serde(flatten)]
+        view: shared::wire::QueueView,
+        channels: std::collections::BTreeMap<String, i64>,
+        waitlist_channel: &'a str,
+    }
+    json(200, &WithChannels { view, channels, waitlist_channel: &record.config.waitlist_channel })
+}
+
+/// A SKU object's answer read as its type (`waitlist::answer`, `shared::wire`): no field is looked
+/// up by name.
+pub fn answer<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> AppResult<T> {
+    serde_json::from_value(body).map_err(|e| AppError::Internal(format!("object answer: {e}")))
 }
 
 /// Sends a command to the SKU's object, with the dev clock's offset in dev mode.

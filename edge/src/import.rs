@@ -75,14 +75,14 @@ pub async fn import(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> Ap
             if status != 200 {
                 return Err(AppError::Internal(format!("import into {sku}: {status} {body}")));
             }
-            imported += body["imported"].as_array().map_or(0, Vec::len);
-            if let Some(s) = body["skipped"].as_array() {
-                skipped.extend(s.iter().cloned().map(|mut v| {
-                    v["sku"] = sku.clone().into();
-                    v
-                }));
+            let done: waitlist::answer::ImportResult = crate::api::answer(body)?;
+            imported += done.imported.len();
+            for s in done.skipped {
+                let mut v = serde_json::to_value(&s).map_err(|e| AppError::Internal(e.to_string()))?;
+                v["sku"] = sku.clone().into();
+                skipped.push(v);
             }
-            waiting = body["waiting"].clone();
+            waiting = done.waiting.into();
         }
         imported_total += imported;
         skus.insert(sku, json!({"imported": imported, "waiting": waiting}));

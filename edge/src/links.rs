@@ -104,7 +104,8 @@ pub async fn confirm(env: &Env, cfg: &Config, token: &str) -> AppResult<Response
     let shop = escape(&record.config.name);
     match status {
         200 => {
-            let place = body["position"].as_u64().map(|p| format!(" You're #{p} in line.")).unwrap_or_default();
+            let confirmed: waitlist::answer::Confirmed = crate::api::answer(body)?;
+            let place = confirmed.position.map(|p| format!(" You're #{p} in line.")).unwrap_or_default();
             page("You're on the list", &format!("<p>Thanks! {shop} will email you as soon as it's back.{place}</p>"))
         }
         409 => page(
@@ -137,8 +138,8 @@ pub async fn unsubscribe(env: &Env, cfg: &Config, token: &str) -> AppResult<Resp
     if status != 200 {
         return json(status, &body);
     }
-    let address = body.get("email_key").and_then(|v| v.as_str()).unwrap_or_default();
-    crate::suppression::suppress(env, cfg, &claims.shop, address, "unsubscribed").await?;
+    let left: waitlist::answer::Unsubscribed = crate::api::answer(body)?;
+    crate::suppression::suppress(env, cfg, &claims.shop, &left.email_key, "unsubscribed").await?;
     page(
         "You're unsubscribed",
         "<p>You will get no more emails from this waitlist. Joining again later subscribes you again.</p>",

@@ -109,7 +109,8 @@ pub async fn erase_subject(env: &Env, cfg: &Config, shop: &str, who: &Subject, s
         if status != 200 {
             return Err(AppError::Internal(format!("erase in {sku}: {status} {body}")));
         }
-        erased += body.get("erased_entries").and_then(|v| v.as_u64()).unwrap_or(0);
+        let done: waitlist::answer::Erased = crate::api::answer(body)?;
+        erased += u64::from(done.erased_entries);
     }
     Ok(erased)
 }

@@ -124,6 +124,7 @@ async fn products(env: &Env, cfg: &Config, ctx: ShopContext, record: &ShopRecord
         if status != 200 {
             return Err(AppError::Internal(format!("listing {}: {status} {body}", l.sku)));
         }
+        let listed: waitlist::answer::ListingResult = crate::api::answer(body)?;
         let _: Value = call_ok(
             env,
             SHOP,
@@ -135,7 +136,7 @@ async fn products(env: &Env, cfg: &Config, ctx: ShopContext, record: &ShopRecord
             },
         )
         .await?;
-        results.push(json!({"sku": l.sku, "variant_id": l.variant_id, "title": l.title, "url": l.url, "created": body["created"]}));
+        results.push(json!({"sku": l.sku, "variant_id": l.variant_id, "title": l.title, "url": l.url, "created": listed.created}));
     }
     json(
         200,
