@@ -78,8 +78,20 @@ impl DurableObject for DevClock {
     }
 }
 
+thread_local! {
+    /// The offset this isolate last read or set. `advance`, through this Worker, is its only writer,
+    /// and `wrangler dev` runs one isolate: every command but the first skips the clock's object.
+    static OFFSET: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// The dev clock's offset (dev mode only; callers check `DEV_MODE`).
 pub async fn offset_ms(env: &Env) -> AppResult<i64> {
-    call_ok(env, BINDING, NAME, &ClockCommand::Get).await
+    if let Some(ms) = OFFSET.with(std::cell::Cell::get) {
+        return Ok(ms);
+    }
+    let ms: i64 = call_ok(env, BINDING, NAME, &ClockCommand::Get).await?;
+    OFFSET.with(|o| o.set(Some(ms)));
+    Ok(ms)
 }
 
 pub async fn register_shop(env: &Env, shop: &str) -> AppResult<()> {
@@ -120,6 +132,7 @@ pub async fn advance(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Res
         return Err(AppError::Invalid("invalid_field", format!("seconds must be 0–{MAX_ADVANCE_SECS}")));
     }
     let offset: i64 = call_ok(env, BINDING, NAME, &ClockCommand::Advance { ms: body.seconds * 1000 }).await?;
+    OFFSET.with(|o| o.set(Some(offset)));
     let shops: Vec<String> = call_ok(env, BINDING, NAME, &ClockCommand::Shops).await?;
     let mut ticked = 0;
     for shop in shops {
