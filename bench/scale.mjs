@@ -10,9 +10,8 @@
 //   signups/s with 8 concurrent clients for `seconds`;
 //   rows read / written per command (SQLite's counters, as Cloudflare bills them: x-restock-rows-*);
 //   disk bytes per waiter for real signups (the object's database size before and after).
-import { api, startCapture, startEdge } from '../tests/support/harness.mjs';
 import { join } from 'node:path';
-import { ROOT } from '../tests/support/harness.mjs';
+import { api, ROOT, startCapture, startEdge } from '../tests/support/harness.mjs';
 
 const depths = (process.argv[2] ?? '0,10000,100000,1000000').split(',').map(Number);
 const samples = Number(process.argv[3] ?? 60);

@@ -4,7 +4,7 @@
 use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::http::{body_bytes, call_object, call_ok, decode, json, with_cors};
+use crate::http::{body_bytes, call_ok, decode, json, with_cors};
 use crate::limiter_object::{self, Hit, HitAnswer, Kind};
 use crate::protocol::{ShopCommand, ShopRecord, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
@@ -339,8 +339,7 @@ pub async fn call_sku(
     sku: &str,
     cmd: SkuCommand,
 ) -> AppResult<(u16, serde_json::Value)> {
-    let clock_offset_ms = if cfg.dev_mode { clock::offset_ms(env).await? } else { 0 };
-    call_object(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
+    call_sku_counted(env, cfg, shop, sku, cmd).await.map(|(status, body, _)| (status, body))
 }
 
 /// Like [`call_sku`], with the rows the command read and wrote.
@@ -475,27 +474,26 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
         let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
         let addr_key = format!("addr:{}", email.rate_key());
-        // The address's limit and its confirmation window: one call to the address's own limiter.
-        let address_hit = Hit { gate: vec![Kind::Address], then: vec![Kind::Confirmation] };
-        let confirmed = |a: HitAnswer| a.then_wait_ms.first().is_some_and(|w| *w > 0);
         // Turnstile goes between the two rate limits (see `turnstile`'s module doc for the order).
-        // The IP's limit first: a signup refused for its IP uses up none of the address's allowance.
-        let ip_hit = Hit { gate: vec![Kind::Ip], then: vec![] };
-        let confirmed_lately = if let Some(ts) = &shop_cfg.config.turnstile {
-            let token = match crate::turnstile::token(body.turnstile_token.as_deref()) {
-                Ok(t) => t,
+        let turnstile = match &shop_cfg.config.turnstile {
+            Some(ts) => match crate::turnstile::token(body.turnstile_token.as_deref()) {
+                Ok(token) => Some((ts, token)),
                 Err(refusal) => return refusal.into_response(),
-            };
-            limit(env, shop, &ip_key, &ip_hit).await?;
+            },
+            None => None,
+        };
+        // The IP's limit first: a signup refused for its IP uses up none of the address's allowance.
+        limit(env, shop, &ip_key, &Hit { gate: vec![Kind::Ip], then: vec![] }).await?;
+        if let Some((ts, token)) = turnstile {
             // The entry's fresh id doubles as siteverify's idempotency key (both are UUIDs).
             if let Err(refusal) = crate::turnstile::verify(env, ts, token, client_ip.as_deref(), &entry_id).await {
                 return refusal.into_response();
             }
-            confirmed(limit(env, shop, &addr_key, &address_hit).await?)
-        } else {
-            limit(env, shop, &ip_key, &ip_hit).await?;
-            confirmed(limit(env, shop, &addr_key, &address_hit).await?)
-        };
+        }
+        // The address's limit and its confirmation window: one call to the address's own limiter.
+        let address = Hit { gate: vec![Kind::Address], then: vec![Kind::Confirmation] };
+        let confirmed_lately =
+            limit(env, shop, &addr_key, &address).await?.then_wait_ms.first().is_some_and(|w| *w > 0);
         crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
         let cmd = match cmd {
             SkuCommand::Signup { .. } if !confirmed_lately => cmd,
@@ -545,8 +543,6 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool) -> App
     }))
 }
 
-/// Counts a signup against the shop's rate limits for `keys` (all or nothing); 429 when one is
-/// used up.
 /// Counts a signup against one subject's limits (`ip:…` or `addr:…`) in its `Limiter` object;
 /// a refusal is 429 with the wait.
 async fn limit(env: &Env, shop: &str, subject: &str, hit: &Hit) -> AppResult<HitAnswer> {

@@ -41,19 +41,20 @@ impl DurableObject for SkuQueue {
             Ok(c) => c,
             Err(e) => return AppError::Internal(format!("bad internal command: {e}")).into_response(),
         };
-        let store = SqlStore::open(self.state.storage().sql())?;
-        if store.clock_offset()? != request.clock_offset_ms {
-            store.set_clock_offset(request.clock_offset_ms)?;
+        let store = Rc::new(SqlStore::open(self.state.storage().sql())?);
+        let offset = request.clock_offset_ms;
+        if store.clock_offset()? != offset {
+            store.set_clock_offset(offset)?;
         }
-        let now = real_now() + request.clock_offset_ms;
+        let now = real_now() + offset;
         let deployment = deployment(&Config::from_env(&self.env));
         let read_only = request.cmd.is_read_only();
         let cmd = request.cmd;
         let (handled, (read, written)) =
-            atomically(&self.state, move |store| waitlist::handle(store, &deployment, cmd, now))?;
+            atomically(&self.state, &store, move |store| waitlist::handle(store, &deployment, cmd, now))?;
         log(&handled);
         if !read_only {
-            self.schedule(&store, now, None).await?;
+            self.schedule(&store, now, offset, None).await?;
         }
         let mut resp = match handled.result {
             Ok(answer) => Response::from_json(&answer)?.with_status(answer.status()),
@@ -67,32 +68,31 @@ impl DurableObject for SkuQueue {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let store = SqlStore::open(self.state.storage().sql())?;
+        let store = Rc::new(SqlStore::open(self.state.storage().sql())?);
         let offset = store.clock_offset()?;
         let now = real_now() + offset;
         let cfg = Config::from_env(&self.env);
         let deployment = deployment(&cfg);
-        let (handled, _) = atomically(&self.state, move |store| waitlist::run_due(store, &deployment, now))?;
+        let (handled, _) = atomically(&self.state, &store, move |store| waitlist::run_due(store, &deployment, now))?;
         log(&handled);
         if let Err(e) = handled.result {
             return Err(worker::Error::RustError(format!("due work failed: {e}")));
         }
         let paced_until = delivery::deliver_due(&self.env, &cfg, &store, offset).await?;
-        self.schedule(&store, real_now() + offset, paced_until).await?;
+        self.schedule(&store, real_now() + offset, offset, paced_until).await?;
         Response::empty()
     }
 }
 
 impl SkuQueue {
     /// Keeps one alarm at the earliest due time: the next pending message, hold end or timed message.
-    /// `not_before`: the provider's pacing allows no more sends until then.
-    async fn schedule(&self, store: &SqlStore, now: i64, not_before: Option<i64>) -> Result<()> {
+    /// `not_before`: the provider's pacing allows no more sends until then; `offset`: the dev clock's.
+    async fn schedule(&self, store: &SqlStore, now: i64, offset: i64, not_before: Option<i64>) -> Result<()> {
         let next = waitlist::next_wake(store, now, not_before).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let Some(t) = next else {
             return Ok(());
         };
         // Alarms run on the real clock; a dev clock offset brings them forward.
-        let offset = store.clock_offset()?;
         let at = (t.max(now) - offset) as f64;
         self.state.storage().set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&at.into()))).await
     }
@@ -114,25 +114,27 @@ fn log(handled: &Handled) {
     }
 }
 
-/// Runs `f` over the object's store inside `storage.transactionSync`: when it answers an error,
-/// the closure throws and SQLite rolls back everything it wrote. (workers-rs 0.8 has no binding
-/// for `transactionSync`; it is called through the raw storage object.)
 /// A command's result and the rows it read and wrote.
 type Counted = (Handled, (u64, u64));
 
-/// Answers the rows the command read and wrote beside its result.
-fn atomically(state: &State, f: impl FnOnce(&SqlStore) -> Handled + 'static) -> Result<Counted> {
+/// Runs `f` over the object's store inside `storage.transactionSync`: when it answers an error,
+/// the closure throws and SQLite rolls back everything it wrote. (workers-rs 0.8 has no binding
+/// for `transactionSync`; it is called through the raw storage object.) Answers the rows `f`
+/// read and wrote beside its result.
+fn atomically(state: &State, store: &Rc<SqlStore>, f: impl FnOnce(&SqlStore) -> Handled + 'static) -> Result<Counted> {
     let storage = state.as_raw().storage().map_err(worker::Error::from)?;
     let tx: js_sys::Function = js_sys::Reflect::get(&storage, &JsValue::from_str("transactionSync"))?
         .dyn_into()
         .map_err(|_| worker::Error::RustError("storage.transactionSync is not available".into()))?;
-    let store = SqlStore::open(state.storage().sql())?;
+    let store = store.clone();
     let out: Rc<RefCell<Option<Counted>>> = Rc::new(RefCell::new(None));
     let slot = out.clone();
     let body = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+        let (read, written) = store.rows_counted();
         let handled = f(&store);
         let failed = handled.result.is_err();
-        *slot.borrow_mut() = Some((handled, store.rows_counted()));
+        let (r, w) = store.rows_counted();
+        *slot.borrow_mut() = Some((handled, (r - read, w - written)));
         if failed {
             Err(JsValue::from_str("command failed: rolled back"))
         } else {

@@ -187,7 +187,7 @@ impl SqlStore {
     }
 
     /// Runs a query, reads every row, and counts what it read and wrote.
-    fn query<T: serde::de::DeserializeOwned>(
+    fn rows<T: serde::de::DeserializeOwned>(
         &self,
         query: &str,
         bindings: Vec<worker::SqlStorageValue>,
@@ -199,22 +199,23 @@ impl SqlStore {
         Ok(rows)
     }
 
+    /// The one value (`… AS n`) of a query that answers one row, or `None` for NULL or no row.
+    fn value(&self, query: &str, bindings: Vec<worker::SqlStorageValue>) -> StoreResult<Option<i64>> {
+        #[derive(Deserialize)]
+        struct One {
+            n: Option<i64>,
+        }
+        Ok(self.rows::<One>(query, bindings)?.into_iter().next().and_then(|r| r.n))
+    }
+
     fn entries(&self, where_: &str, bindings: Vec<worker::SqlStorageValue>) -> StoreResult<Vec<Entry>> {
         let q = format!("SELECT {ENTRY_COLUMNS} FROM entries {where_}");
-        let rows: Vec<EntryRow> = self.query(&q, bindings)?;
+        let rows: Vec<EntryRow> = self.rows(&q, bindings)?;
         Ok(rows.into_iter().map(EntryRow::into_entry).collect())
     }
 
     fn run(&self, query: &str, bindings: Vec<worker::SqlStorageValue>) -> StoreResult<()> {
-        self.query::<serde::de::IgnoredAny>(query, bindings).map(|_| ())
-    }
-
-    fn rows<T: serde::de::DeserializeOwned>(
-        &self,
-        query: &str,
-        bindings: Vec<worker::SqlStorageValue>,
-    ) -> StoreResult<Vec<T>> {
-        self.query(query, bindings)
+        self.rows::<serde::de::IgnoredAny>(query, bindings).map(|_| ())
     }
 
     pub fn clock_offset(&self) -> Result<i64> {
@@ -313,8 +314,7 @@ impl waitlist::Store for SqlStore {
     }
 
     fn next_seq(&self) -> StoreResult<u32> {
-        let next: Vec<Count> = self.rows("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM entries", vec![])?;
-        Ok(next.first().map_or(1, |c| c.n as u32))
+        Ok(self.value("SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM entries", vec![])?.map_or(1, |n| n as u32))
     }
 
     fn entry(&self, id: &str) -> StoreResult<Option<Entry>> {
@@ -425,8 +425,7 @@ impl waitlist::Store for SqlStore {
     }
 
     fn event_seen(&self, event_id: &str) -> StoreResult<bool> {
-        let seen: Vec<Count> = self.rows("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?;
-        Ok(seen.first().is_some_and(|c| c.n > 0))
+        Ok(self.value("SELECT COUNT(*) AS n FROM events WHERE id = ?", vec![event_id.into()])?.is_some_and(|n| n > 0))
     }
 
     fn put_event(&self, event_id: &str, outcome: EventOutcome, now: i64) -> StoreResult<()> {
@@ -438,7 +437,7 @@ impl waitlist::Store for SqlStore {
 
     fn put_message(&self, m: &NewMessage, now: i64) -> StoreResult<bool> {
         let before = self.written.get();
-        self.query::<serde::de::IgnoredAny>(
+        self.rows::<serde::de::IgnoredAny>(
                 "INSERT OR IGNORE INTO outbox (key, entry_id, channel, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
                 vec![
@@ -500,38 +499,28 @@ impl waitlist::Store for SqlStore {
     }
 
     fn next_due(&self) -> StoreResult<Option<i64>> {
-        #[derive(Deserialize)]
-        struct Next {
-            t: Option<i64>,
-        }
-        let rows: Vec<Next> = self.rows("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'", vec![])?;
-        Ok(rows.first().and_then(|r| r.t))
+        self.value("SELECT MIN(next_at) AS n FROM outbox WHERE status = 'pending'", vec![])
     }
 
     fn backorders_ahead(&self, created_at: i64, seq: u32) -> StoreResult<u32> {
-        let n: Vec<Count> = self.rows(
+        let n = self.value(
             "SELECT COUNT(*) AS n FROM entries WHERE kind = 'backorder' AND status IN ('waiting', 'offered', 'notified')
                AND (created_at < ? OR (created_at = ? AND seq < ?))",
             vec![created_at.into(), created_at.into(), i64::from(seq).into()],
         )?;
-        Ok(n.first().map_or(0, |c| c.n as u32))
+        Ok(n.unwrap_or(0) as u32)
     }
 
     fn lapsed_units(&self, now: i64) -> StoreResult<i64> {
-        let n: Vec<Count> = self.rows(
+        let n = self.value(
             "SELECT COALESCE(SUM(units), 0) AS n FROM entries WHERE status = 'offered' AND hold_until <= ?",
             vec![now.into()],
         )?;
-        Ok(n.first().map_or(0, |c| c.n))
+        Ok(n.unwrap_or(0))
     }
 
     fn last_hold_end(&self) -> StoreResult<Option<i64>> {
-        #[derive(Deserialize)]
-        struct T {
-            t: Option<i64>,
-        }
-        let rows: Vec<T> = self.rows("SELECT MAX(hold_until) AS t FROM entries WHERE status = 'offered'", vec![])?;
-        Ok(rows.first().and_then(|r| r.t))
+        self.value("SELECT MAX(hold_until) AS n FROM entries WHERE status = 'offered'", vec![])
     }
 
     fn tree_sum(&self, nodes: &[u32]) -> StoreResult<i64> {
@@ -540,8 +529,7 @@ impl waitlist::Store for SqlStore {
         }
         let marks = vec!["?"; nodes.len()].join(", ");
         let q = format!("SELECT COALESCE(SUM(n), 0) AS n FROM tree WHERE i IN ({marks})");
-        let n: Vec<Count> = self.rows(&q, nodes.iter().map(|i| i64::from(*i).into()).collect())?;
-        Ok(n.first().map_or(0, |c| c.n))
+        Ok(self.value(&q, nodes.iter().map(|i| i64::from(*i).into()).collect())?.unwrap_or(0))
     }
 
     fn tree_add(&self, nodes: &[u32], delta: i64) -> StoreResult<()> {
@@ -583,12 +571,7 @@ impl waitlist::Store for SqlStore {
     }
 
     fn first_wake(&self) -> StoreResult<Option<i64>> {
-        #[derive(Deserialize)]
-        struct T {
-            t: Option<i64>,
-        }
-        let rows: Vec<T> = self.rows("SELECT MIN(at) AS t FROM wakes", vec![])?;
-        Ok(rows.first().and_then(|r| r.t))
+        self.value("SELECT MIN(at) AS n FROM wakes", vec![])
     }
 
     fn wakes_clear(&self) -> StoreResult<()> {

@@ -11,6 +11,12 @@ use crate::store::{Settings, Store, StoreResult};
 use shared::queue::Entry;
 use shared::wire::{EntryKind, EntryStatus};
 
+/// The counters' keys in the SKU's settings.
+const IN_LINE: &str = "line:in_line";
+const BACKORDERS: &str = "line:backorders";
+const OFFERED_UNITS: &str = "line:offered_units";
+const BACKORDER_UNITS: &str = "line:backorder_units";
+
 /// The tree's first capacity (signup orders 1..=1024).
 const FIRST_CAPACITY: u32 = 1024;
 
@@ -71,18 +77,18 @@ fn counts_of(e: &Entry) -> LineCounts {
 
 pub(crate) fn counts<S: Store + ?Sized>(store: &S) -> StoreResult<LineCounts> {
     Ok(LineCounts {
-        in_line: store.int("line:in_line")?,
-        backorders_in_line: store.int("line:backorders")?,
-        offered_units: store.int("line:offered_units")?,
-        backorder_units: store.int("line:backorder_units")?,
+        in_line: store.int(IN_LINE)?,
+        backorders_in_line: store.int(BACKORDERS)?,
+        offered_units: store.int(OFFERED_UNITS)?,
+        backorder_units: store.int(BACKORDER_UNITS)?,
     })
 }
 
 fn set_counts<S: Store + ?Sized>(store: &S, c: &LineCounts) -> StoreResult<()> {
-    store.set_meta("line:in_line", &c.in_line.to_string())?;
-    store.set_meta("line:backorders", &c.backorders_in_line.to_string())?;
-    store.set_meta("line:offered_units", &c.offered_units.to_string())?;
-    store.set_meta("line:backorder_units", &c.backorder_units.to_string())
+    store.set_meta(IN_LINE, &c.in_line.to_string())?;
+    store.set_meta(BACKORDERS, &c.backorders_in_line.to_string())?;
+    store.set_meta(OFFERED_UNITS, &c.offered_units.to_string())?;
+    store.set_meta(BACKORDER_UNITS, &c.backorder_units.to_string())
 }
 
 /// What the counters gain when an entry goes from `before` to `after`.
@@ -102,10 +108,7 @@ pub(crate) fn apply<S: Store + ?Sized>(store: &S, d: &LineCounts) -> StoreResult
         return Ok(());
     }
     let mut c = counts(store)?;
-    c.in_line += d.in_line;
-    c.backorders_in_line += d.backorders_in_line;
-    c.offered_units += d.offered_units;
-    c.backorder_units += d.backorder_units;
+    c += *d;
     set_counts(store, &c)
 }
 
@@ -140,9 +143,14 @@ fn add<S: Store + ?Sized>(store: &S, seq: u32, delta: i64) -> StoreResult<()> {
     store.tree_add(&update_nodes(seq, capacity), delta)
 }
 
+/// The signup orders the tree covers now.
+fn capacity<S: Store + ?Sized>(store: &S) -> StoreResult<u32> {
+    Ok((store.int("line:capacity")? as u32).max(FIRST_CAPACITY))
+}
+
 /// Doubles the tree until it covers `seq`; answers the capacity.
 fn grow<S: Store + ?Sized>(store: &S, seq: u32) -> StoreResult<u32> {
-    let mut capacity = (store.int("line:capacity")? as u32).max(FIRST_CAPACITY);
+    let mut capacity = capacity(store)?;
     while seq > capacity {
         // Node 2c covers (0, 2c]: today's total; the nodes between cover only empty orders.
         let total = store.tree_sum(&prefix_nodes(capacity))?;
@@ -169,9 +177,7 @@ pub(crate) fn add_range<S: Store + ?Sized>(store: &S, first: u32, last: u32) -> 
         let low = (j - lowbit(j) + 1).max(first);
         store.tree_add(&[j], i64::from(last - low + 1))?;
     }
-    let mut c = counts(store)?;
-    c.in_line += i64::from(last - first + 1);
-    set_counts(store, &c)
+    apply(store, &LineCounts { in_line: i64::from(last - first + 1), ..LineCounts::default() })
 }
 
 /// What [`Store::tree_fill`] adds to node `i` for the range `first..=last` (`i` in the range).
@@ -188,9 +194,8 @@ pub(crate) fn position<S: Store + ?Sized>(store: &S, e: &Entry) -> StoreResult<O
     if e.kind == EntryKind::Backorder {
         return Ok(Some(store.backorders_ahead(e.created_at, e.seq)? + 1));
     }
-    let capacity = (store.int("line:capacity")? as u32).max(FIRST_CAPACITY);
-    let ahead_and_self = store.tree_sum(&prefix_nodes(e.seq.min(capacity)))?;
-    Ok(Some((counts(store)?.backorders_in_line + ahead_and_self) as u32))
+    let ahead_and_self = store.tree_sum(&prefix_nodes(e.seq.min(capacity(store)?)))?;
+    Ok(Some((store.int(BACKORDERS)? + ahead_and_self) as u32))
 }
 
 /// Rebuilds the tree and counters from every entry (a schema upgrade, or a repair).

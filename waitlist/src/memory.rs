@@ -76,9 +76,7 @@ impl MemoryStore {
 
     /// Every entry, in `seq` order.
     pub fn entries(&self) -> Vec<Entry> {
-        let mut all: Vec<Entry> = self.t.borrow().entries.values().map(|s| s.entry.clone()).collect();
-        all.sort_by_key(|e| e.seq);
-        all
+        self.select(|_| true)
     }
 
     /// Marks an outbox row sent (what delivery does), so `next_due` moves on.

@@ -104,7 +104,16 @@ fn is_sellable(location: &str, sellable: Option<&[String]>) -> bool {
     sellable.is_none_or(|s| s.iter().any(|x| x == location))
 }
 
+/// The whole live queue.
 fn load_queue<S: Store + ?Sized>(store: &S, cfg: &SkuConfig, shop: &ShopContext) -> Result<Queue> {
+    queue_of(store, cfg, shop, store.live_entries()?)
+}
+
+/// A queue of `entries` with the SKU's counters. Given only the entries a shopper's command
+/// concerns, it decides for them what the whole line would, because signups, confirmations,
+/// cancellations, conversions and engagement change no one else; places and free units then come
+/// from the index (`line.rs`), not from it.
+fn queue_of<S: Store + ?Sized>(store: &S, cfg: &SkuConfig, shop: &ShopContext, entries: Vec<Entry>) -> Result<Queue> {
     let stored = store.counters()?;
     let counters = Counters {
         available: sellable_units(&store.levels()?, shop.sellable_locations.as_deref()),
@@ -112,22 +121,7 @@ fn load_queue<S: Store + ?Sized>(store: &S, cfg: &SkuConfig, shop: &ShopContext)
         next_seq: stored.next_seq,
         eta_version: stored.eta_version,
     };
-    Ok(Queue::new(store.live_entries()?, counters, cfg.eta, shop.policy(cfg)))
-}
-
-/// A queue holding only `entries` (the ones a shopper's command concerns), with the SKU's counters:
-/// what it decides for them is the same as with the whole line loaded, because signups, confirmations,
-/// cancellations, conversions and engagement change no one else. Places and free units come from
-/// the index (`line.rs`), not from it.
-fn partial_queue<S: Store + ?Sized>(store: &S, s: &Sku, entries: Vec<Entry>) -> Result<Queue> {
-    let stored = store.counters()?;
-    let counters = Counters {
-        available: sellable_units(&store.levels()?, s.shop.sellable_locations.as_deref()),
-        restock_seq: stored.restock_seq,
-        next_seq: stored.next_seq,
-        eta_version: stored.eta_version,
-    };
-    Ok(Queue::new(entries, counters, s.config.eta, s.shop.policy(&s.config)))
+    Ok(Queue::new(entries, counters, cfg.eta, shop.policy(cfg)))
 }
 
 /// When an entry next has timed work of its own: its hold's end, or its next timed message.
@@ -236,8 +230,9 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         Ok(c.offered_units - self.store.lapsed_units(self.now)? + c.backorder_units)
     }
 
+    /// A queue of just these entries (see [`queue_of`]).
     fn partial(&self, s: &Sku, entries: Vec<Entry>) -> Result<Queue> {
-        partial_queue(self.store, s, entries)
+        queue_of(self.store, &s.config, &s.shop, entries)
     }
 
     /// Place in line from the index.
@@ -264,16 +259,13 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         self.store.entry(entry_id)?.ok_or_else(|| Error::NotFound("unknown_entry", "no such waitlist entry".into()))
     }
 
-    /// The newest waitlist (not backorder) entry of an address.
-    fn entry_by_key(&self, email_key: &str) -> Result<Option<Entry>> {
-        let all = self.store.find_entries(Lookup::EmailKey(email_key))?;
-        Ok(all.into_iter().rev().find(|e| e.kind != EntryKind::Backorder))
+    /// The newest waitlist (not backorder) entry of an address or a phone number.
+    fn newest_waitlist_entry(&self, by: Lookup<'_>) -> Result<Option<Entry>> {
+        Ok(self.store.find_entries(by)?.into_iter().rev().find(|e| e.kind != EntryKind::Backorder))
     }
 
-    /// The newest waitlist (not backorder) entry with this phone number.
-    fn entry_by_phone(&self, phone: &str) -> Result<Option<Entry>> {
-        let all = self.store.find_entries(Lookup::Phone(phone))?;
-        Ok(all.into_iter().rev().find(|e| e.kind != EntryKind::Backorder))
+    fn entry_by_key(&self, email_key: &str) -> Result<Option<Entry>> {
+        self.newest_waitlist_entry(Lookup::EmailKey(email_key))
     }
 
     /// The newest entry made for this order (its backorder).
@@ -316,8 +308,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
     }
 
     /// The indexed path: writes what the effects save, then renders the messages with places and
-    /// free units from the index, and writes them. Answers the messages.
-    fn apply(&self, q: &Queue, s: &Sku, effects: &[Effect], extras: Extras<'_>) -> Result<Vec<NewMessage>> {
+    /// free units from the index, and writes them.
+    fn apply(&self, q: &Queue, s: &Sku, effects: &[Effect], extras: Extras<'_>) -> Result<()> {
         save(self.store, q, effects, &self.cause, self.now)?;
         let mut places = std::collections::HashMap::new();
         for fx in effects {
@@ -332,8 +324,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         };
         let (rows, warnings) = messages::render_all(self.links, &line, s, effects, self.now, extras);
         self.warnings.borrow_mut().extend(warnings);
-        write_messages(self.store, &rows, &self.cause, self.now)?;
-        Ok(rows)
+        write_messages(self.store, &rows, &self.cause, self.now)
     }
 
     /// A line in an entry's trail: a decision not to do something.
@@ -729,7 +720,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 };
                 if matched.is_none() {
                     if let Some(p) = &phone {
-                        matched = self.entry_by_phone(p)?;
+                        matched = self.newest_waitlist_entry(Lookup::Phone(p))?;
                     }
                 }
                 let offered = |e: &Entry| matches!(e.status, EntryStatus::Offered | EntryStatus::Notified);
@@ -1074,11 +1065,11 @@ impl<S: Store + ?Sized> Cx<'_, S> {
 /// An order oversold the SKU: the sellable stock is below zero once it is counted (the level may
 /// already include it, if the store's inventory update came first). No level known: not oversold.
 fn oversold(levels: &[Level], shop: &ShopContext, quantity: u32, ordered_at_ms: i64) -> bool {
-    let sellable = shop.sellable_locations.as_deref();
-    let counted: Vec<&Level> = levels.iter().filter(|l| is_sellable(&l.location, sellable)).collect();
     if levels.is_empty() {
         return false;
     }
+    let sellable = shop.sellable_locations.as_deref();
+    let counted: Vec<&Level> = levels.iter().filter(|l| is_sellable(&l.location, sellable)).collect();
     let raw: i64 = counted.iter().map(|l| l.available).sum();
     let updated_at = counted.iter().map(|l| l.updated_at).max().unwrap_or(0);
     let after = if updated_at >= ordered_at_ms { raw } else { raw - i64::from(quantity) };
