@@ -88,7 +88,11 @@ describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () =
   });
 
   it('a dry run says who would get what, and changes and sends nothing', async () => {
-    const before = (await admin.get(`/v1/shops/${SHOP}/skus/LAMP/queue`)).json;
+    // The first test's sends may still be under way: compare only once nothing is pending.
+    const before = await eventually(async () => {
+      const q = (await admin.get(`/v1/shops/${SHOP}/skus/LAMP/queue`)).json;
+      return q.entries.every((e) => e.messages.every((m) => m.status !== 'pending')) && q;
+    }, { what: 'every LAMP message settled' });
     const sent = capture.emailRequests().length;
     const r = await admin.post(`/v1/shops/${SHOP}/skus/LAMP/dry-run`, { available: 3 });
     assert.equal(r.status, 200, r.text);
