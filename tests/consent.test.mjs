@@ -125,7 +125,7 @@ const level = async (shop, sku, available) => {
   const r = await pub.post(`/v1/shops/${shop}/webhooks/inventory`, body, standardHeaders(body, FEED));
   assert.equal(r.status, 200, r.text);
 };
-const emailsTo = (to, kind) => capture.emailRequests().filter((r) => r.body?.to?.[0] === to && (!kind || kindOf(r.body) === kind));
+const emailsTo = (to, kind) => capture.emailRequests().filter((r) => r.body?.to?.[0]?.toLowerCase() === to && (!kind || kindOf(r.body) === kind));
 
 describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords', () => {
   before(async () => {
@@ -151,7 +151,7 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
       inventory_webhook_secrets: [FEED], hold_hours: 24,
     };
     assert.equal((await admin.put(`/v1/shops/${SMS}`, texts)).status, 200);
-    for (const [shop, sku] of [[GATE, 'BOOT'], [SMS, 'LAMP'], [SMS, 'DESK'], [SMS, 'VASE'], [SMS, 'RUG']]) {
+    for (const [shop, sku] of [[GATE, 'BOOT'], [SMS, 'LAMP'], [SMS, 'DESK'], [SMS, 'VASE'], [SMS, 'RUG'], [SMS, 'POT'], [SMS, 'CUP']]) {
       const r = await admin.put(`/v1/shops/${shop}/skus/${sku}`, { title: sku, url: `https://${shop}.example/${sku}` });
       assert.equal(r.status, 200, r.text);
     }
@@ -278,6 +278,43 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
       await capture.waitFor(() => emailsTo('rug@example.com', 'signup_confirmation').length === 1);
       await sleep(1000);
       assert.equal(emailsTo('rug@example.com', 'signup_confirmation').length, 1);
+    });
+  });
+
+  describe('an opt-out holds', () => {
+    it('a bare signup does not undo an unsubscribe: it asks for a confirmation, and only the confirmed opt-in lifts it', async () => {
+      const who = 'optout@example.com';
+      // Imported from the old app: on POT's list without any email from us yet.
+      const csv = `Email,Variant SKU,Signup Date\n${who},POT,2026-10-01\n`;
+      const imp = await admin.request('POST', `/v1/shops/${SMS}/imports`, { body: csv, headers: { 'content-type': 'text/csv' } });
+      assert.equal(imp.status, 200, imp.text);
+      await level(SMS, 'POT', 1);
+      const offer = await capture.waitFor((reqs) => reqs.find((r) => kindOf(r.body) === 'restock_offer' && r.body.to[0] === who));
+      const unsubscribe = offer.body.headers['List-Unsubscribe'].match(/^<(.+)>$/)[1];
+      const left = await fetch(unsubscribe, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+      assert.equal(left.status, 200, await left.text());
+
+      // Anyone may type the address into a form: that alone keeps it out of line and off the mail.
+      const bare = await signup(SMS, 'CUP', { email: 'OptOut@example.com' });
+      assert.equal(bare.status, 201, bare.text);
+      assert.equal(bare.json.status, 'pending_confirmation');
+      assert.equal(bare.json.position, null);
+      const bystander = await signup(SMS, 'CUP', { email: 'bystander@example.com' });
+      assert.equal(bystander.json.position, 1, 'the unconfirmed signup holds no place yet');
+      const ask = await capture.waitFor(() => emailsTo(who, 'confirm_signup')[0]);
+      await level(SMS, 'CUP', 1);
+      await capture.waitFor((reqs) => reqs.some((r) => kindOf(r.body) === 'restock_offer' && r.body.to[0] === 'bystander@example.com'));
+      assert.deepEqual(emailsTo(who).map((r) => kindOf(r.body)), ['restock_offer', 'confirm_signup'], 'nothing else reached the address');
+
+      // The shopper clicks the emailed link: the opt-in is theirs, and their place counts from the signup.
+      const link = ask.body.text.match(/http:\/\/\S+\/v1\/confirm\/\S+/)[0];
+      const confirmed = await fetch(link, { method: 'POST' });
+      assert.equal(confirmed.status, 200);
+      assert.match(await confirmed.text(), /#1 in line/);
+      await level(SMS, 'CUP', 2);
+      await capture.waitFor(() => emailsTo(who, 'restock_offer').length === 2);
+      const tags = Object.fromEntries(emailsTo(who, 'restock_offer')[1].body.tags.map((t) => [t.name, t.value]));
+      assert.equal(tags.sku, 'CUP', JSON.stringify(tags));
     });
   });
 

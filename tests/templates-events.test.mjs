@@ -142,11 +142,12 @@ describe('merchant templates and provider events', () => {
     assert.match(bowl.last_error, /unsubscribed/);
     assert.ok(!capture.emailRequests().slice(before).some((r) => r.body?.to?.[0] === 't2@example.com'), 'nothing sent to the unsubscribed address');
 
-    // Joining again is new consent: back in line and no longer suppressed. (Its confirmation is held
-    // back: the address got one from this shop within the last 15 minutes.)
+    // A bare signup does not undo the unsubscribe: the address must confirm first (the opt-out
+    // holds until it does). Its confirmation is held back here: the address got one from this shop
+    // within the last 15 minutes.
     const again = await pub.post('/v1/shops/tmpl/skus/MUG/waitlist', { email: 't2@example.com' });
     assert.equal(again.status, 201);
-    assert.equal(again.json.status, 'waiting');
+    assert.equal(again.json.status, 'pending_confirmation');
     const trail = (await admin.get(`/v1/shops/tmpl/entries/${again.json.entry_id}`)).json.trail;
     assert.ok(trail.some((t) => t.event === 'skipped' && /within the last 15 minutes/.test(t.detail)), JSON.stringify(trail));
   });

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json, with_cors};
 use crate::limiter_object::{self, Hit, HitAnswer, Kind};
-use crate::protocol::{ShopCommand, ShopRecord, SkuCommand, SkuRequest};
+use crate::protocol::{ShopCommand, ShopRecord, SignupShop, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
 use shared::signature::is_standard_secret;
 use shared::template::Template;
@@ -429,88 +429,70 @@ pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Respons
 }
 
 pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    let shop_cfg = shop_record(env, shop).await?;
     let origin = origin(&req);
-    let result = async {
-        let body: SignupRequest = decode(&body_bytes(&mut req).await?)?;
-        if body.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
-            // The honeypot field is invisible to people; only bots fill it. They get a plain
-            // acknowledgement and nothing is stored or sent.
-            return json(202, &serde_json::json!({"status": "received"}));
+    let parsed = match body_bytes(&mut req).await {
+        Ok(bytes) => parse_signup(&req, &bytes),
+        Err(e) => Err(e),
+    };
+    let signup = match parsed {
+        Ok(Some(signup)) => signup,
+        // An unreadable body, or the honeypot: nothing to count against a limit or to store.
+        // Either answer still carries the shop's CORS headers, so the widget can read it.
+        refused => {
+            let record = shop_record(env, shop).await?;
+            let resp = match refused {
+                Ok(_) => json(202, &serde_json::json!({"status": "received"}))?,
+                Err(e) => e.into_response()?,
+            };
+            return with_cors(resp, origin.as_deref(), &record.config.allowed_origins);
         }
-        let email = Email::parse(&body.email)?;
-        let phone = match body.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => Some(parse_phone(p)?),
-            None => None,
-        };
-        let locale = match body.locale.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
-            Some(l) if l.len() <= 35 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
-                Some(l.to_owned())
-            }
-            Some(_) => {
-                return Err(AppError::Invalid(
-                    "invalid_locale",
-                    "locale must be a language tag like en or de-CH".into(),
-                ))
-            }
-            None => None,
-        };
-        let quantity = body.quantity.unwrap_or(1);
-        check_quantity(quantity)?;
-        let entry_id = new_id()?;
-        let sms_consent = body.sms_consent.unwrap_or(false) && phone.is_some();
-        let consent = consent_record(&req, &body, sms_consent)?;
-        let cmd = SkuCommand::Signup {
-            shop: shop_cfg.context(shop),
-            entry_id: entry_id.clone(),
-            email: email.as_str().to_owned(),
-            sms_consent,
-            phone,
-            locale,
-            quantity,
-            consent: Some(consent),
-            confirm: true,
-        };
-        let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
-        let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
-        let addr_key = format!("addr:{}", email.rate_key());
-        // Turnstile goes between the two rate limits (see `turnstile`'s module doc for the order).
-        let turnstile = match &shop_cfg.config.turnstile {
-            Some(ts) => match crate::turnstile::token(body.turnstile_token.as_deref()) {
-                Ok(token) => Some((ts, token)),
-                Err(refusal) => return refusal.into_response(),
-            },
-            None => None,
-        };
+    };
+    // The shop (settings, and whether the address opted out) and the IP's limit at once: neither
+    // depends on the other, and the shop is read, not changed.
+    let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
+    let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
+    let suppression_key = crate::suppression::key(cfg, &signup.email.key());
+    let (for_signup, ip_limit) = futures_util::future::join(
+        call_ok::<_, SignupShop>(env, SHOP, shop, &ShopCommand::ForSignup { key: suppression_key }),
+        limit(env, shop, &ip_key, &Hit { gate: vec![Kind::Ip], then: vec![] }),
+    )
+    .await;
+    let for_signup = for_signup?;
+    let record =
+        for_signup.record.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))?;
+    let result = async {
         // The IP's limit first: a signup refused for its IP uses up none of the address's allowance.
-        limit(env, shop, &ip_key, &Hit { gate: vec![Kind::Ip], then: vec![] }).await?;
-        if let Some((ts, token)) = turnstile {
+        ip_limit?;
+        // Turnstile goes between the two rate limits (see `turnstile`'s module doc for the order).
+        if let Some(ts) = &record.config.turnstile {
+            let token = match crate::turnstile::token(signup.turnstile_token.as_deref()) {
+                Ok(token) => token,
+                Err(refusal) => return refusal.into_response(),
+            };
             // The entry's fresh id doubles as siteverify's idempotency key (both are UUIDs).
-            if let Err(refusal) = crate::turnstile::verify(env, ts, token, client_ip.as_deref(), &entry_id).await {
+            if let Err(refusal) = crate::turnstile::verify(env, ts, token, client_ip.as_deref(), &signup.entry_id).await
+            {
                 return refusal.into_response();
             }
         }
         // The address's limit and its confirmation window: one call to the address's own limiter.
         let address = Hit { gate: vec![Kind::Address], then: vec![Kind::Confirmation] };
+        let addr_key = format!("addr:{}", signup.email.rate_key());
         let confirmed_lately =
             limit(env, shop, &addr_key, &address).await?.then_wait_ms.first().is_some_and(|w| *w > 0);
-        crate::suppression::resubscribe(env, cfg, shop, &email.key()).await?;
-        let cmd = match cmd {
-            SkuCommand::Signup { .. } if !confirmed_lately => cmd,
-            SkuCommand::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent, .. } => {
-                SkuCommand::Signup {
-                    shop,
-                    entry_id,
-                    email,
-                    phone,
-                    sms_consent,
-                    locale,
-                    quantity,
-                    consent,
-                    confirm: false,
-                }
-            }
-            other => other,
+        let cmd = SkuCommand::Signup {
+            shop: record.context(shop),
+            entry_id: signup.entry_id,
+            email: signup.email.as_str().to_owned(),
+            sms_consent: signup.sms_consent,
+            phone: signup.phone,
+            locale: signup.locale,
+            quantity: signup.quantity,
+            consent: Some(signup.consent),
+            confirm: !confirmed_lately,
+            // Only a confirmed opt-in lifts an unsubscribe; bounces and complaints stay as they are
+            // (their messages are skipped at send time).
+            opted_out: for_signup.suppressed.as_deref() == Some(crate::suppression::UNSUBSCRIBED),
         };
         let (status, body, rows) = call_sku_counted(env, cfg, shop, sku, cmd).await?;
         // A new entry (201) and one already on the list (200 from the SKU object) get the same
@@ -520,7 +502,56 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
     .await;
     // Errors get the shop's CORS headers too, so the widget can read why a signup failed.
     let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
-    with_cors(resp, origin.as_deref(), &shop_cfg.config.allowed_origins)
+    with_cors(resp, origin.as_deref(), &record.config.allowed_origins)
+}
+
+/// A signup's body, checked: everything the steps after it need, with a fresh entry id.
+struct Signup {
+    entry_id: String,
+    email: Email,
+    phone: Option<String>,
+    sms_consent: bool,
+    locale: Option<String>,
+    quantity: u32,
+    consent: serde_json::Value,
+    turnstile_token: Option<String>,
+}
+
+/// Checks a signup's body; `None` when the honeypot field is filled (only bots fill it: they get
+/// a plain acknowledgement and nothing is stored or sent).
+fn parse_signup(req: &Request, bytes: &[u8]) -> AppResult<Option<Signup>> {
+    let body: SignupRequest = decode(bytes)?;
+    if body.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
+        return Ok(None);
+    }
+    let email = Email::parse(&body.email)?;
+    let phone = match body.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Some(parse_phone(p)?),
+        None => None,
+    };
+    let locale = match body.locale.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) if l.len() <= 35 && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') => {
+            Some(l.to_owned())
+        }
+        Some(_) => {
+            return Err(AppError::Invalid("invalid_locale", "locale must be a language tag like en or de-CH".into()))
+        }
+        None => None,
+    };
+    let quantity = body.quantity.unwrap_or(1);
+    check_quantity(quantity)?;
+    let sms_consent = body.sms_consent.unwrap_or(false) && phone.is_some();
+    let consent = consent_record(req, &body, sms_consent)?;
+    Ok(Some(Signup {
+        entry_id: new_id()?,
+        email,
+        phone,
+        sms_consent,
+        locale,
+        quantity,
+        consent,
+        turnstile_token: body.turnstile_token,
+    }))
 }
 
 /// What the shopper agreed to, when, from where: kept with the entry (erased with it), shown in the

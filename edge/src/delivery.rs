@@ -20,6 +20,7 @@ use crate::protocol::ShopContext;
 use crate::store::{OutboxRow, SqlStore};
 use shared::outbox::{decide, Attempt, Channel, Decision, MAX_ATTEMPTS};
 use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, PaceLog, RESEND_BATCH_MAX};
+use shared::wire::MessageKind;
 use shared::Email;
 use worker::{Env, Result};
 
@@ -222,7 +223,9 @@ impl<'a> Run<'a> {
 
     /// The rows whose address is not on the shop's suppression list; the others are skipped.
     /// Read right before sending: an unsubscribe that arrived meanwhile wins. An unreadable
-    /// list sends nothing (the alarm fails and is retried).
+    /// list sends nothing (the alarm fails and is retried). One message passes an unsubscribe:
+    /// the double opt-in link a signup asked for, since clicking it is the only way back onto the
+    /// shop's mail (bounced or complained addresses get nothing at all).
     async fn unsuppressed(&self, ch: Channel, rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>> {
         let address = |r: &OutboxRow| -> Option<String> {
             match ch {
@@ -238,8 +241,12 @@ impl<'a> Run<'a> {
             .await
             .map_err(|e| worker::Error::RustError(format!("suppression list unavailable: {e:?}")))?;
         let mut out = Vec::with_capacity(rows.len());
+        let asks_consent = |r: &OutboxRow| ch == Channel::Email && r.kind == MessageKind::ConfirmSignup.as_str();
         for row in rows {
-            if address(&row).is_some_and(|a| suppressed.contains(&a)) {
+            let blocked = address(&row)
+                .and_then(|a| suppressed.iter().find(|(k, _)| *k == a))
+                .is_some_and(|(_, reason)| !(reason == crate::suppression::UNSUBSCRIBED && asks_consent(&row)));
+            if blocked {
                 self.store.mark_skipped(&row.key, "skipped: unsubscribed", self.now())?;
             } else {
                 out.push(row);

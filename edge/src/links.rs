@@ -105,6 +105,8 @@ pub async fn confirm(env: &Env, cfg: &Config, token: &str) -> AppResult<Response
     match status {
         200 => {
             let confirmed: waitlist::answer::Confirmed = crate::api::answer(body)?;
+            // A confirmed opt-in is new consent: an earlier unsubscribe from this shop is lifted.
+            crate::suppression::resubscribe(env, cfg, &claims.shop, &confirmed.email_key).await?;
             let place = confirmed.position.map(|p| format!(" You're #{p} in line.")).unwrap_or_default();
             page("You're on the list", &format!("<p>Thanks! {shop} will email you as soon as it's back.{place}</p>"))
         }
@@ -139,7 +141,7 @@ pub async fn unsubscribe(env: &Env, cfg: &Config, token: &str) -> AppResult<Resp
         return json(status, &body);
     }
     let left: waitlist::answer::Unsubscribed = crate::api::answer(body)?;
-    crate::suppression::suppress(env, cfg, &claims.shop, &left.email_key, "unsubscribed").await?;
+    crate::suppression::suppress(env, cfg, &claims.shop, &left.email_key, crate::suppression::UNSUBSCRIBED).await?;
     page(
         "You're unsubscribed",
         "<p>You will get no more emails from this waitlist. Joining again later subscribes you again.</p>",

@@ -71,8 +71,28 @@ pub enum ShopCommand {
     },
     /// Deletes everything the shop's object holds (Shopify `shop/redact`).
     Purge,
-    /// Which of these keys are suppressed.
+    /// Which of these keys are suppressed, and why.
     Suppressed {
         keys: Vec<String>,
     },
+    /// What a signup needs of its shop, in one call: the record, and whether the address (its
+    /// suppression key) opted out, so that only a confirmed opt-in can bring it back.
+    ForSignup {
+        key: String,
+    },
+}
+
+/// A suppressed key and why (`unsubscribed`, `bounced`, `complained`, `stop`, …).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suppression {
+    pub key: String,
+    pub reason: String,
+}
+
+/// The answer to [`ShopCommand::ForSignup`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignupShop {
+    pub record: Option<ShopRecord>,
+    /// Why the address gets no messages from this shop, if it does not.
+    pub suppressed: Option<String>,
 }

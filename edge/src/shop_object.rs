@@ -4,20 +4,15 @@
 //! Concurrency assumption: a Durable Object runs one event at a time and every handler here is
 //! synchronous between reading the request and answering, so no two commands interleave.
 
-use crate::protocol::{ShopCommand, ShopRecord};
+use crate::protocol::{ShopCommand, ShopRecord, SignupShop, Suppression};
 use crate::sql;
 use serde::Deserialize;
 use shared::wire::ShopConfig;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 #[durable_object]
 pub struct Shop {
     state: State,
-}
-
-#[derive(Deserialize)]
-struct KeyRow {
-    key: String,
 }
 
 #[derive(Deserialize)]
@@ -55,16 +50,7 @@ impl DurableObject for Shop {
                 )?;
                 Response::from_json(&config)
             }
-            ShopCommand::Get => match sql::setting(&db, "settings", "config")? {
-                Some(v) => {
-                    let templates = match sql::setting(&db, "settings", "templates")? {
-                        Some(t) => serde_json::from_str(&t)?,
-                        None => Default::default(),
-                    };
-                    Response::from_json(&ShopRecord { config: serde_json::from_str::<ShopConfig>(&v)?, templates })
-                }
-                None => Response::from_json(&serde_json::Value::Null),
-            },
+            ShopCommand::Get => Response::from_json(&record(&db)?),
             ShopCommand::PutTemplate { kind, template } => {
                 let mut templates: std::collections::BTreeMap<String, shared::template::Template> =
                     match sql::setting(&db, "settings", "templates")? {
@@ -127,12 +113,14 @@ impl DurableObject for Shop {
             ShopCommand::Suppressed { keys } => {
                 let mut hit = Vec::new();
                 for key in keys {
-                    let rows: Vec<KeyRow> =
-                        db.exec("SELECT key FROM suppressed WHERE key = ?", vec![key.into()])?.to_array()?;
-                    hit.extend(rows.into_iter().map(|r| r.key));
+                    hit.extend(suppression(&db, &key)?);
                 }
                 Response::from_json(&hit)
             }
+            ShopCommand::ForSignup { key } => Response::from_json(&SignupShop {
+                record: record(&db)?,
+                suppressed: suppression(&db, &key)?.map(|s| s.reason),
+            }),
             ShopCommand::Purge => {
                 for table in ["settings", "skus", "suppressed"] {
                     sql::exec(&db, &format!("DELETE FROM {table}"), vec![])?;
@@ -145,4 +133,23 @@ impl DurableObject for Shop {
             }
         }
     }
+}
+
+/// The shop's settings and templates, if it is set up.
+fn record(db: &SqlStorage) -> Result<Option<ShopRecord>> {
+    let Some(v) = sql::setting(db, "settings", "config")? else {
+        return Ok(None);
+    };
+    let templates = match sql::setting(db, "settings", "templates")? {
+        Some(t) => serde_json::from_str(&t)?,
+        None => Default::default(),
+    };
+    Ok(Some(ShopRecord { config: serde_json::from_str::<ShopConfig>(&v)?, templates }))
+}
+
+/// Whether a suppression key is on the list, and why.
+fn suppression(db: &SqlStorage, key: &str) -> Result<Option<Suppression>> {
+    let rows: Vec<Suppression> =
+        db.exec("SELECT key, reason FROM suppressed WHERE key = ?", vec![key.into()])?.to_array()?;
+    Ok(rows.into_iter().next())
 }

@@ -6,7 +6,7 @@ use crate::api::SHOP;
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::http::call_ok;
-use crate::protocol::ShopCommand;
+use crate::protocol::{ShopCommand, Suppression};
 use shared::consent::suppression_key;
 use worker::Env;
 
@@ -22,24 +22,35 @@ pub async fn suppress(env: &Env, cfg: &Config, shop: &str, address_key: &str, re
     Ok(())
 }
 
-/// A new, explicit signup is new consent: an earlier unsubscribe no longer applies.
+/// A confirmed opt-in (the double opt-in link) is new consent: an earlier unsubscribe no longer
+/// applies. A bare signup never gets here: it only asks for that confirmation.
 pub async fn resubscribe(env: &Env, cfg: &Config, shop: &str, address_key: &str) -> AppResult<()> {
-    let _: bool = call_ok(
-        env,
-        SHOP,
-        shop,
-        &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: "unsubscribed".into() },
-    )
-    .await?;
+    let _: bool =
+        call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: UNSUBSCRIBED.into() })
+            .await?;
     Ok(())
 }
 
-/// Which of these address keys are suppressed (answers the address keys, not the hashes).
-pub async fn suppressed(env: &Env, cfg: &Config, shop: &str, address_keys: &[String]) -> AppResult<Vec<String>> {
+/// The one reason a confirmed opt-in lifts. Bounces and complaints stay: the address does not
+/// exist, or its owner called our mail spam.
+pub const UNSUBSCRIBED: &str = "unsubscribed";
+
+/// Which of these address keys are suppressed, each with its reason (answers the address keys,
+/// not the hashes).
+pub async fn suppressed(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    address_keys: &[String],
+) -> AppResult<Vec<(String, String)>> {
     if address_keys.is_empty() {
         return Ok(Vec::new());
     }
     let hashed: Vec<String> = address_keys.iter().map(|a| key(cfg, a)).collect();
-    let hits: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Suppressed { keys: hashed.clone() }).await?;
-    Ok(address_keys.iter().zip(&hashed).filter(|(_, h)| hits.contains(h)).map(|(a, _)| a.clone()).collect())
+    let hits: Vec<Suppression> = call_ok(env, SHOP, shop, &ShopCommand::Suppressed { keys: hashed.clone() }).await?;
+    Ok(address_keys
+        .iter()
+        .zip(&hashed)
+        .filter_map(|(a, h)| hits.iter().find(|s| &s.key == h).map(|s| (a.clone(), s.reason.clone())))
+        .collect())
 }

@@ -117,6 +117,8 @@ pub struct Confirmed {
     pub entry_id: String,
     pub status: EntryStatus,
     pub position: Option<u32>,
+    /// A confirmed opt-in lifts the address's unsubscribe: this is the key the shop's list keeps.
+    pub email_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,6 +101,11 @@ pub enum Command {
         /// False when this address already got a confirmation from the shop within the window.
         #[serde(default = "yes")]
         confirm: bool,
+        /// The address unsubscribed from the shop's mail: a bare signup does not undo that, so
+        /// it joins only once the shopper clicks the emailed confirmation (double opt-in for this
+        /// signup, whatever the shop's setting).
+        #[serde(default)]
+        opted_out: bool,
     },
     Backorder {
         shop: ShopContext,

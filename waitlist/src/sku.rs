@@ -393,7 +393,18 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     waiting: counts.in_line as u32,
                 }))
             }
-            Command::Signup { shop, entry_id, email, phone, sms_consent, locale, quantity, consent, confirm } => {
+            Command::Signup {
+                shop,
+                entry_id,
+                email,
+                phone,
+                sms_consent,
+                locale,
+                quantity,
+                consent,
+                confirm,
+                opted_out,
+            } => {
                 let s = self.sku(Some(shop))?;
                 let email = Email::parse(&email)?;
                 let existing = self.entry_by_key(&email.key())?;
@@ -408,7 +419,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     order_id: None,
                     at: now,
                 };
-                let double_opt_in = s.shop.double_opt_in;
+                let double_opt_in = s.shop.double_opt_in || opted_out;
                 let (created, entry) = self.join(&s, existing, new, double_opt_in, confirm)?;
                 if let (true, Some(c)) = (created, consent) {
                     store.set_consent(&entry.entry_id, &c)?;
@@ -518,7 +529,12 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     c["confirmed_at"] = format_timestamp_ms(now).into();
                     store.set_consent(&entry_id, &c)?;
                 }
-                Ok(Answer::Confirmed(Confirmed { position, entry_id, status: EntryStatus::Waiting }))
+                Ok(Answer::Confirmed(Confirmed {
+                    position,
+                    entry_id,
+                    status: EntryStatus::Waiting,
+                    email_key: entry.email_key,
+                }))
             }
             Command::Engage { entry_id } => {
                 let s = self.sku(None)?;

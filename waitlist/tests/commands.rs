@@ -102,6 +102,24 @@ fn double_opt_in_keeps_the_place_but_not_in_line_until_confirmed() {
 }
 
 #[test]
+fn an_address_that_opted_out_joins_only_once_it_confirms() {
+    // The shop has no double opt-in; the address unsubscribed earlier.
+    let mut sim = Sim::restock();
+    let mut cmd = sim.signup_cmd("a@example.com");
+    if let Command::Signup { opted_out, .. } = &mut cmd {
+        *opted_out = true;
+    }
+    let Ok(Answer::Joined { entry: a, .. }) = sim.run(cmd) else { panic!() };
+    assert_eq!((a.status, a.position), (EntryStatus::PendingConfirmation, None));
+    assert_eq!(sim.told("confirm_signup"), ["id-a@example.com"]);
+    assert!(sim.told("signup_confirmation").is_empty());
+    let b = sim.signup("b@example.com");
+    assert_eq!(b.position, Some(1), "an unconfirmed signup holds no place yet");
+    let Ok(Answer::Confirmed(c)) = sim.run(Command::Confirm { entry_id: a.entry_id }) else { panic!() };
+    assert_eq!((c.position, c.email_key.as_str()), (Some(1), "a@example.com"), "the place counts from the signup");
+}
+
+#[test]
 fn a_restock_offers_the_front_in_order_and_tells_the_rest() {
     let mut sim = Sim::restock();
     let all = emails(5);

@@ -98,6 +98,7 @@ impl Sim {
             quantity: 1,
             consent: None,
             confirm: true,
+            opted_out: false,
         }
     }
 
