@@ -191,10 +191,12 @@ describe('reliability: hostile and broken input', () => {
     for (const email of ['nul\u0000@example.com', 'crlf@example.com\r\nBcc: x@evil.example', 'bidi\u202e@example.com', `${'a'.repeat(10 * 1024)}@example.com`, '']) {
       assertError(await signup({ email }), 422, 'invalid_email');
     }
-    for (const sku of ['R%0D%0A7', 'R%E2%80%AE7', 'R%007', 'x'.repeat(101)]) {
+    for (const sku of ['R%0D%0A7', 'R%E2%80%AE7', 'R%007', 'R%097', 'x'.repeat(256), '%20%20']) {
       const res = await pub.post(`/v1/shops/${SHOP}/skus/${sku}/waitlist`, { email: 'ok@example.com' });
       assertError(res, 422, 'invalid_sku');
     }
+    const notUtf8 = await pub.post(`/v1/shops/${SHOP}/skus/R%FF7/waitlist`, { email: 'ok@example.com' });
+    assertError(notUtf8, 400, 'invalid_path');
     const batch = JSON.stringify({ events: [{ type: 'level', sku: 'R-7\u202e', available: 1, updated_at: '2026-11-29T10:00:00Z' }] });
     const fr = await feedPost(batch, signed(batch));
     assert.equal(fr.json.results[0].error.code, 'invalid_sku');

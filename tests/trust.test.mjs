@@ -87,6 +87,31 @@ describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () =
     assert.ok(third.entry_id);
   });
 
+  it('a real catalogue SKU (a slash, spaces, accents) works end to end: its URL, the feed, the offer and its Resend tags', async () => {
+    const sku = 'BOOT/10 wide · Größe';
+    const path = `/v1/shops/${SHOP}/skus/${encodeURIComponent(sku)}`;
+    assert.equal((await admin.put(path, { title: 'Boot 10 wide', url: 'https://trust.example/boot' })).status, 200);
+    const s = await pub.post(`${path}/waitlist`, { email: 'walker@example.com' });
+    assert.equal(s.status, 201, s.text);
+    assert.equal(s.json.position, 1);
+    assert.equal((await pub.get(`${path}/waitlist/${s.json.entry_id}`)).json.position, 1);
+    // Surrounding spaces are not part of a SKU: the padded spelling is the same waitlist.
+    const padded = await pub.get(`/v1/shops/${SHOP}/skus/${encodeURIComponent(`  ${sku} `)}`);
+    assert.deepEqual([padded.status, padded.json.sku, padded.json.waiting], [200, sku, 1], padded.text);
+    // The slash is the SKU's, not a path separator: an unencoded one is another route.
+    assert.equal((await pub.get(`/v1/shops/${SHOP}/skus/BOOT/10`)).status, 404);
+
+    await level(sku, 1);
+    const offer = await capture.waitFor((reqs) => reqs.find((r) => kindOf(r.body) === 'restock_offer' && r.body.to[0] === 'walker@example.com'));
+    const tags = Object.fromEntries(offer.body.tags.map((t) => [t.name, t.value]));
+    assert.match(tags.sku, /^b64_[A-Za-z0-9_-]+$/, 'a Resend tag holds only letters, digits, _ and -');
+    assert.equal(Buffer.from(tags.sku.slice(4), 'base64url').toString('utf8'), sku);
+    const opened = await resendEvent('email.opened', { to: ['walker@example.com'], tags });
+    assert.deepEqual(await opened.json(), { outcome: 'applied' }, 'the open reached the SKU it came from');
+    const elsewhere = await resendEvent('email.opened', { to: ['walker@example.com'], tags: { ...tags, sku: 'BOOT_10_wide' } });
+    assert.equal((await elsewhere.json()).outcome, 'ignored');
+  });
+
   it('a dry run says who would get what, and changes and sends nothing', async () => {
     // The first test's sends may still be under way: compare only once nothing is pending.
     const before = await eventually(async () => {

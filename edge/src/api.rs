@@ -18,19 +18,23 @@ pub const SKU_QUEUE: &str = "SKU_QUEUE";
 pub const SHOP: &str = "SHOP";
 pub const LIMITER: &str = "LIMITER";
 
-/// Shop ids and SKUs: what fits safely in a URL path segment and a Durable Object name.
-pub fn check_id(kind: &'static str, s: &str) -> AppResult<()> {
+/// Shop ids: we choose them, so they are plain (and a `/` never appears in one, which keeps a SKU
+/// object's name `{shop}/{sku}` unambiguous whatever the SKU holds).
+pub fn check_shop(s: &str) -> AppResult<()> {
     let ok = !s.is_empty()
         && s.len() <= 100
         && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
-        Err(AppError::Invalid(
-            if kind == "shop" { "invalid_shop" } else { "invalid_sku" },
-            format!("{kind} must be 1–100 characters of A–Z, a–z, 0–9, '-', '_' or '.'"),
-        ))
+        Err(AppError::Invalid("invalid_shop", "shop must be 1–100 characters of A–Z, a–z, 0–9, '-', '_' or '.'".into()))
     }
+}
+
+/// A SKU as the merchant's catalogue writes it (`shared::Sku`: `/`, spaces and any script are
+/// fine), normalized (trimmed) the one way every route and webhook uses.
+pub fn sku_of(s: &str) -> AppResult<String> {
+    Ok(shared::Sku::parse(s)?.into_string())
 }
 
 fn sku_object(shop: &str, sku: &str) -> String {
@@ -602,13 +606,7 @@ pub async fn position(
 
 /// E.164: `+` and 8–15 digits; spaces, dashes, dots and brackets are dropped first.
 pub fn parse_phone(p: &str) -> AppResult<String> {
-    let cleaned: String = p.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-    let digits = cleaned.strip_prefix('+').unwrap_or("");
-    if (8..=15).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit()) && !digits.starts_with('0') {
-        Ok(cleaned)
-    } else {
-        Err(AppError::Invalid("invalid_phone", "phone must be in international format, like +44 7700 900123".into()))
-    }
+    Ok(shared::Phone::parse(p)?.into_string())
 }
 
 /// A random, unguessable id (the entry id is what lets a browser read its place in line).

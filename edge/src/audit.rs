@@ -3,7 +3,7 @@
 //! the dry run of an inventory update, which says who would be told what without changing or
 //! sending anything.
 
-use crate::api::{call_sku, check_id, require_admin, shop_record, SHOP};
+use crate::api::{call_sku, require_admin, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
@@ -21,10 +21,7 @@ pub async fn entry(req: Request, env: &Env, cfg: &Config, shop: &str, entry_id: 
     }
     let only = req.url()?.query_pairs().find(|(k, _)| k == "sku").map(|(_, v)| v.into_owned());
     let skus: Vec<String> = match only {
-        Some(sku) => {
-            check_id("sku", &sku)?;
-            vec![sku]
-        }
+        Some(sku) => vec![crate::api::sku_of(&sku)?],
         None => call_ok(env, SHOP, shop, &ShopCommand::Skus).await?,
     };
     for sku in skus {

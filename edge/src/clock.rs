@@ -115,12 +115,12 @@ struct SeedRequest {
 pub async fn seed(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Response> {
     require_admin(&req, cfg)?;
     let body: SeedRequest = decode(&body_bytes(&mut req).await?)?;
-    crate::api::check_id("shop", &body.shop)?;
-    crate::api::check_id("sku", &body.sku)?;
+    crate::api::check_shop(&body.shop)?;
+    let sku = crate::api::sku_of(&body.sku)?;
     if body.count == 0 || body.count > 100_000 {
         return Err(AppError::Invalid("invalid_field", "count must be 1–100000 per call".into()));
     }
-    let (status, answer) = call_sku(env, cfg, &body.shop, &body.sku, SkuCommand::Seed { count: body.count }).await?;
+    let (status, answer) = call_sku(env, cfg, &body.shop, &sku, SkuCommand::Seed { count: body.count }).await?;
     json(status, &answer)
 }
 

@@ -43,16 +43,13 @@ pub async fn log(
     cfg: &crate::config::Config,
     shop: &str,
 ) -> crate::error::AppResult<worker::Response> {
-    use crate::api::{call_sku, check_id, require_admin, shop_record, SHOP};
+    use crate::api::{call_sku, require_admin, shop_record, SHOP};
     require_admin(&req, cfg)?;
     shop_record(env, shop).await?;
     let url = req.url()?;
     let only = url.query_pairs().find(|(k, _)| k == "sku").map(|(_, v)| v.into_owned());
     let skus: Vec<String> = match only {
-        Some(sku) => {
-            check_id("sku", &sku)?;
-            vec![sku]
-        }
+        Some(sku) => vec![crate::api::sku_of(&sku)?],
         None => crate::http::call_ok(env, SHOP, shop, &crate::protocol::ShopCommand::Skus).await?,
     };
     let mut all: Vec<Value> = Vec::new();

@@ -4,7 +4,7 @@
 //! once (its id is `id`, or the webhook id and its index), stale ones ignored, with a result per
 //! event. A single level object (the first version of the feed) is still accepted.
 
-use crate::api::{call_sku, check_id, check_quantity, header, new_id, shop_record};
+use crate::api::{call_sku, check_quantity, header, new_id, shop_record};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, decode, json};
@@ -255,6 +255,6 @@ async fn apply(
             ))
         }
     };
-    check_id("sku", &sku)?;
+    let sku = crate::api::sku_of(&sku)?;
     call_sku(env, cfg, shop, &sku, cmd).await
 }

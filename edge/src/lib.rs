@@ -50,8 +50,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(req: Request, env: &Env) -> AppResult<Response> {
     let cfg = Config::from_env(env);
     let url = req.url()?;
-    let path = url.path().to_owned();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Each segment percent-decoded: a SKU such as `BOOT/10 wide` arrives as `BOOT%2F10%20wide`.
+    let decoded = url.path().trim_matches('/').split('/').map(decode_segment).collect::<AppResult<Vec<String>>>()?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let method = req.method();
     use Method::*;
     match (method.clone(), segments.as_slice()) {
@@ -79,24 +80,28 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
         (Post, ["v1", "unsubscribe", token]) => links::unsubscribe(env, &cfg, token).await,
         (Post, ["v1", "webhooks", "resend"]) => provider_events::resend(req, env, &cfg).await,
         (_, ["v1", "shops", shop, rest @ ..]) => {
-            api::check_id("shop", shop)?;
+            api::check_shop(shop)?;
+            // Every `skus/{sku}` route gets the SKU checked and trimmed (`shared::Sku`).
+            let sku_owned;
+            let mut checked = rest.to_vec();
+            if let ["skus", sku, ..] = rest {
+                sku_owned = api::sku_of(sku)?;
+                checked[1] = &sku_owned;
+            }
+            let rest = checked.as_slice();
             match (method, rest) {
                 (Put, []) => api::put_shop(req, env, &cfg, shop).await,
-                (Put, ["skus", sku]) => with_sku(sku, api::put_sku(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku]) => with_sku(sku, api::sku_state(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku, "queue"]) => with_sku(sku, api::queue(req, env, &cfg, shop, sku)).await,
-                (Post, ["skus", sku, "waitlist"]) => with_sku(sku, api::signup(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku, "waitlist", entry]) => {
-                    with_sku(sku, api::position(req, env, &cfg, shop, sku, entry)).await
-                }
-                (Post, ["skus", sku, "backorders"]) => with_sku(sku, api::backorder(req, env, &cfg, shop, sku)).await,
-                (Post, ["skus", sku, "conversions"]) => with_sku(sku, api::conversion(req, env, &cfg, shop, sku)).await,
-                (Get, ["skus", sku, "claims", token]) => {
-                    with_sku(sku, links::claim(req, env, &cfg, shop, sku, token)).await
-                }
+                (Put, ["skus", sku]) => api::put_sku(req, env, &cfg, shop, sku).await,
+                (Get, ["skus", sku]) => api::sku_state(req, env, &cfg, shop, sku).await,
+                (Get, ["skus", sku, "queue"]) => api::queue(req, env, &cfg, shop, sku).await,
+                (Post, ["skus", sku, "waitlist"]) => api::signup(req, env, &cfg, shop, sku).await,
+                (Get, ["skus", sku, "waitlist", entry]) => api::position(req, env, &cfg, shop, sku, entry).await,
+                (Post, ["skus", sku, "backorders"]) => api::backorder(req, env, &cfg, shop, sku).await,
+                (Post, ["skus", sku, "conversions"]) => api::conversion(req, env, &cfg, shop, sku).await,
+                (Get, ["skus", sku, "claims", token]) => links::claim(req, env, &cfg, shop, sku, token).await,
                 (Put, ["templates", kind]) => api::put_template(req, env, &cfg, shop, kind).await,
                 (Get, ["entries", entry]) => audit::entry(req, env, &cfg, shop, entry).await,
-                (Post, ["skus", sku, "dry-run"]) => with_sku(sku, audit::dry_run(req, env, &cfg, shop, sku)).await,
+                (Post, ["skus", sku, "dry-run"]) => audit::dry_run(req, env, &cfg, shop, sku).await,
                 (Post, ["imports"]) => import::import(req, env, &cfg, shop).await,
                 (Get, ["events"]) => events::log(req, env, &cfg, shop).await,
                 (Post, ["privacy", "export"]) => privacy::export(req, env, &cfg, shop).await,
@@ -123,9 +128,12 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
     }
 }
 
-async fn with_sku(sku: &str, handler: impl std::future::Future<Output = AppResult<Response>>) -> AppResult<Response> {
-    api::check_id("sku", sku)?;
-    handler.await
+/// One path segment, percent-decoded; not UTF-8 once decoded → 400.
+fn decode_segment(segment: &str) -> AppResult<String> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| AppError::BadRequest("invalid_path", "the path is not percent-encoded UTF-8".into()))
 }
 
 fn not_found() -> AppError {

@@ -1,7 +1,7 @@
 //! The local mailbox: with `EMAIL_PROVIDER=outbox`, what would have been sent, per shop, newest
 //! first. Not served with a real provider.
 
-use crate::api::{call_sku, check_id, SHOP};
+use crate::api::{call_sku, check_shop, SHOP};
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::http::{call_ok, json};
@@ -11,7 +11,7 @@ use shared::message::{escape, format_instant};
 use worker::{Env, Response};
 
 pub async fn messages(env: &Env, cfg: &Config, shop: &str) -> AppResult<Vec<OutboxRow>> {
-    check_id("shop", shop)?;
+    check_shop(shop)?;
     let skus: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Skus).await?;
     let mut all = Vec::new();
     for sku in skus {

@@ -4,7 +4,7 @@
 //! puts the address on the shop's suppression list: mailing it again would hurt the sender's
 //! reputation (and, for a complaint, ignore the shopper's wish).
 
-use crate::api::{call_sku, check_id};
+use crate::api::{call_sku, check_shop, sku_of};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, decode, json};
@@ -86,16 +86,19 @@ pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Resp
             &serde_json::json!({"outcome": "ignored", "reason": format!("event {:?} is not used", event.kind)}),
         );
     }
-    let (Some(shop), Some(sku), Some(entry)) =
-        (event.data.tags.get("shop"), event.data.tags.get("sku"), event.data.tags.get("entry"))
-    else {
+    let tag = |name: &str| event.data.tags.get(name).and_then(|t| shared::provider::id_from_tag(&t));
+    let (Some(shop), Some(sku), Some(entry)) = (tag("shop"), tag("sku"), event.data.tags.get("entry")) else {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
     };
-    check_id("shop", &shop)?;
-    check_id("sku", &sku)?;
+    check_shop(&shop)?;
+    let sku = sku_of(&sku)?;
     let (status, _) = call_sku(env, cfg, &shop, &sku, SkuCommand::Engage { entry_id: entry }).await?;
     if status >= 500 {
         return Err(AppError::Internal(format!("engage answered {status}")));
+    }
+    if status == 404 {
+        // Not an error to Resend (a retry would not help): the SKU is gone, or never was ours.
+        return json(200, &serde_json::json!({"outcome": "ignored", "reason": "no such SKU"}));
     }
     json(200, &serde_json::json!({"outcome": "applied"}))
 }
@@ -107,10 +110,10 @@ async fn suppress(env: &Env, cfg: &Config, event: &Event) -> AppResult<Response>
     if event.kind == "email.bounced" && soft {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "transient bounce"}));
     }
-    let Some(shop) = event.data.tags.get("shop") else {
+    let Some(shop) = event.data.tags.get("shop").and_then(|t| shared::provider::id_from_tag(&t)) else {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
     };
-    check_id("shop", &shop)?;
+    check_shop(&shop)?;
     let reason = if event.kind == "email.bounced" { "bounced" } else { "complained" };
     let mut suppressed = 0;
     for to in &event.data.to {

@@ -102,7 +102,7 @@ fn check(input: &str, domain_char: fn(char) -> bool) -> Result<&str, DomainError
     Ok(s)
 }
 
-fn is_bidi(c: char) -> bool {
+pub(crate) fn is_bidi(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -8,6 +8,8 @@ pub enum DomainError {
     InvalidEmail(&'static str),
     #[error("{0}")]
     InvalidPhone(&'static str),
+    #[error("{0}")]
+    InvalidSku(&'static str),
     #[error("invalid date {0:?}: expected YYYY-MM-DD")]
     InvalidDate(String),
     #[error("the ETA's earliest date is after its latest date")]
@@ -22,6 +24,7 @@ impl DomainError {
         match self {
             DomainError::InvalidEmail(_) => "invalid_email",
             DomainError::InvalidPhone(_) => "invalid_phone",
+            DomainError::InvalidSku(_) => "invalid_sku",
             DomainError::InvalidDate(_) => "invalid_date",
             DomainError::EtaRange => "invalid_eta",
             DomainError::InvalidField(_) => "invalid_field",

@@ -156,8 +156,8 @@ fn resend_body(m: &OutgoingEmail<'_>) -> Value {
         "text": m.text,
         "tags": [
             {"name": "kind", "value": tag_value(m.kind)},
-            {"name": "shop", "value": tag_value(m.shop)},
-            {"name": "sku", "value": tag_value(m.sku)},
+            {"name": "shop", "value": id_tag(m.shop)},
+            {"name": "sku", "value": id_tag(m.sku)},
             {"name": "entry", "value": tag_value(m.entry_id)},
         ],
     });
@@ -270,6 +270,42 @@ pub fn split_mailbox(s: &str) -> (Option<&str>, &str) {
         _ => (None, s),
     }
 }
+
+/// Prefix of a tag value that holds an id in base64url, because the id itself has characters a
+/// Resend tag cannot carry.
+const ENCODED_TAG: &str = "b64_";
+
+/// A shop or SKU as a Resend tag value, such that [`id_from_tag`] gives the id back exactly (the
+/// Resend webhook finds the SKU's object by it): as is when it is only letters, digits, `_` and
+/// `-`, else `b64_` + base64url. The tag is left empty if even that is over Resend's 256
+/// characters (a SKU of more than about 190 bytes); such a message's opens are then not recorded.
+pub fn id_tag(id: &str) -> String {
+    let plain = !id.is_empty()
+        && !id.starts_with(ENCODED_TAG)
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain && id.len() <= RESEND_TAG_MAX {
+        return id.to_owned();
+    }
+    let encoded = format!("{ENCODED_TAG}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id));
+    if encoded.len() <= RESEND_TAG_MAX {
+        encoded
+    } else {
+        String::new()
+    }
+}
+
+/// The id a tag from [`id_tag`] holds (`None` for an empty or undecodable one).
+pub fn id_from_tag(tag: &str) -> Option<String> {
+    match tag.strip_prefix(ENCODED_TAG) {
+        Some(b64) => {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64).ok().and_then(|b| String::from_utf8(b).ok())
+        }
+        None => Some(tag.to_owned()).filter(|t| !t.is_empty()),
+    }
+}
+
+/// Longest Resend tag value.
+const RESEND_TAG_MAX: usize = 256;
 
 /// Resend tag values allow ASCII letters, digits, `_` and `-` only.
 fn tag_value(s: &str) -> String {
@@ -813,5 +849,32 @@ mod tests {
         let json = serde_json::to_string(&log).unwrap();
         assert_eq!(serde_json::from_str::<PaceLog>(&json).unwrap(), log);
         assert_eq!(serde_json::from_str::<PaceLog>("{}").unwrap(), PaceLog::default());
+    }
+
+    #[test]
+    fn id_tags_give_the_id_back() {
+        for id in [
+            "BOOT-10",
+            "a_b",
+            "A.1",
+            "A_1",
+            "BOOT/10 wide",
+            "Größe M",
+            "b64_x",
+            "my.shop",
+            &"x".repeat(256),
+            &"é".repeat(90),
+        ] {
+            let tag = id_tag(id);
+            assert!(
+                tag.len() <= 256 && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{tag}"
+            );
+            assert_eq!(id_from_tag(&tag).as_deref(), Some(id), "{id:?} → {tag}");
+        }
+        assert_ne!(id_tag("A.1"), id_tag("A_1"), "no two ids share a tag");
+        assert_eq!(id_tag(&"é".repeat(200)), "", "too long even encoded");
+        assert_eq!(id_from_tag(""), None);
+        assert_eq!(id_from_tag("b64_!!"), None);
     }
 }

@@ -9,7 +9,8 @@
 //! required. Interpretation is in plain functions beside the types; nothing here touches the network.
 
 use crate::date::parse_timestamp_ms;
-use crate::Email;
+use crate::id::MAX_SKU_CHARS;
+use crate::{Email, Sku};
 use serde::{Deserialize, Serialize};
 
 /// The `X-Shopify-Topic` header of the webhooks we handle.
@@ -157,24 +158,13 @@ impl Variant {
     }
 }
 
-/// Longest SKU the API accepts: SKUs name Durable Objects and URL path segments.
-pub const MAX_SKU_LEN: usize = 100;
-
-/// Whether `sku` can be a SKU in our API: 1–100 characters of A–Z, a–z, 0–9, `-`, `_` or `.` (the
-/// same rule the Worker applies to path segments, so every SKU we accept can be addressed by URL).
-pub fn is_valid_sku(sku: &str) -> bool {
-    !sku.is_empty()
-        && sku.len() <= MAX_SKU_LEN
-        && sku.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-}
-
 /// The placeholder title Shopify gives the only variant of a product without options.
 const DEFAULT_VARIANT_TITLE: &str = "Default Title";
 
 /// One Shopify variant as a waitlist SKU.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VariantListing {
-    /// Trimmed and valid ([`is_valid_sku`]).
+    /// Trimmed and valid ([`Sku::parse`]).
     pub sku: String,
     /// "Product – Variant", or the product title alone for a product without options.
     pub title: String,
@@ -208,7 +198,7 @@ pub struct VariantListings {
 
 /// The variants of `product` that can be waitlisted, in payload order, and those that cannot.
 ///
-/// A variant needs a SKU (trimmed, non-empty) that is a valid id ([`is_valid_sku`]); within one product
+/// A variant needs a SKU (trimmed, non-empty) that our API accepts ([`Sku::parse`]); within one product
 /// the first variant with a SKU keeps it and later ones are rejected as duplicates. `storefront_url`
 /// (`https://shop.example.com`, a trailing `/` is fine) must be http(s) to build links.
 pub fn variant_listings(product: &Product, storefront_url: Option<&str>) -> VariantListings {
@@ -221,15 +211,12 @@ pub fn variant_listings(product: &Product, storefront_url: Option<&str>) -> Vari
             out.without_sku.push(variant.id);
             continue;
         };
-        if !is_valid_sku(sku) {
+        if let Err(e) = Sku::parse(sku) {
             out.rejected.push(RejectedSku {
                 variant_id: variant.id,
-                sku: sku.to_owned(),
-                code: "invalid_sku",
-                message: format!(
-                    "SKU {:?} must be 1–{MAX_SKU_LEN} characters of A–Z, a–z, 0–9, '-', '_' or '.'",
-                    sku.chars().take(40).collect::<String>()
-                ),
+                sku: sku.chars().take(MAX_SKU_CHARS).collect(),
+                code: e.code(),
+                message: format!("SKU {:?}: {e}", sku.chars().take(40).collect::<String>()),
             });
             continue;
         }
@@ -366,7 +353,7 @@ impl LineItem {
 
     /// The line's SKU when it is one our API accepts (trimmed).
     pub fn valid_sku(&self) -> Option<&str> {
-        present(self.sku.as_deref()).filter(|s| is_valid_sku(s))
+        present(self.sku.as_deref()).filter(|s| Sku::parse(s).is_ok())
     }
 }
 
@@ -673,18 +660,22 @@ mod tests {
                 {"id": 13, "title": "Green", "sku": "MUG 2/green"},
                 {"id": 14, "title": "Teal", "sku": "MUG-1"},
                 {"id": 15, "title": "  ", "sku": "MUG-3"},
-                {"id": 16, "title": "Long", "sku": "x".repeat(101)},
-                {"id": 17, "title": "Unicode", "sku": "MÜG"}
+                {"id": 16, "title": "Long", "sku": "x".repeat(256)},
+                {"id": 17, "title": "Unicode", "sku": "MÜG"},
+                {"id": 18, "title": "Tab", "sku": "MUG\t4"}
             ]
         }));
         let got = variant_listings(&p, Some("http://localhost:8787"));
         let listed: Vec<(&str, &str)> = got.listings.iter().map(|l| (l.sku.as_str(), l.title.as_str())).collect();
-        assert_eq!(listed, [("MUG-1", "Mug"), ("MUG-3", "Mug")]);
+        assert_eq!(
+            listed,
+            [("MUG-1", "Mug"), ("MUG 2/green", "Mug – Green"), ("MUG-3", "Mug"), ("MÜG", "Mug – Unicode")]
+        );
         assert_eq!(got.listings[0].url.as_deref(), Some("http://localhost:8787/products/mug?variant=10"));
         assert_eq!(got.without_sku, [11, 12]);
         let rejected: Vec<(i64, &str)> = got.rejected.iter().map(|r| (r.variant_id, r.code)).collect();
-        assert_eq!(rejected, [(13, "invalid_sku"), (14, "duplicate_sku"), (16, "invalid_sku"), (17, "invalid_sku")]);
-        assert_eq!(got.rejected[0].sku, "MUG 2/green");
+        assert_eq!(rejected, [(14, "duplicate_sku"), (16, "invalid_sku"), (18, "invalid_sku")]);
+        assert_eq!(got.rejected[2].sku, "MUG\t4");
     }
 
     #[test]
@@ -902,19 +893,18 @@ mod tests {
     }
 
     #[test]
-    fn sku_rule() {
-        for (sku, ok) in [
-            ("A", true),
-            ("tshirt_S-2.v1", true),
-            (&"x".repeat(100), true),
-            (&"x".repeat(101), false),
-            ("", false),
-            ("a b", false),
-            ("a/b", false),
-            ("ü", false),
-            ("a%2F", false),
-        ] {
-            assert_eq!(is_valid_sku(sku), ok, "{sku:?}");
-        }
+    fn a_variant_with_a_sku_no_url_can_carry_is_rejected_with_the_reason() {
+        let product: Product = serde_json::from_value(serde_json::json!({
+            "id": 1, "title": "Boot", "handle": "boot",
+            "variants": [{"id": 11, "sku": "BOOT/10 wide"}, {"id": 12, "sku": "bad\tsku"}, {"id": 13, "sku": ".."}]
+        }))
+        .unwrap();
+        let l = variant_listings(&product, Some("https://shop.example"));
+        assert_eq!(l.listings.iter().map(|v| v.sku.as_str()).collect::<Vec<_>>(), ["BOOT/10 wide"]);
+        assert_eq!(
+            l.rejected.iter().map(|r| (r.variant_id, r.code)).collect::<Vec<_>>(),
+            [(12, "invalid_sku"), (13, "invalid_sku")]
+        );
+        assert!(l.rejected[0].message.contains("control characters"), "{}", l.rejected[0].message);
     }
 }
