@@ -273,6 +273,8 @@ pub struct Purged {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seeded {
     pub seeded: u32,
+    /// The first seeded entry's `seq`: the entries are `seed-{seq}`, `seq` from here on.
+    pub first_seq: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

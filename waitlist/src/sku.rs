@@ -882,7 +882,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 if count > 0 {
                     line::add_range(store, first, first + count - 1)?;
                 }
-                Ok(Answer::Seeded(Seeded { seeded: count }))
+                Ok(Answer::Seeded(Seeded { seeded: count, first_seq: first }))
             }
             Command::Tick => {
                 self.due()?;

@@ -532,8 +532,10 @@ fn outgoing_events_are_written_with_the_change_and_listed_as_deliveries() {
 fn seed_queue_mailbox_and_purge() {
     let mut sim = Sim::restock();
     let Ok(Answer::Seeded(s)) = sim.run(Command::Seed { count: 3 }) else { panic!() };
-    assert_eq!(s.seeded, 3);
+    assert_eq!((s.seeded, s.first_seq), (3, 1));
     sim.signup("a@example.com");
+    let Ok(Answer::Seeded(more)) = sim.run(Command::Seed { count: 0 }) else { panic!() };
+    assert_eq!(more.first_seq, 5, "after the three seeded and the signup");
     let Ok(Answer::Queue(q)) = sim.run(Command::Queue { after: 0, limit: None, search: None }) else { panic!() };
     let line: Vec<_> = q.entries.iter().map(|e| (e.seq, e.position)).collect();
     assert_eq!(line, [(1, Some(1)), (2, Some(2)), (3, Some(3)), (4, Some(4))]);
