@@ -170,7 +170,7 @@ describe('delivery through a flaky, rate-limiting and rejecting provider', () =>
       assert.equal(reqs.at(-1).status, 200);
       assert.ok(reqs.every((r) => to(r) === m.email && kindOf(r.body) === m.kind), 'same message on every try');
       if (m.attempts > 1) retried += 1;
-      // The store clears last_error when a message is sent (edge/src/store.rs mark_sent).
+      // The store clears last_error when a message is sent (edge/src/objects/store.rs mark_sent).
       assert.equal(m.last_error, null, `a sent message carries no last_error: ${JSON.stringify(m)}`);
       maxAttempts = Math.max(maxAttempts, m.attempts);
       for (let i = 1; i < reqs.length; i++) {

@@ -2,33 +2,22 @@
 //! SQLite-backed Durable Object per (shop, SKU) holding that SKU's queue in strict FIFO order.
 //!
 //! The Worker only routes, authenticates, validates and relays; all waitlist logic lives in the
-//! `shared` crate and is driven by the `SkuQueue` object.
+//! `waitlist` crate (over `shared`) and is driven by the `SkuQueue` object.
+//!
+//! Laid out by side: `routes/` (the Worker: this router's handlers), `objects/` (the Durable
+//! Objects and what runs inside them), `platform/` (the glue both use: settings, the clock, object
+//! calls, errors, outbound HTTP).
 
-mod api;
-mod audit;
-mod clock;
-mod config;
-mod delivery;
-mod error;
-mod events;
-mod feed;
-mod http;
-mod import;
-mod limiter_object;
-mod links;
-mod mailbox;
-mod mailer;
-mod privacy;
-mod protocol;
-mod provider_events;
-mod shop_object;
-mod shopify;
-mod sku_object;
-mod sms_inbound;
-mod sql;
-mod store;
-mod suppression;
-mod turnstile;
+mod objects;
+mod platform;
+mod routes;
+
+// Short paths (`crate::api`, `crate::store`, …) for the modules of each side.
+use objects::{delivery, limiter_object, shop_object, sku_object, sql, store};
+use platform::{clock, config, error, http, mailer, protocol, suppression};
+use routes::{
+    api, audit, events, feed, import, links, mailbox, privacy, provider_events, shopify, sms_inbound, turnstile,
+};
 
 pub use clock::DevClock;
 pub use limiter_object::Limiter;
@@ -72,11 +61,11 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
         (Post, ["v1", "dev", "advance"]) if cfg.dev_mode => clock::advance(req, env, &cfg).await,
         (Post, ["v1", "dev", "seed"]) if cfg.dev_mode => clock::seed(req, env, &cfg).await,
         (Get, ["v1", "l", token]) => links::click(env, &cfg, token).await,
-        (Get, ["v1", "cancel", token]) => links::cancel_page(&cfg, token).await,
+        (Get, ["v1", "cancel", token]) => links::cancel_page(env, &cfg, token).await,
         (Post, ["v1", "cancel", token]) => links::cancel(env, &cfg, token).await,
-        (Get, ["v1", "confirm", token]) => links::confirm_page(&cfg, token).await,
+        (Get, ["v1", "confirm", token]) => links::confirm_page(env, &cfg, token).await,
         (Post, ["v1", "confirm", token]) => links::confirm(env, &cfg, token).await,
-        (Get, ["v1", "unsubscribe", token]) => links::unsubscribe_page(&cfg, token).await,
+        (Get, ["v1", "unsubscribe", token]) => links::unsubscribe_page(env, &cfg, token).await,
         (Post, ["v1", "unsubscribe", token]) => links::unsubscribe(env, &cfg, token).await,
         (Post, ["v1", "webhooks", "resend"]) => provider_events::resend(req, env, &cfg).await,
         (_, ["v1", "shops", shop, rest @ ..]) => {

@@ -20,14 +20,10 @@ fn check(cfg: &Config, token: &str, purpose: Purpose, now: i64) -> AppResult<Lin
     Ok(claims)
 }
 
-fn now_ms() -> i64 {
-    crate::clock::real_now()
-}
-
 /// `GET /v1/l/{token}`: records the click as engagement, then redirects. A link that no longer
 /// verifies gets a page saying so, never an open redirect.
 pub async fn click(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
-    let claims = check(cfg, token, Purpose::Click, now_ms())?;
+    let claims = check(cfg, token, Purpose::Click, crate::clock::now(env, cfg).await?)?;
     let target = claims
         .target
         .clone()
@@ -47,7 +43,7 @@ pub async fn click(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> 
 /// `GET /v1/shops/{shop}/skus/{sku}/claims/{token}` (public): what a claim link holds, for the widget.
 pub async fn claim(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str, token: &str) -> AppResult<Response> {
     let record = shop_record(env, shop).await?;
-    let claims = check(cfg, token, Purpose::Claim, now_ms())?;
+    let claims = check(cfg, token, Purpose::Claim, crate::clock::now(env, cfg).await?)?;
     if claims.shop != shop || claims.sku != sku {
         return Err(AppError::Invalid("invalid_link", "this link is for another product".into()));
     }
@@ -57,8 +53,8 @@ pub async fn claim(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str,
 }
 
 /// `GET /v1/cancel/{token}`: a confirmation page (link scanners and prefetchers only GET).
-pub async fn cancel_page(cfg: &Config, token: &str) -> AppResult<Response> {
-    let claims = check(cfg, token, Purpose::Cancel, now_ms())?;
+pub async fn cancel_page(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    let claims = check(cfg, token, Purpose::Cancel, crate::clock::now(env, cfg).await?)?;
     page(
         "Cancel your backorder?",
         &format!(
@@ -71,7 +67,7 @@ pub async fn cancel_page(cfg: &Config, token: &str) -> AppResult<Response> {
 
 /// `POST /v1/cancel/{token}`: cancels the backorder.
 pub async fn cancel(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
-    let claims = check(cfg, token, Purpose::Cancel, now_ms())?;
+    let claims = check(cfg, token, Purpose::Cancel, crate::clock::now(env, cfg).await?)?;
     let record = shop_record(env, &claims.shop).await?;
     let (status, body) =
         call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Cancel { entry_id: claims.entry_id }).await?;
@@ -86,8 +82,8 @@ pub async fn cancel(env: &Env, cfg: &Config, token: &str) -> AppResult<Response>
 
 /// `GET /v1/confirm/{token}`: a page with the confirm button (mail scanners only GET, and must not
 /// confirm for the shopper).
-pub async fn confirm_page(cfg: &Config, token: &str) -> AppResult<Response> {
-    check(cfg, token, Purpose::Confirm, now_ms())?;
+pub async fn confirm_page(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    check(cfg, token, Purpose::Confirm, crate::clock::now(env, cfg).await?)?;
     page(
         "Confirm your signup",
         "<p>One click and you're on the waitlist. Your place counts from when you signed up.</p>\
@@ -97,7 +93,7 @@ pub async fn confirm_page(cfg: &Config, token: &str) -> AppResult<Response> {
 
 /// `POST /v1/confirm/{token}`: the shopper confirmed (double opt-in); they are in line.
 pub async fn confirm(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
-    let claims = check(cfg, token, Purpose::Confirm, now_ms())?;
+    let claims = check(cfg, token, Purpose::Confirm, crate::clock::now(env, cfg).await?)?;
     let record = shop_record(env, &claims.shop).await?;
     let (status, body) =
         call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Confirm { entry_id: claims.entry_id }).await?;
@@ -121,8 +117,8 @@ pub async fn confirm(env: &Env, cfg: &Config, token: &str) -> AppResult<Response
 /// `GET /v1/unsubscribe/{token}`: a confirmation page only. Mail scanners and link prefetchers
 /// follow GET links; only the POST (the one-click button, or the mail client's RFC 8058 request)
 /// unsubscribes.
-pub async fn unsubscribe_page(cfg: &Config, token: &str) -> AppResult<Response> {
-    check(cfg, token, Purpose::Unsubscribe, now_ms())?;
+pub async fn unsubscribe_page(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
+    check(cfg, token, Purpose::Unsubscribe, crate::clock::now(env, cfg).await?)?;
     page(
         "Unsubscribe?",
         "<p>You will get no more emails about this waitlist, and you leave the line.</p>\
@@ -134,7 +130,7 @@ pub async fn unsubscribe_page(cfg: &Config, token: &str) -> AppResult<Response> 
 /// `POST /v1/unsubscribe/{token}` (RFC 8058 one-click; no cookies needed): leaves the line and
 /// suppresses the address for the whole shop, so queued messages are not sent either.
 pub async fn unsubscribe(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> {
-    let claims = check(cfg, token, Purpose::Unsubscribe, now_ms())?;
+    let claims = check(cfg, token, Purpose::Unsubscribe, crate::clock::now(env, cfg).await?)?;
     let (status, body) =
         call_sku(env, cfg, &claims.shop, &claims.sku, SkuCommand::Unsubscribe { entry_id: claims.entry_id }).await?;
     if status != 200 {

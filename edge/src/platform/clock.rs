@@ -84,6 +84,12 @@ thread_local! {
     static OFFSET: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
 }
 
+/// Now as every command sees it: the platform clock, moved by the dev clock's offset in dev mode
+/// (so a link minted at dev time expires at dev time too).
+pub async fn now(env: &Env, cfg: &Config) -> AppResult<i64> {
+    Ok(real_now() + if cfg.dev_mode { offset_ms(env).await? } else { 0 })
+}
+
 /// The dev clock's offset (dev mode only; callers check `DEV_MODE`).
 pub async fn offset_ms(env: &Env) -> AppResult<i64> {
     if let Some(ms) = OFFSET.with(std::cell::Cell::get) {

@@ -354,7 +354,7 @@ pub async fn call_sku_counted(
     sku: &str,
     cmd: SkuCommand,
 ) -> AppResult<(u16, serde_json::Value, crate::http::RowCounts)> {
-    let clock_offset_ms = if cfg.dev_mode { clock::offset_ms(env).await? } else { 0 };
+    let clock_offset_ms = clock::now(env, cfg).await? - clock::real_now();
     crate::http::call_object_counted(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
 }
 
@@ -434,8 +434,10 @@ pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Respons
 
 pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
     let origin = origin(&req);
+    // The consent's time is the commands' time (the dev clock's in dev mode).
+    let now = clock::now(env, cfg).await?;
     let parsed = match body_bytes(&mut req).await {
-        Ok(bytes) => parse_signup(&req, &bytes),
+        Ok(bytes) => parse_signup(&req, &bytes, now),
         Err(e) => Err(e),
     };
     let signup = match parsed {
@@ -523,7 +525,7 @@ struct Signup {
 
 /// Checks a signup's body; `None` when the honeypot field is filled (only bots fill it: they get
 /// a plain acknowledgement and nothing is stored or sent).
-fn parse_signup(req: &Request, bytes: &[u8]) -> AppResult<Option<Signup>> {
+fn parse_signup(req: &Request, bytes: &[u8], now: i64) -> AppResult<Option<Signup>> {
     let body: SignupRequest = decode(bytes)?;
     if body.website.as_deref().is_some_and(|w| !w.trim().is_empty()) {
         return Ok(None);
@@ -545,7 +547,7 @@ fn parse_signup(req: &Request, bytes: &[u8]) -> AppResult<Option<Signup>> {
     let quantity = body.quantity.unwrap_or(1);
     check_quantity(quantity)?;
     let sms_consent = body.sms_consent.unwrap_or(false) && phone.is_some();
-    let consent = consent_record(req, &body, sms_consent)?;
+    let consent = consent_record(req, &body, sms_consent, now)?;
     Ok(Some(Signup {
         entry_id: new_id()?,
         email,
@@ -561,7 +563,7 @@ fn parse_signup(req: &Request, bytes: &[u8]) -> AppResult<Option<Signup>> {
 /// What the shopper agreed to, when, from where: kept with the entry (erased with it), shown in the
 /// audit trail and the privacy export. Per channel: email always (they asked to be told), SMS only
 /// with the explicit, unticked-by-default consent.
-fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool) -> AppResult<serde_json::Value> {
+fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool, now: i64) -> AppResult<serde_json::Value> {
     let clip =
         |s: Option<String>, n: usize| s.map(|v| v.trim().chars().take(n).collect::<String>()).filter(|v| !v.is_empty());
     let mut channels = vec!["email"];
@@ -569,7 +571,7 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool) -> App
         channels.push("sms");
     }
     Ok(serde_json::json!({
-        "at": shared::date::format_timestamp_ms(crate::clock::real_now()),
+        "at": shared::date::format_timestamp_ms(now),
         "ip": header(req, "CF-Connecting-IP"),
         "user_agent": clip(header(req, "User-Agent"), 500),
         "text": clip(body.consent_text.clone(), 2000),
