@@ -36,7 +36,7 @@ pub struct SkuRequest {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ShopCommand {
     Put {
-        config: ShopConfig,
+        config: Box<ShopConfig>,
     },
     /// The shop's record (settings and templates), or null.
     Get,

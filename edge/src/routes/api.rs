@@ -249,7 +249,7 @@ pub async fn put_shop(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> 
     require_admin(&req, cfg)?;
     let config: ShopConfig = decode(&body_bytes(&mut req).await?)?;
     validate_shop(&config)?;
-    let saved: ShopConfig = call_ok(env, SHOP, shop, &ShopCommand::Put { config }).await?;
+    let saved: ShopConfig = call_ok(env, SHOP, shop, &ShopCommand::Put { config: Box::new(config) }).await?;
     forget_settings(shop);
     if cfg.dev_mode {
         clock::register_shop(env, shop).await?;

@@ -35,12 +35,15 @@ pub async fn import(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> Ap
         let mut sku = row.sku.clone().filter(|s| known.contains(s));
         if sku.is_none() {
             if let Some(v) = row.variant_id {
-                if !variants.contains_key(&v) {
-                    let found: Option<String> =
-                        call_ok(env, SHOP, shop, &ShopCommand::ResolveVariant { variant_id: v }).await?;
-                    variants.insert(v, found);
-                }
-                sku = variants[&v].clone();
+                sku = match variants.get(&v) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let found: Option<String> =
+                            call_ok(env, SHOP, shop, &ShopCommand::ResolveVariant { variant_id: v }).await?;
+                        variants.insert(v, found.clone());
+                        found
+                    }
+                };
             }
         }
         let Some(sku) = sku else {
