@@ -20,6 +20,8 @@ const seconds = Number(process.argv[3] ?? 60);
 const SEED_CHUNK = 100_000;
 const CLIENTS = 8;
 
+/** A seeded entry's id (`waitlist::store::seed_id`). */
+const seedId = (seq) => `5eed0000-0000-4000-8000-${seq.toString(16).padStart(12, '0')}`;
 const backoff = (place) => (place <= 50 ? 15 : place <= 500 ? 30 : place <= 5000 ? 60 : 120);
 const flat = () => 15;
 
@@ -58,7 +60,7 @@ async function pages(sku, first, n, every) {
   await Promise.all(Array.from({ length: n }, async (_, i) => {
     const place = i + 1;
     const period = every(place) * 1000;
-    const url = `${edge.url}/v1/shops/bench/skus/${sku}/waitlist/seed-${first + i}`;
+    const url = `${edge.url}/v1/shops/bench/skus/${sku}/waitlist/${seedId(first + i)}`;
     let due = start + Math.random() * period;
     while (due < end) {
       const wait = due - performance.now();
@@ -98,7 +100,7 @@ try {
       first ??= r.json.first_seq;
     }
     if (!Number.isInteger(first)) throw new Error('the dev seed did not say where its entries start');
-    const top = await ceiling(`${edge.url}/v1/shops/bench/skus/${sku}/waitlist/seed-${first}`);
+    const top = await ceiling(`${edge.url}/v1/shops/bench/skus/${sku}/waitlist/${seedId(first)}`);
     for (const [schedule, every] of [['back-off', backoff], ['every 15 s', flat]]) {
       const r = await pages(sku, first, n, every);
       rows.push({ n, schedule, top, ...r });

@@ -273,7 +273,7 @@ pub struct Purged {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seeded {
     pub seeded: u32,
-    /// The first seeded entry's `seq`: the entries are `seed-{seq}`, `seq` from here on.
+    /// The first seeded entry's `seq`: from here on, the entries' ids are `store::seed_id(seq)`.
     pub first_seq: u32,
 }
 

@@ -416,7 +416,7 @@ impl Store for MemoryStore {
                 created_at: now,
                 email: email.clone(),
                 email_key: email,
-                ..Entry::test(&format!("seed-{seq}"), seq)
+                ..Entry::test(&crate::store::seed_id(seq), seq)
             };
             if let Some(at) = wake {
                 t.wakes.insert(entry.id.clone(), at);

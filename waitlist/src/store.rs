@@ -248,7 +248,7 @@ pub trait Store {
     /// Deletes everything: entries, messages, levels, seen events, settings, trails.
     fn purge(&self) -> StoreResult<()>;
     /// Dev mode only (benchmarks): appends `count` waiting notify-me entries at once, each with
-    /// this next wake; answers the first one's `seq`.
+    /// this next wake and the id [`seed_id`] of its `seq`; answers the first one's `seq`.
     fn seed_waiting(&self, count: u32, now: i64, wake: Option<i64>) -> StoreResult<u32>;
 }
 
@@ -283,3 +283,9 @@ pub(crate) trait Settings: Store {
 }
 
 impl<S: Store + ?Sized> Settings for S {}
+
+/// The id of the seeded entry with this `seq`: shaped like the UUIDs real entries get, so the
+/// widget's routes take it. (SQLite writes the same with `printf('5eed0000-0000-4000-8000-%012x', seq)`.)
+pub fn seed_id(seq: u32) -> String {
+    format!("5eed0000-0000-4000-8000-{seq:012x}")
+}

@@ -8,7 +8,7 @@ use shared::outbox::Channel;
 use shared::wire::{EntryStatus, Mode};
 use support::*;
 use waitlist::command::{ImportedEntry, Shipment};
-use waitlist::store::Store;
+use waitlist::store::{seed_id, Store};
 use waitlist::{Answer, Command, Error};
 
 fn emails(n: usize) -> Vec<String> {
@@ -618,12 +618,12 @@ fn seeded_lines_and_signups_share_one_order_past_the_first_tree_capacity() {
     let Ok(Answer::Seeded(_)) = sim.run(Command::Seed { count: 3000 }) else { panic!() };
     let late = sim.signup("late@example.com");
     assert_eq!(late.position, Some(3002));
-    assert_eq!(sim.position("seed-2"), Some(2));
-    assert_eq!(sim.position("seed-3001"), Some(3001));
+    assert_eq!(sim.position(&seed_id(2)), Some(2));
+    assert_eq!(sim.position(&seed_id(3001)), Some(3001));
     // Leaving the line moves everyone behind up by one.
-    sim.run(Command::Cancel { entry_id: "seed-1500".into() }).unwrap();
-    assert_eq!(sim.position("seed-1499"), Some(1499));
-    assert_eq!(sim.position("seed-1501"), Some(1500));
+    sim.run(Command::Cancel { entry_id: seed_id(1500) }).unwrap();
+    assert_eq!(sim.position(&seed_id(1499)), Some(1499));
+    assert_eq!(sim.position(&seed_id(1501)), Some(1500));
     assert_eq!(sim.position("id-late@example.com"), Some(3001));
     let Ok(Answer::State(s)) = sim.run(Command::State) else { panic!() };
     assert_eq!(s.waiting, 3001);
