@@ -397,8 +397,10 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
     liveEdges.add(handle);
     const exited = new Promise((ok) => child.once('exit', (code, sig) => ok({ code, sig })));
     child.exited = exited;
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    // Kept for error messages: the tail only (wrangler logs every request; a benchmark makes millions).
+    const keep = (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     child.on('error', (e) => { out += `\n[spawn error] ${e.stack || e}`; });
 
     const deadline = Date.now() + timeoutMs;
