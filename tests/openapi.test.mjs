@@ -554,9 +554,9 @@ describe('docs/openapi.json and the Rust types', () => {
     const sources = {
       wire,
       template: read('shared', 'src', 'template.rs'),
-      feed: read('edge', 'src', 'feed.rs'),
-      privacy: read('edge', 'src', 'privacy.rs'),
-      audit: read('edge', 'src', 'audit.rs'),
+      feed: read('edge', 'src', 'routes', 'feed.rs'),
+      privacy: read('edge', 'src', 'routes', 'privacy.rs'),
+      audit: read('edge', 'src', 'routes', 'audit.rs'),
       store: read('waitlist', 'src', 'store.rs'),
     };
     // [source, Rust struct, schema, role]: a request is read (required = neither Option nor

@@ -43,13 +43,20 @@ pub async fn click(env: &Env, cfg: &Config, token: &str) -> AppResult<Response> 
 /// `GET /v1/shops/{shop}/skus/{sku}/claims/{token}` (public): what a claim link holds, for the widget.
 pub async fn claim(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str, token: &str) -> AppResult<Response> {
     let record = shop_record(env, shop).await?;
-    let claims = check(cfg, token, Purpose::Claim, crate::clock::now(env, cfg).await?)?;
-    if claims.shop != shop || claims.sku != sku {
-        return Err(AppError::Invalid("invalid_link", "this link is for another product".into()));
+    let result = async {
+        let claims = check(cfg, token, Purpose::Claim, crate::clock::now(env, cfg).await?)?;
+        if claims.shop != shop || claims.sku != sku {
+            return Err(AppError::Invalid("invalid_link", "this link is for another product".into()));
+        }
+        let (status, body) = call_sku(env, cfg, shop, sku, SkuCommand::Claim { entry_id: claims.entry_id }).await?;
+        json(status, &body)
     }
-    let (status, body) = call_sku(env, cfg, shop, sku, SkuCommand::Claim { entry_id: claims.entry_id }).await?;
+    .await;
+    // An expired or foreign link's error gets the shop's CORS headers too: the widget reads it
+    // ("This reservation has ended") instead of being blocked from it.
+    let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
     let origin = req.headers().get("Origin").ok().flatten();
-    with_cors(json(status, &body)?, origin.as_deref(), &record.config.allowed_origins)
+    with_cors(resp, origin.as_deref(), &record.config.allowed_origins)
 }
 
 /// `GET /v1/cancel/{token}`: a confirmation page (link scanners and prefetchers only GET).
