@@ -285,7 +285,10 @@ pub(crate) trait Settings: Store {
 impl<S: Store + ?Sized> Settings for S {}
 
 /// The id of the seeded entry with this `seq`: shaped like the UUIDs real entries get, so the
-/// widget's routes take it. (SQLite writes the same with `printf('5eed0000-0000-4000-8000-%012x', seq)`.)
+/// widget's routes take it: [`SEED_ID_PREFIX`] and `seq` as 12 hex digits.
 pub fn seed_id(seq: u32) -> String {
-    format!("5eed0000-0000-4000-8000-{seq:012x}")
+    format!("{SEED_ID_PREFIX}{seq:012x}")
 }
+
+/// What every seeded entry's id starts with (a store that seeds in SQL writes the same).
+pub const SEED_ID_PREFIX: &str = "5eed0000-0000-4000-8000-";

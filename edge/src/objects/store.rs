@@ -592,19 +592,23 @@ impl waitlist::Store for SqlStore {
         }
         let last = i64::from(first) + i64::from(count) - 1;
         // One statement each, however many: seeding a million waiting takes seconds, not minutes.
+        // Ids as `waitlist::store::seed_id` makes them. Bound numbers arrive as SQLite REALs: cast,
+        // or `%x` would not take them.
+        let seqs = "WITH RECURSIVE r(i) AS (SELECT CAST(?1 AS INTEGER) UNION ALL SELECT i + 1 FROM r WHERE i < ?2)";
+        let id = format!("printf('{}%012x', i)", waitlist::store::SEED_ID_PREFIX);
         self.run(
-            // Ids as `waitlist::store::seed_id` makes them. Bound numbers arrive as SQLite REALs:
-            // cast, or `%x` would not take them.
-            "WITH RECURSIVE r(i) AS (SELECT CAST(?1 AS INTEGER) UNION ALL SELECT i + 1 FROM r WHERE i < ?2)
-             INSERT INTO entries (id, seq, email, email_key, sms_consent, kind, quantity, status, created_at)
-             SELECT printf('5eed0000-0000-4000-8000-%012x', i), i, 'seed' || i || '@example.test', 'seed' || i || '@example.test', 0, 'notify', 1, 'waiting', ?3 FROM r",
+            &format!(
+                "{seqs} INSERT INTO entries (id, seq, email, email_key, sms_consent, kind, quantity, status, created_at)
+                 SELECT {id}, i, 'seed' || i || '@example.test', 'seed' || i || '@example.test', 0, 'notify', 1, 'waiting', ?3 FROM r"
+            ),
             vec![i64::from(first).into(), last.into(), now.into()],
         )?;
         if let Some(at) = wake {
             self.run(
-                "WITH RECURSIVE r(i) AS (SELECT CAST(?1 AS INTEGER) UNION ALL SELECT i + 1 FROM r WHERE i < ?2)
-                 INSERT INTO wakes (entry_id, at) SELECT printf('5eed0000-0000-4000-8000-%012x', i), ?3 FROM r WHERE true
-                 ON CONFLICT(entry_id) DO UPDATE SET at = excluded.at",
+                &format!(
+                    "{seqs} INSERT INTO wakes (entry_id, at) SELECT {id}, ?3 FROM r WHERE true
+                     ON CONFLICT(entry_id) DO UPDATE SET at = excluded.at"
+                ),
                 vec![i64::from(first).into(), last.into(), at.into()],
             )?;
         }

@@ -87,7 +87,16 @@ thread_local! {
 /// Now as every command sees it: the platform clock, moved by the dev clock's offset in dev mode
 /// (so a link minted at dev time expires at dev time too).
 pub async fn now(env: &Env, cfg: &Config) -> AppResult<i64> {
-    Ok(real_now() + if cfg.dev_mode { offset_ms(env).await? } else { 0 })
+    Ok(real_now() + offset(env, cfg).await?)
+}
+
+/// How far the commands' clock is ahead of the platform's: the dev clock's offset in dev mode, else 0.
+pub async fn offset(env: &Env, cfg: &Config) -> AppResult<i64> {
+    if cfg.dev_mode {
+        offset_ms(env).await
+    } else {
+        Ok(0)
+    }
 }
 
 /// The dev clock's offset (dev mode only; callers check `DEV_MODE`).

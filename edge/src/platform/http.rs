@@ -57,6 +57,13 @@ pub fn with_cors(resp: Response, origin: Option<&str>, allowed: &[String]) -> Ap
     Ok(resp)
 }
 
+/// [`with_cors`] over a handler's result, errors included: the widget reads why a request failed
+/// only if the error answer carries the CORS headers too.
+pub fn with_cors_always(result: AppResult<Response>, origin: Option<&str>, allowed: &[String]) -> AppResult<Response> {
+    let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
+    with_cors(resp, origin, allowed)
+}
+
 /// Sends a command to a Durable Object and returns its status and JSON body.
 pub async fn call_object<C: Serialize>(
     env: &Env,

@@ -64,7 +64,7 @@ pub enum ShopCommand {
         key: String,
         reason: String,
     },
-    /// Forget a suppression with this reason (a new, explicit signup is new consent).
+    /// Forget a suppression with this reason (a confirmed opt-in is new consent).
     Unsuppress {
         key: String,
         reason: String,

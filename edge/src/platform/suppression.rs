@@ -22,11 +22,12 @@ pub async fn suppress(env: &Env, cfg: &Config, shop: &str, address_key: &str, re
     Ok(())
 }
 
-/// A confirmed opt-in (the double opt-in link) is new consent: an earlier unsubscribe no longer
-/// applies. A bare signup never gets here: it only asks for that confirmation.
-pub async fn resubscribe(env: &Env, cfg: &Config, shop: &str, address_key: &str) -> AppResult<()> {
+/// A confirmed opt-in is new consent: lifts the address's suppression for this reason only (the
+/// double opt-in link lifts `UNSUBSCRIBED`, an SMS START lifts STOP). A bare signup never gets
+/// here: it only asks for that confirmation.
+pub async fn lift(env: &Env, cfg: &Config, shop: &str, address_key: &str, reason: &str) -> AppResult<()> {
     let _: bool =
-        call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: UNSUBSCRIBED.into() })
+        call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: reason.to_owned() })
             .await?;
     Ok(())
 }

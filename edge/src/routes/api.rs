@@ -4,7 +4,7 @@
 use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::http::{body_bytes, call_ok, decode, json, with_cors};
+use crate::http::{body_bytes, call_ok, decode, json, with_cors, with_cors_always};
 use crate::limiter_object::{self, Hit, HitAnswer, Kind};
 use crate::protocol::{ShopCommand, ShopRecord, SignupShop, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
@@ -57,6 +57,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 pub async fn shop_record(env: &Env, shop: &str) -> AppResult<ShopRecord> {
     let record: Option<ShopRecord> = call_ok(env, SHOP, shop, &ShopCommand::Get).await?;
+    set_up(record, shop)
+}
+
+/// The shop's record, or 404 `unknown_shop` when it was never set up.
+fn set_up(record: Option<ShopRecord>, shop: &str) -> AppResult<ShopRecord> {
     record.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))
 }
 
@@ -354,7 +359,7 @@ pub async fn call_sku_counted(
     sku: &str,
     cmd: SkuCommand,
 ) -> AppResult<(u16, serde_json::Value, crate::http::RowCounts)> {
-    let clock_offset_ms = clock::now(env, cfg).await? - clock::real_now();
+    let clock_offset_ms = clock::offset(env, cfg).await?;
     crate::http::call_object_counted(env, SKU_QUEUE, &sku_object(shop, sku), &SkuRequest { clock_offset_ms, cmd }).await
 }
 
@@ -417,7 +422,8 @@ pub fn check_quantity(q: u32) -> AppResult<()> {
     }
 }
 
-fn origin(req: &Request) -> Option<String> {
+/// The request's `Origin` header (what CORS answers are for).
+pub fn origin(req: &Request) -> Option<String> {
     req.headers().get("Origin").ok().flatten()
 }
 
@@ -446,11 +452,8 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         // Either answer still carries the shop's CORS headers, so the widget can read it.
         refused => {
             let record = shop_record(env, shop).await?;
-            let resp = match refused {
-                Ok(_) => json(202, &serde_json::json!({"status": "received"}))?,
-                Err(e) => e.into_response()?,
-            };
-            return with_cors(resp, origin.as_deref(), &record.config.allowed_origins);
+            let answer = refused.and_then(|_| json(202, &serde_json::json!({"status": "received"})));
+            return with_cors_always(answer, origin.as_deref(), &record.config.allowed_origins);
         }
     };
     // The shop (settings, and whether the address opted out) and the IP's limit at once: neither
@@ -464,8 +467,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
     )
     .await;
     let for_signup = for_signup?;
-    let record =
-        for_signup.record.ok_or_else(|| AppError::NotFound("unknown_shop", format!("shop {shop:?} is not set up")))?;
+    let record = set_up(for_signup.record, shop)?;
     let result = async {
         // The IP's limit first: a signup refused for its IP uses up none of the address's allowance.
         ip_limit?;
@@ -506,9 +508,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         crate::http::with_rows(json(if status == 200 { 201 } else { status }, &body)?, rows, cfg.dev_mode)
     }
     .await;
-    // Errors get the shop's CORS headers too, so the widget can read why a signup failed.
-    let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
-    with_cors(resp, origin.as_deref(), &record.config.allowed_origins)
+    with_cors_always(result, origin.as_deref(), &record.config.allowed_origins)
 }
 
 /// A signup's body, checked: everything the steps after it need, with a fresh entry id.
@@ -606,7 +606,7 @@ pub async fn position(
     with_cors(resp, origin(&req).as_deref(), &shop_cfg.config.allowed_origins)
 }
 
-/// E.164: `+` and 8–15 digits; spaces, dashes, dots and brackets are dropped first.
+/// A phone number as E.164 (`shared::Phone::parse`), or 422 `invalid_phone`.
 pub fn parse_phone(p: &str) -> AppResult<String> {
     Ok(shared::Phone::parse(p)?.into_string())
 }

@@ -2,10 +2,10 @@
 //! claim look-ups for the widget, and the backorder cancel-and-refund page. Tokens are verified
 //! without storage (`shared::link`); the SKU object records what they cause.
 
-use crate::api::{call_sku, shop_record};
+use crate::api::{call_sku, origin, shop_record};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::http::{json, with_cors};
+use crate::http::{json, with_cors_always};
 use crate::protocol::SkuCommand;
 use shared::link::{verify, LinkClaims, Purpose};
 use shared::message::escape;
@@ -52,11 +52,9 @@ pub async fn claim(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str,
         json(status, &body)
     }
     .await;
-    // An expired or foreign link's error gets the shop's CORS headers too: the widget reads it
+    // An expired or foreign link's error carries the CORS headers too: the widget reads it
     // ("This reservation has ended") instead of being blocked from it.
-    let resp = result.or_else(|e| e.into_response().map_err(AppError::from))?;
-    let origin = req.headers().get("Origin").ok().flatten();
-    with_cors(resp, origin.as_deref(), &record.config.allowed_origins)
+    with_cors_always(result, origin(&req).as_deref(), &record.config.allowed_origins)
 }
 
 /// `GET /v1/cancel/{token}`: a confirmation page (link scanners and prefetchers only GET).
@@ -109,7 +107,8 @@ pub async fn confirm(env: &Env, cfg: &Config, token: &str) -> AppResult<Response
         200 => {
             let confirmed: waitlist::answer::Confirmed = crate::api::answer(body)?;
             // A confirmed opt-in is new consent: an earlier unsubscribe from this shop is lifted.
-            crate::suppression::resubscribe(env, cfg, &claims.shop, &confirmed.email_key).await?;
+            crate::suppression::lift(env, cfg, &claims.shop, &confirmed.email_key, crate::suppression::UNSUBSCRIBED)
+                .await?;
             let place = confirmed.position.map(|p| format!(" You're #{p} in line.")).unwrap_or_default();
             page("You're on the list", &format!("<p>Thanks! {shop} will email you as soon as it's back.{place}</p>"))
         }
@@ -147,7 +146,7 @@ pub async fn unsubscribe(env: &Env, cfg: &Config, token: &str) -> AppResult<Resp
     crate::suppression::suppress(env, cfg, &claims.shop, &left.email_key, crate::suppression::UNSUBSCRIBED).await?;
     page(
         "You're unsubscribed",
-        "<p>You will get no more emails from this waitlist. Joining again later subscribes you again.</p>",
+        "<p>You will get no more emails from this waitlist. Signing up again later asks you to confirm by email first.</p>",
     )
 }
 

@@ -4,7 +4,7 @@
 //! puts the address on the shop's suppression list: mailing it again would hurt the sender's
 //! reputation (and, for a complaint, ignore the shopper's wish).
 
-use crate::api::{call_sku, check_shop, sku_of};
+use crate::api::{call_sku, check_shop, header, sku_of};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, decode, json};
@@ -56,6 +56,11 @@ struct Tag {
 }
 
 impl Tags {
+    /// A shop or SKU tag, decoded (`shared::provider::id_tag`).
+    fn id(&self, name: &str) -> Option<String> {
+        self.get(name).and_then(|t| shared::provider::id_from_tag(&t))
+    }
+
     fn get(&self, name: &str) -> Option<String> {
         match self {
             Tags::Map(m) => m.get(name).cloned(),
@@ -63,10 +68,6 @@ impl Tags {
             Tags::None => None,
         }
     }
-}
-
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
 }
 
 /// `POST /v1/webhooks/resend`.
@@ -86,8 +87,8 @@ pub async fn resend(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Resp
             &serde_json::json!({"outcome": "ignored", "reason": format!("event {:?} is not used", event.kind)}),
         );
     }
-    let tag = |name: &str| event.data.tags.get(name).and_then(|t| shared::provider::id_from_tag(&t));
-    let (Some(shop), Some(sku), Some(entry)) = (tag("shop"), tag("sku"), event.data.tags.get("entry")) else {
+    let tags = &event.data.tags;
+    let (Some(shop), Some(sku), Some(entry)) = (tags.id("shop"), tags.id("sku"), tags.get("entry")) else {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
     };
     check_shop(&shop)?;
@@ -110,7 +111,7 @@ async fn suppress(env: &Env, cfg: &Config, event: &Event) -> AppResult<Response>
     if event.kind == "email.bounced" && soft {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "transient bounce"}));
     }
-    let Some(shop) = event.data.tags.get("shop").and_then(|t| shared::provider::id_from_tag(&t)) else {
+    let Some(shop) = event.data.tags.id("shop") else {
         return json(200, &serde_json::json!({"outcome": "ignored", "reason": "not one of our messages"}));
     };
     check_shop(&shop)?;

@@ -13,11 +13,10 @@
 //! a number that just opted out. HELP answers one message with the shop's name, its support address
 //! and how to opt out. Anything else (a conversational reply) gets an empty `<Response/>`.
 
-use crate::api::{header, parse_phone, shop_record, SHOP};
+use crate::api::{header, parse_phone, shop_record};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::http::{body_bytes, call_ok};
-use crate::protocol::ShopCommand;
+use crate::http::body_bytes;
 use shared::consent::{verify_twilio, SmsKeyword};
 use worker::{Env, Request, Response};
 
@@ -67,8 +66,7 @@ pub async fn twilio(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> Ap
             twiml(None)
         }
         SmsKeyword::Start => {
-            let key = crate::suppression::key(cfg, &address_key);
-            let _: bool = call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key, reason: SMS_STOP.into() }).await?;
+            crate::suppression::lift(env, cfg, shop, &address_key, SMS_STOP).await?;
             twiml(None)
         }
         SmsKeyword::Help => {
