@@ -173,7 +173,7 @@ describe('merchant templates and provider events', () => {
     assert.ok(!q.json.entries.some((e) => e.email === 'bot@example.com'));
   });
 
-  it('signups from one client IP share one limit (100 in 10 minutes); a refused one uses up none of its address\'s allowance', async () => {
+  it('signups from one client IP share one limit (100 a minute); a refused one uses up none of its address\'s allowance', async () => {
     // Its own SKU: the crowd's confirmations are paced in that SKU's object, not ahead of others' mail.
     assert.equal((await admin.put('/v1/shops/tmpl/skus/CROWD', { title: 'Crowd', url: 'https://tmpl.example/crowd', mode: 'restock', eta: null })).status, 200);
     const from = (ip, email) => fetch(`${edge.url}/v1/shops/tmpl/skus/CROWD/waitlist`, {
@@ -181,6 +181,9 @@ describe('merchant templates and provider events', () => {
       headers: { 'content-type': 'application/json', 'CF-Connecting-IP': ip },
       body: JSON.stringify({ email }),
     });
+    // The IP's limit counts per minute of the clock (as the runtime's Rate Limiting binding does
+    // locally): the hundred and the refused one go within one minute.
+    while (Date.now() % 60_000 > 40_000) await sleep(250);
     for (let i = 0; i < 100; i++) {
       const r = await from('198.51.100.7', `crowd${i}@example.com`);
       assert.equal(r.status, 201, `signup ${i + 1} from one IP → ${r.status} ${await r.text()}`);

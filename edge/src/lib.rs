@@ -37,7 +37,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 }
 
 async fn route(req: Request, env: &Env) -> AppResult<Response> {
-    let cfg = Config::from_env(env);
+    let cfg = Config::of(env);
     let url = req.url()?;
     // Each segment percent-decoded: a SKU such as `BOOT/10 wide` arrives as `BOOT%2F10%20wide`.
     let decoded = url.path().trim_matches('/').split('/').map(decode_segment).collect::<AppResult<Vec<String>>>()?;

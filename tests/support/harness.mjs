@@ -450,6 +450,8 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
   return {
     url,
     port,
+    /** The runtime's DevTools inspector (a CPU profile of the Worker and its objects). */
+    inspectorPort,
     persistDir,
     /** Everything wrangler printed since the last (re)start. */
     output: () => out,

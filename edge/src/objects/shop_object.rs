@@ -48,6 +48,7 @@ impl DurableObject for Shop {
                     "INSERT OR REPLACE INTO settings (k, v) VALUES ('config', ?)",
                     vec![serde_json::to_string(&config)?.into()],
                 )?;
+                new_version(&db)?;
                 Response::from_json(&config)
             }
             ShopCommand::Get => Response::from_json(&record(&db)?),
@@ -63,6 +64,7 @@ impl DurableObject for Shop {
                     "INSERT OR REPLACE INTO settings (k, v) VALUES ('templates', ?)",
                     vec![serde_json::to_string(&templates)?.into()],
                 )?;
+                new_version(&db)?;
                 Response::from_json(&template)
             }
             ShopCommand::IndexSku { sku, shopify_inventory_item_id, shopify_variant_id } => {
@@ -117,10 +119,21 @@ impl DurableObject for Shop {
                 }
                 Response::from_json(&hit)
             }
-            ShopCommand::ForSignup { key } => Response::from_json(&SignupShop {
-                record: record(&db)?,
-                suppressed: suppression(&db, &key)?.map(|s| s.reason),
-            }),
+            ShopCommand::ForSignup { key, known } => {
+                let mut version = sql::setting(&db, "settings", "version")?;
+                // A shop set up before records had versions gets its first one here.
+                if version.is_none() && sql::setting(&db, "settings", "config")?.is_some() {
+                    new_version(&db)?;
+                    version = sql::setting(&db, "settings", "version")?;
+                }
+                let unchanged = version.is_some() && known == version;
+                Response::from_json(&SignupShop {
+                    record: if unchanged { None } else { record(&db)? },
+                    version,
+                    unchanged,
+                    suppressed: suppression(&db, &key)?.map(|s| s.reason),
+                })
+            }
             ShopCommand::Purge => {
                 for table in ["settings", "skus", "suppressed"] {
                     sql::exec(&db, &format!("DELETE FROM {table}"), vec![])?;
@@ -133,6 +146,16 @@ impl DurableObject for Shop {
             }
         }
     }
+}
+
+/// Marks a change of the settings or templates: the version is the time of the change in ms (one
+/// more than the last version if the clock has not moved on), so a shop purged and set up again
+/// never repeats a version a Worker may still hold.
+fn new_version(db: &SqlStorage) -> Result<()> {
+    let last = sql::setting(db, "settings", "version")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let version = crate::clock::real_now().max(last + 1);
+    sql::exec(db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('version', ?)", vec![version.to_string().into()])?;
+    Ok(())
 }
 
 /// The shop's settings and templates, if it is set up.

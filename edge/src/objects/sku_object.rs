@@ -28,11 +28,25 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 pub struct SkuQueue {
     state: State,
     env: Env,
+    /// The object's store, opened (schema created and migrated) by its first event: only this
+    /// instance writes its database, so the schema cannot change under it.
+    store: RefCell<Option<Rc<SqlStore>>>,
+}
+
+impl SkuQueue {
+    fn store(&self) -> Result<Rc<SqlStore>> {
+        if let Some(store) = self.store.borrow().as_ref() {
+            return Ok(Rc::clone(store));
+        }
+        let store = Rc::new(SqlStore::open(self.state.storage().sql())?);
+        *self.store.borrow_mut() = Some(Rc::clone(&store));
+        Ok(store)
+    }
 }
 
 impl DurableObject for SkuQueue {
     fn new(state: State, env: Env) -> Self {
-        SkuQueue { state, env }
+        SkuQueue { state, env, store: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -41,13 +55,13 @@ impl DurableObject for SkuQueue {
             Ok(c) => c,
             Err(e) => return AppError::Internal(format!("bad internal command: {e}")).into_response(),
         };
-        let store = Rc::new(SqlStore::open(self.state.storage().sql())?);
+        let store = self.store()?;
         let offset = request.clock_offset_ms;
         if store.clock_offset()? != offset {
             store.set_clock_offset(offset)?;
         }
         let now = real_now() + offset;
-        let deployment = deployment(&Config::from_env(&self.env));
+        let deployment = deployment(&Config::of(&self.env));
         let read_only = request.cmd.is_read_only();
         let cmd = request.cmd;
         let (handled, (read, written)) =
@@ -68,10 +82,10 @@ impl DurableObject for SkuQueue {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let store = Rc::new(SqlStore::open(self.state.storage().sql())?);
+        let store = self.store()?;
         let offset = store.clock_offset()?;
         let now = real_now() + offset;
-        let cfg = Config::from_env(&self.env);
+        let cfg = Config::of(&self.env);
         let deployment = deployment(&cfg);
         let (handled, _) = atomically(&self.state, &store, move |store| waitlist::run_due(store, &deployment, now))?;
         log(&handled);

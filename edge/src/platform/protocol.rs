@@ -76,9 +76,12 @@ pub enum ShopCommand {
         keys: Vec<String>,
     },
     /// What a signup needs of its shop, in one call: the record, and whether the address (its
-    /// suppression key) opted out, so that only a confirmed opt-in can bring it back.
+    /// suppression key) opted out, so that only a confirmed opt-in can bring it back. The record
+    /// is left out when `known` is its version (the caller still holds it).
     ForSignup {
         key: String,
+        #[serde(default)]
+        known: Option<String>,
     },
 }
 
@@ -92,7 +95,13 @@ pub struct Suppression {
 /// The answer to [`ShopCommand::ForSignup`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignupShop {
+    /// The record; `None` when the shop is not set up, or when `unchanged`.
     pub record: Option<ShopRecord>,
+    /// The record's version: it changes with every change of the settings or templates.
+    pub version: Option<String>,
+    /// The caller's `known` version is the record's: `record` is left out.
+    #[serde(default)]
+    pub unchanged: bool,
     /// Why the address gets no messages from this shop, if it does not.
     pub suppressed: Option<String>,
 }

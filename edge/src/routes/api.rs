@@ -5,13 +5,14 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json, with_cors, with_cors_always};
-use crate::limiter_object::{self, Hit, HitAnswer, Kind};
+use crate::limiter_object::{Counted, Hit, HitAnswer, Kind, LimitCall, Refund, Subject};
 use crate::protocol::{ShopCommand, ShopRecord, SignupShop, SkuCommand, SkuRequest};
 use shared::date::parse_timestamp_ms;
 use shared::signature::is_standard_secret;
 use shared::template::Template;
 use shared::wire::{BackorderRequest, ConversionRequest, MessageKind, ShopConfig, SignupRequest, SkuConfig};
 use shared::Email;
+use std::rc::Rc;
 use worker::{Env, Request, Response};
 
 pub const SKU_QUEUE: &str = "SKU_QUEUE";
@@ -88,19 +89,56 @@ async fn shop_record_for_widget(env: &Env, shop: &str) -> AppResult<ShopRecord> 
         return Ok(record);
     }
     let record = shop_record(env, shop).await?;
+    keep_settings(shop, &record);
+    Ok(record)
+}
+
+/// Keeps a shop's settings just read, for the widget's requests and the next signup's plan.
+fn keep_settings(shop: &str, record: &ShopRecord) {
+    let now = clock::real_now();
     WIDGET_SETTINGS.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() >= WIDGET_SETTINGS_MAX {
+        if c.len() >= WIDGET_SETTINGS_MAX && !c.contains_key(shop) {
             c.clear();
         }
         c.insert(shop.to_owned(), (now, record.clone()));
     });
-    Ok(record)
+}
+
+/// Whether the shop's settings this isolate read last, however long ago, had no Turnstile: a hint
+/// for planning a signup's calls, never an answer.
+fn seen_without_turnstile(shop: &str) -> bool {
+    WIDGET_SETTINGS.with(|c| c.borrow().get(shop).is_some_and(|(_, r)| r.config.turnstile.is_none()))
+}
+
+thread_local! {
+    static SIGNUP_SETTINGS: std::cell::RefCell<std::collections::HashMap<String, (String, Rc<ShopRecord>)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The record this isolate holds for signups, with its version: the shop's object answers a
+/// signup without the record while the version is current (`ShopCommand::ForSignup`).
+fn held_record(shop: &str) -> Option<(String, Rc<ShopRecord>)> {
+    SIGNUP_SETTINGS.with(|c| c.borrow().get(shop).cloned())
+}
+
+/// Holds a record just read for the next signups (and the widget's requests).
+fn hold_record(shop: &str, version: Option<String>, record: &Rc<ShopRecord>) {
+    keep_settings(shop, record);
+    let Some(version) = version else { return };
+    SIGNUP_SETTINGS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= WIDGET_SETTINGS_MAX && !c.contains_key(shop) {
+            c.clear();
+        }
+        c.insert(shop.to_owned(), (version, Rc::clone(record)));
+    });
 }
 
 /// The shop's settings changed (or it is gone): the widget's requests read them again.
 pub fn forget_settings(shop: &str) {
     WIDGET_SETTINGS.with(|c| c.borrow_mut().remove(shop));
+    SIGNUP_SETTINGS.with(|c| c.borrow_mut().remove(shop));
 }
 
 /// `PUT /v1/shops/{shop}/templates/{kind}` (admin): checks and stores a merchant's template.
@@ -456,23 +494,67 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             return with_cors_always(answer, origin.as_deref(), &record.config.allowed_origins);
         }
     };
-    // The shop (settings, and whether the address opted out) and the IP's limit at once: neither
-    // depends on the other, and the shop is read, not changed.
+    // The IP's limit first, and by itself: it is counted where the request lands (no object), and a
+    // signup refused for its IP uses up none of the address's allowance.
     let client_ip = header(&req, "CF-Connecting-IP").filter(|ip| !ip.trim().is_empty());
-    let ip_key = format!("ip:{}", client_ip.as_deref().unwrap_or("unknown"));
+    if let Err(refused) = ip_limit(env, shop, client_ip.as_deref()).await {
+        let record = shop_record(env, shop).await?;
+        return with_cors_always(Err(refused), origin.as_deref(), &record.config.allowed_origins);
+    }
+    // Then the shop (settings, and whether the address opted out), read, not changed; and beside
+    // it the address's limit when this isolate last saw the shop without Turnstile (with Turnstile
+    // an address counts only once its challenge passed: see `turnstile`). A signup the shop
+    // refuses gives back what that early hit counted.
+    let addr_key = format!("addr:{}", signup.email.rate_key());
     let suppression_key = crate::suppression::key(cfg, &signup.email.key());
-    let (for_signup, ip_limit) = futures_util::future::join(
-        call_ok::<_, SignupShop>(env, SHOP, shop, &ShopCommand::ForSignup { key: suppression_key }),
-        limit(env, shop, &ip_key, &Hit { gate: vec![Kind::Ip], then: vec![] }),
+    let early = seen_without_turnstile(shop);
+    let known = held_record(shop);
+    let (for_signup, early_hit) = futures_util::future::join(
+        call_ok::<_, SignupShop>(
+            env,
+            SHOP,
+            shop,
+            &ShopCommand::ForSignup { key: suppression_key, known: known.as_ref().map(|(version, _)| version.clone()) },
+        ),
+        async {
+            if early {
+                Some(limit(env, shop, &addr_key, vec![Kind::Address], vec![Kind::Confirmation]).await)
+            } else {
+                None
+            }
+        },
     )
     .await;
-    let for_signup = for_signup?;
-    let record = set_up(for_signup.record, shop)?;
+    let early_counted = match &early_hit {
+        Some(Ok(hit)) => hit.counted.clone(),
+        _ => Vec::new(),
+    };
+    let found = for_signup.and_then(|f| {
+        let record = match (f.unchanged, known) {
+            (true, Some((_, held))) => held,
+            _ => {
+                let record = Rc::new(set_up(f.record, shop)?);
+                hold_record(shop, f.version, &record);
+                record
+            }
+        };
+        Ok((record, f.suppressed))
+    });
+    let (record, suppressed) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            refund(env, shop, &addr_key, early_counted).await;
+            return Err(e);
+        }
+    };
     let result = async {
-        // The IP's limit first: a signup refused for its IP uses up none of the address's allowance.
-        ip_limit?;
         // Turnstile goes between the two rate limits (see `turnstile`'s module doc for the order).
+        let mut address = early_hit;
         if let Some(ts) = &record.config.turnstile {
+            // The shop turned Turnstile on since this isolate last saw it: the early count goes back.
+            if address.take().is_some() {
+                refund(env, shop, &addr_key, early_counted).await;
+            }
             let token = match crate::turnstile::token(signup.turnstile_token.as_deref()) {
                 Ok(token) => token,
                 Err(refusal) => return refusal.into_response(),
@@ -483,11 +565,12 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
                 return refusal.into_response();
             }
         }
-        // The address's limit and its confirmation window: one call to the address's own limiter.
-        let address = Hit { gate: vec![Kind::Address], then: vec![Kind::Confirmation] };
-        let addr_key = format!("addr:{}", signup.email.rate_key());
-        let confirmed_lately =
-            limit(env, shop, &addr_key, &address).await?.then_wait_ms.first().is_some_and(|w| *w > 0);
+        // The address's limit and its confirmation window: one call to the address's limiter shard.
+        let address = match address {
+            Some(hit) => hit?,
+            None => limit(env, shop, &addr_key, vec![Kind::Address], vec![Kind::Confirmation]).await?,
+        };
+        let confirmed_lately = address.then_wait_ms.first().is_some_and(|w| *w > 0);
         let cmd = SkuCommand::Signup {
             shop: record.context(shop),
             entry_id: signup.entry_id,
@@ -500,7 +583,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             confirm: !confirmed_lately,
             // Only a confirmed opt-in lifts an unsubscribe; bounces and complaints stay as they are
             // (their messages are skipped at send time).
-            opted_out: for_signup.suppressed.as_deref() == Some(crate::suppression::UNSUBSCRIBED),
+            opted_out: suppressed.as_deref() == Some(crate::suppression::UNSUBSCRIBED),
         };
         let (status, body, rows) = call_sku_counted(env, cfg, shop, sku, cmd).await?;
         // A new entry (201) and one already on the list (200 from the SKU object) get the same
@@ -582,12 +665,46 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool, now: i
 
 /// Counts a signup against one subject's limits (`ip:…` or `addr:…`) in its `Limiter` object;
 /// a refusal is 429 with the wait.
-async fn limit(env: &Env, shop: &str, subject: &str, hit: &Hit) -> AppResult<HitAnswer> {
-    let answer: HitAnswer = call_ok(env, LIMITER, &limiter_object::object_name(shop, subject), hit).await?;
+async fn limit(env: &Env, shop: &str, subject: &str, gate: Vec<Kind>, then: Vec<Kind>) -> AppResult<HitAnswer> {
+    let Subject { object, key } = Subject::of(shop, subject);
+    let answer: HitAnswer = call_ok(env, LIMITER, &object, &LimitCall::Hit(Hit { key, gate, then })).await?;
     if answer.gate_wait_ms > 0 {
         return Err(AppError::RateLimited((answer.gate_wait_ms + 999) / 1000));
     }
     Ok(answer)
+}
+
+/// The binding that counts signups per client IP ([`ip_limit`]).
+pub const IP_LIMIT: &str = "SIGNUP_IP_LIMIT";
+/// `SIGNUP_IP_LIMIT`'s period in wrangler.toml: the longest a refused client waits.
+const IP_PERIOD_SECS: i64 = 60;
+
+/// Signups per client IP and shop: Cloudflare's Rate Limiting binding (`SIGNUP_IP_LIMIT` in
+/// wrangler.toml: 100 a minute, generous since shoppers behind one carrier NAT share an address
+/// during a drop), counted in the location that takes the request, with no object call. Its key
+/// is a hash of (shop, IP). Retry-After is the period: the binding does not say when its window
+/// ends.
+async fn ip_limit(env: &Env, shop: &str, ip: Option<&str>) -> AppResult<()> {
+    let key = Subject::of(shop, &format!("ip:{}", ip.unwrap_or("unknown"))).key;
+    if env.rate_limiter(IP_LIMIT)?.limit(key).await?.success {
+        Ok(())
+    } else {
+        Err(AppError::RateLimited(IP_PERIOD_SECS))
+    }
+}
+
+/// Gives back what a subject's hit counted. Best effort: a refund that fails leaves a count that
+/// runs out with its window, which is what a refused signup cost before refunds.
+async fn refund(env: &Env, shop: &str, subject: &str, counted: Vec<Counted>) {
+    if counted.is_empty() {
+        return;
+    }
+    let Subject { object, key } = Subject::of(shop, subject);
+    if let Err(e) =
+        call_ok::<_, serde_json::Value>(env, LIMITER, &object, &LimitCall::Refund(Refund { key, counted })).await
+    {
+        worker::console_warn!("refund of a rate-limit count failed: {e:?}");
+    }
 }
 
 pub async fn position(

@@ -19,13 +19,16 @@
 //! 2. the local checks of the input (email, phone, locale, quantity), so a typo is reported
 //!    before the single-use token is spent;
 //! 3. a missing token → `turnstile_required` (nothing counted, nothing called);
-//! 4. the per-IP rate limit: it bounds how many siteverify calls one client can cause;
+//! 4. the per-IP rate limit (Cloudflare's Rate Limiting binding, `api::ip_limit`): it bounds how
+//!    many siteverify calls one client can cause;
 //! 5. siteverify;
 //! 6. the per-address rate limit. Only a signup that passed Turnstile counts against an
 //!    address, so a bot submitting a victim's address without solving challenges cannot use up
 //!    that address's allowance (and lock its owner out).
 //!
-//! Shops without `turnstile` keep the single combined (IP + address, all-or-nothing) rate check.
+//! Shops without `turnstile` have the address's limit asked beside the shop's record (once this
+//! isolate has seen the shop without Turnstile); a shop that turns Turnstile on gets any such early
+//! count given back before the challenge is checked.
 
 use crate::error::{AppError, AppResult};
 use crate::http::json;
