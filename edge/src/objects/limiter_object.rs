@@ -49,8 +49,8 @@ impl Kind {
     }
 }
 
-/// Where a subject (`addr:…`; `ip:…` for the IP binding's key) of a shop is counted: its shard's object name, and its key
-/// inside the shard (hex SHA-256 of the pair).
+/// Where a subject (`addr:…`; `ip:…` for the IP binding's key) of a shop is counted: its shard's
+/// object name, and its key inside the shard (hex SHA-256 of the pair).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     pub object: String,

@@ -123,8 +123,7 @@ impl DurableObject for Shop {
                 let mut version = sql::setting(&db, "settings", "version")?;
                 // A shop set up before records had versions gets its first one here.
                 if version.is_none() && sql::setting(&db, "settings", "config")?.is_some() {
-                    new_version(&db)?;
-                    version = sql::setting(&db, "settings", "version")?;
+                    version = Some(new_version(&db)?);
                 }
                 let unchanged = version.is_some() && known == version;
                 Response::from_json(&SignupShop {
@@ -151,11 +150,11 @@ impl DurableObject for Shop {
 /// Marks a change of the settings or templates: the version is the time of the change in ms (one
 /// more than the last version if the clock has not moved on), so a shop purged and set up again
 /// never repeats a version a Worker may still hold.
-fn new_version(db: &SqlStorage) -> Result<()> {
+fn new_version(db: &SqlStorage) -> Result<String> {
     let last = sql::setting(db, "settings", "version")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-    let version = crate::clock::real_now().max(last + 1);
-    sql::exec(db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('version', ?)", vec![version.to_string().into()])?;
-    Ok(())
+    let version = crate::clock::real_now().max(last + 1).to_string();
+    sql::exec(db, "INSERT OR REPLACE INTO settings (k, v) VALUES ('version', ?)", vec![version.clone().into()])?;
+    Ok(version)
 }
 
 /// The shop's settings and templates, if it is set up.

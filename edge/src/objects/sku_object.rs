@@ -16,7 +16,7 @@ use crate::delivery;
 use crate::error::AppError;
 use crate::protocol::SkuRequest;
 use crate::store::SqlStore;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use waitlist::links::LinkKeys;
 use waitlist::{Deployment, Handled};
@@ -32,7 +32,7 @@ pub struct SkuQueue {
     /// instance writes its database, so the schema cannot change under it.
     store: RefCell<Option<Rc<SqlStore>>>,
     /// The alarm this instance set that has not run yet (real-clock ms).
-    alarm_at: std::cell::Cell<Option<f64>>,
+    alarm_at: Cell<Option<f64>>,
 }
 
 impl SkuQueue {
@@ -48,7 +48,7 @@ impl SkuQueue {
 
 impl DurableObject for SkuQueue {
     fn new(state: State, env: Env) -> Self {
-        SkuQueue { state, env, store: RefCell::new(None), alarm_at: std::cell::Cell::new(None) }
+        SkuQueue { state, env, store: RefCell::new(None), alarm_at: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

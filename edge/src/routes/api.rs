@@ -71,74 +71,68 @@ const WIDGET_SETTINGS_TTL_MS: i64 = 5_000;
 /// At most this many shops' settings are kept per isolate (then the lot is dropped).
 const WIDGET_SETTINGS_MAX: usize = 1024;
 
+/// A shop's record as this isolate last read it.
+struct Held {
+    /// When it was read (real-clock ms).
+    at: i64,
+    /// Its version, when the read said (`ShopCommand::ForSignup`; `Get` does not).
+    version: Option<String>,
+    record: Rc<ShopRecord>,
+}
+
 thread_local! {
-    static WIDGET_SETTINGS: std::cell::RefCell<std::collections::HashMap<String, (i64, ShopRecord)>> =
+    static SETTINGS: std::cell::RefCell<std::collections::HashMap<String, Held>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// Shop settings for the widget's read-only requests (SKU state, place in line): kept in this
 /// isolate for a few seconds, so an open page's poll calls the SKU's object and not the shop's too.
 /// A change made through this isolate is seen at once ([`forget_settings`]); one made through
-/// another, within `WIDGET_SETTINGS_TTL_MS`. Signups and admin requests always read the shop.
-async fn shop_record_for_widget(env: &Env, shop: &str) -> AppResult<ShopRecord> {
+/// another, within `WIDGET_SETTINGS_TTL_MS`. Signups and admin requests always ask the shop (a
+/// signup for the version only, when this isolate holds one: [`held_version`]).
+async fn shop_record_for_widget(env: &Env, shop: &str) -> AppResult<Rc<ShopRecord>> {
     let now = clock::real_now();
-    let kept = WIDGET_SETTINGS.with(|c| {
-        c.borrow().get(shop).filter(|(at, _)| (0..WIDGET_SETTINGS_TTL_MS).contains(&(now - at))).map(|(_, r)| r.clone())
+    let kept = SETTINGS.with(|c| {
+        c.borrow()
+            .get(shop)
+            .filter(|h| (0..WIDGET_SETTINGS_TTL_MS).contains(&(now - h.at)))
+            .map(|h| Rc::clone(&h.record))
     });
     if let Some(record) = kept {
         return Ok(record);
     }
-    let record = shop_record(env, shop).await?;
-    keep_settings(shop, &record);
+    let record = Rc::new(shop_record(env, shop).await?);
+    hold(shop, None, &record);
     Ok(record)
 }
 
-/// Keeps a shop's settings just read, for the widget's requests and the next signup's plan.
-fn keep_settings(shop: &str, record: &ShopRecord) {
-    let now = clock::real_now();
-    WIDGET_SETTINGS.with(|c| {
+/// Keeps a shop's record just read, for the widget's requests and the next signups.
+fn hold(shop: &str, version: Option<String>, record: &Rc<ShopRecord>) {
+    let at = clock::real_now();
+    SETTINGS.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= WIDGET_SETTINGS_MAX && !c.contains_key(shop) {
             c.clear();
         }
-        c.insert(shop.to_owned(), (now, record.clone()));
+        c.insert(shop.to_owned(), Held { at, version, record: Rc::clone(record) });
     });
+}
+
+/// The record this isolate holds for the shop with its version, if the read that brought it said
+/// one: the shop's object answers a signup without the record while that version is current.
+fn held_version(shop: &str) -> Option<(String, Rc<ShopRecord>)> {
+    SETTINGS.with(|c| c.borrow().get(shop).and_then(|h| Some((h.version.clone()?, Rc::clone(&h.record)))))
 }
 
 /// Whether the shop's settings this isolate read last, however long ago, had no Turnstile: a hint
 /// for planning a signup's calls, never an answer.
 fn seen_without_turnstile(shop: &str) -> bool {
-    WIDGET_SETTINGS.with(|c| c.borrow().get(shop).is_some_and(|(_, r)| r.config.turnstile.is_none()))
+    SETTINGS.with(|c| c.borrow().get(shop).is_some_and(|h| h.record.config.turnstile.is_none()))
 }
 
-thread_local! {
-    static SIGNUP_SETTINGS: std::cell::RefCell<std::collections::HashMap<String, (String, Rc<ShopRecord>)>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// The record this isolate holds for signups, with its version: the shop's object answers a
-/// signup without the record while the version is current (`ShopCommand::ForSignup`).
-fn held_record(shop: &str) -> Option<(String, Rc<ShopRecord>)> {
-    SIGNUP_SETTINGS.with(|c| c.borrow().get(shop).cloned())
-}
-
-/// Holds a record just read for the next signups (and the widget's requests).
-fn hold_record(shop: &str, version: Option<String>, record: &Rc<ShopRecord>) {
-    keep_settings(shop, record);
-    let Some(version) = version else { return };
-    SIGNUP_SETTINGS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= WIDGET_SETTINGS_MAX && !c.contains_key(shop) {
-            c.clear();
-        }
-        c.insert(shop.to_owned(), (version, Rc::clone(record)));
-    });
-}
-
-/// The shop's settings changed (or it is gone): the widget's requests read them again.
+/// The shop's settings changed (or it is gone): the next requests read them again.
 pub fn forget_settings(shop: &str) {
-    WIDGET_SETTINGS.with(|c| c.borrow_mut().remove(shop));
-    SIGNUP_SETTINGS.with(|c| c.borrow_mut().remove(shop));
+    SETTINGS.with(|c| c.borrow_mut().remove(shop));
 }
 
 /// `PUT /v1/shops/{shop}/templates/{kind}` (admin): checks and stores a merchant's template.
@@ -472,7 +466,7 @@ pub async fn sku_state(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &
 }
 
 pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Response> {
-    let allowed = shop_record_for_widget(env, shop).await.map(|c| c.config.allowed_origins).unwrap_or_default();
+    let allowed = shop_record_for_widget(env, shop).await.map(|c| c.config.allowed_origins.clone()).unwrap_or_default();
     with_cors(Response::empty()?.with_status(204), origin(&req).as_deref(), &allowed)
 }
 
@@ -508,7 +502,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
     let addr_key = format!("addr:{}", signup.email.rate_key());
     let suppression_key = crate::suppression::key(cfg, &signup.email.key());
     let early = seen_without_turnstile(shop);
-    let known = held_record(shop);
+    let known = held_version(shop);
     let (for_signup, early_hit) = futures_util::future::join(
         call_ok::<_, SignupShop>(
             env,
@@ -534,7 +528,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             (true, Some((_, held))) => held,
             _ => {
                 let record = Rc::new(set_up(f.record, shop)?);
-                hold_record(shop, f.version, &record);
+                hold(shop, f.version, &record);
                 record
             }
         };
@@ -663,8 +657,8 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool, now: i
     }))
 }
 
-/// Counts a signup against one subject's limits (`ip:…` or `addr:…`) in its `Limiter` object;
-/// a refusal is 429 with the wait.
+/// Counts a signup against one subject's limits (`addr:…`) in its `Limiter` shard; a refusal is
+/// 429 with the wait.
 async fn limit(env: &Env, shop: &str, subject: &str, gate: Vec<Kind>, then: Vec<Kind>) -> AppResult<HitAnswer> {
     let Subject { object, key } = Subject::of(shop, subject);
     let answer: HitAnswer = call_ok(env, LIMITER, &object, &LimitCall::Hit(Hit { key, gate, then })).await?;
