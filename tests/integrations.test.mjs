@@ -404,10 +404,21 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
     const q = await queue('TSHIRT-S');
     assert.ok(!q.entries.some((e) => e.email === 'jon@example.com'));
 
+    // An address that used up its hourly signups: its limiter shard goes with the shop.
+    const join = (email) => pub.post(`/v1/shops/${SHOP}/skus/TSHIRT-S/waitlist`, { email });
+    for (let i = 0; i < 10; i++) await signup('TSHIRT-S', `spent+${i}@example.com`);
+    assert.equal((await join('spent+10@example.com')).status, 429);
+
     const sr = await shopify('shop/redact', fixture('shop_redact'));
     assert.equal(sr.status, 200, sr.text);
     const gone = await pub.get(`/v1/shops/${SHOP}/skus/TSHIRT-S`);
     assert.equal(gone.status, 404, gone.text);
     assert.equal(gone.json.error.code, 'unknown_shop');
+
+    // Installed again, the shop starts from nothing: the address's count went with the old one.
+    assert.equal((await admin.put(`/v1/shops/${SHOP}`, { name: 'Integration Goods', from_email: 'hello@intg.example' })).status, 200);
+    await putSku('TSHIRT-S', {});
+    const fresh = await join('spent+11@example.com');
+    assert.equal(fresh.status, 201, fresh.text);
   });
 });

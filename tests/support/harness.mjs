@@ -452,6 +452,8 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
     port,
     /** The runtime's DevTools inspector (a CPU profile of the Worker and its objects). */
     inspectorPort,
+    /** wrangler's process group: wrangler and the workerd processes it runs. */
+    processGroup: () => handle.pid,
     persistDir,
     /** Everything wrangler printed since the last (re)start. */
     output: () => out,

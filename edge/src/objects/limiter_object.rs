@@ -6,6 +6,13 @@
 //! and drops windows once they have run out. (Client IPs are counted by Cloudflare's Rate Limiting
 //! binding: `api::ip_limit`.)
 //!
+//! The shard also keeps a copy of the shop's unsubscribes of its addresses (`optouts`, under the
+//! same keyed hashes as the shop's suppression list), so a signup learns in the same call whether the address opted out and must confirm
+//! first. The shop's suppression list stays the authority for sending; this copy is written
+//! before the shop's row on an unsubscribe and removed after it on a confirmed opt-in
+//! (`suppression::suppress` / `lift`), so a failure in between can only ask for one confirmation
+//! too many, never let a bare signup past an opt-out.
+//!
 //! Concurrency assumption: a Durable Object runs one event at a time and the handler does not
 //! await between reading a window and writing it back, so checks and counts never interleave.
 
@@ -61,8 +68,13 @@ impl Subject {
     pub fn of(shop: &str, subject: &str) -> Subject {
         let digest = Sha256::digest(format!("{shop}\n{subject}").as_bytes());
         let shard = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % SHARDS;
-        Subject { object: format!("{shop}\nlimits {shard}"), key: digest.iter().map(|b| format!("{b:02x}")).collect() }
+        Subject { object: shard_object(shop, shard), key: digest.iter().map(|b| format!("{b:02x}")).collect() }
     }
+}
+
+/// The name of one of a shop's shards (`0..SHARDS`).
+pub fn shard_object(shop: &str, shard: u32) -> String {
+    format!("{shop}\nlimits {shard}")
 }
 
 /// One signup's check against one subject's limits.
@@ -74,6 +86,9 @@ pub struct Hit {
     pub gate: Vec<Kind>,
     /// Counted only when the gate lets the signup through; a refusal here is answered, not enforced.
     pub then: Vec<Kind>,
+    /// The address's suppression key (`suppression::key`): the answer says whether it unsubscribed.
+    #[serde(default)]
+    pub optout: Option<String>,
 }
 
 /// The wait before the gate opens (0: let through) and, when let through, the wait of each `then`.
@@ -83,6 +98,9 @@ pub struct HitAnswer {
     pub then_wait_ms: Vec<i64>,
     /// What the hit counted, so that a signup refused by another check can give it back.
     pub counted: Vec<Counted>,
+    /// The hit's `optout` key is on the shard's copy of the shop's unsubscribes.
+    #[serde(default)]
+    pub opted_out: bool,
 }
 
 /// One count a hit added: the window it went into.
@@ -106,6 +124,18 @@ pub struct Refund {
 pub enum LimitCall {
     Hit(Hit),
     Refund(Refund),
+    /// Marks (`opted_out`) or clears an address's unsubscribe in the shard's copy.
+    OptOut {
+        key: String,
+        opted_out: bool,
+    },
+    /// Forgets everything the shard holds (the shop is gone).
+    Purge,
+}
+
+/// The shard of an address's limits (`addr:` + `Email::rate_key`), which also keeps its opt-out copy.
+pub fn address_subject(shop: &str, email: &shared::Email) -> Subject {
+    Subject::of(shop, &format!("addr:{}", email.rate_key()))
 }
 
 #[durable_object]
@@ -118,7 +148,8 @@ impl DurableObject for Limiter {
         let _ = state.storage().sql().exec(
             "CREATE TABLE IF NOT EXISTS limits (key TEXT NOT NULL, kind TEXT NOT NULL, start_ms INTEGER NOT NULL, \
              count INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (key, kind)); \
-             CREATE INDEX IF NOT EXISTS limits_by_expiry ON limits (expires_ms);",
+             CREATE INDEX IF NOT EXISTS limits_by_expiry ON limits (expires_ms); \
+             CREATE TABLE IF NOT EXISTS optouts (key TEXT PRIMARY KEY);",
             None,
         );
         Limiter { state }
@@ -138,6 +169,19 @@ impl DurableObject for Limiter {
                     )?;
                 }
                 return Response::from_json(&serde_json::json!({"refunded": refund.counted.len()}));
+            }
+            LimitCall::OptOut { key, opted_out } => {
+                let sql = if opted_out {
+                    "INSERT OR IGNORE INTO optouts (key) VALUES (?)"
+                } else {
+                    "DELETE FROM optouts WHERE key = ?"
+                };
+                db.exec(sql, vec![key.into()])?;
+                return Response::from_json(&opted_out);
+            }
+            LimitCall::Purge => {
+                db.exec("DELETE FROM limits; DELETE FROM optouts;", None)?;
+                return Response::from_json(&true);
             }
         };
         let now = crate::clock::real_now();
@@ -197,6 +241,13 @@ impl DurableObject for Limiter {
                 }
             }
         }
-        Response::from_json(&HitAnswer { gate_wait_ms, then_wait_ms, counted })
+        let opted_out = match &hit.optout {
+            Some(key) => !db
+                .exec("SELECT 1 AS one FROM optouts WHERE key = ?", vec![key.as_str().into()])?
+                .to_array::<serde_json::Value>()?
+                .is_empty(),
+            None => false,
+        };
+        Response::from_json(&HitAnswer { gate_wait_ms, then_wait_ms, counted, opted_out })
     }
 }

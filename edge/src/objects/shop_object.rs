@@ -34,6 +34,8 @@ impl DurableObject for Shop {
         let _ = db.exec("DROP TABLE IF EXISTS limits", None);
         // Added with the Shopify product sync; fails harmlessly once the column exists.
         let _ = db.exec("ALTER TABLE skus ADD COLUMN shopify_variant_id INTEGER", None);
+        // 1 when the address's limiter shard holds the row's opt-out copy; NULL on older rows.
+        let _ = db.exec("ALTER TABLE suppressed ADD COLUMN mirrored INTEGER", None);
         Shop { state }
     }
 
@@ -99,17 +101,21 @@ impl DurableObject for Shop {
                     .to_array()?;
                 Response::from_json(&rows.first().map(|r| r.sku.clone()))
             }
-            ShopCommand::Suppress { key, reason } => {
+            ShopCommand::Suppress { key, reason, mirrored } => {
                 let at = crate::clock::real_now();
+                let mirrored =
+                    if mirrored { worker::SqlStorageValue::Integer(1) } else { worker::SqlStorageValue::Null };
                 sql::exec(
                     &db,
-                    "INSERT OR REPLACE INTO suppressed (key, reason, at) VALUES (?, ?, ?)",
-                    vec![key.into(), reason.into(), at.into()],
+                    "INSERT OR REPLACE INTO suppressed (key, reason, at, mirrored) VALUES (?, ?, ?, ?)",
+                    vec![key.into(), reason.into(), at.into(), mirrored],
                 )?;
+                forget_legacy(&db)?;
                 Response::from_json(&true)
             }
             ShopCommand::Unsuppress { key, reason } => {
                 sql::exec(&db, "DELETE FROM suppressed WHERE key = ? AND reason = ?", vec![key.into(), reason.into()])?;
+                forget_legacy(&db)?;
                 Response::from_json(&true)
             }
             ShopCommand::Suppressed { keys } => {
@@ -131,6 +137,7 @@ impl DurableObject for Shop {
                     version,
                     unchanged,
                     suppressed: suppression(&db, &key)?.map(|s| s.reason),
+                    legacy_optouts: legacy_optouts(&db)?,
                 })
             }
             ShopCommand::Purge => {
@@ -167,6 +174,35 @@ fn record(db: &SqlStorage) -> Result<Option<ShopRecord>> {
         None => Default::default(),
     };
     Ok(Some(ShopRecord { config: serde_json::from_str::<ShopConfig>(&v)?, templates }))
+}
+
+/// Whether some unsubscribe has no copy in its address's limiter shard (it predates the copies),
+/// worked out once after each change of the list.
+fn legacy_optouts(db: &SqlStorage) -> Result<bool> {
+    if let Some(v) = sql::setting(db, "settings", "legacy_optouts")? {
+        return Ok(v == "1");
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        legacy: i64,
+    }
+    let rows: Vec<Row> = db
+        .exec(
+            "SELECT EXISTS (SELECT 1 FROM suppressed WHERE reason = 'unsubscribed' AND mirrored IS NULL) AS legacy",
+            None,
+        )?
+        .to_array()?;
+    let legacy = rows.first().is_some_and(|r| r.legacy != 0);
+    sql::exec(
+        db,
+        "INSERT OR REPLACE INTO settings (k, v) VALUES ('legacy_optouts', ?)",
+        vec![if legacy { "1" } else { "0" }.into()],
+    )?;
+    Ok(legacy)
+}
+
+fn forget_legacy(db: &SqlStorage) -> Result<()> {
+    sql::exec(db, "DELETE FROM settings WHERE k = 'legacy_optouts'", vec![])
 }
 
 /// Whether a suppression key is on the list, and why.

@@ -63,6 +63,9 @@ pub enum ShopCommand {
     Suppress {
         key: String,
         reason: String,
+        /// The address's limiter shard already holds the opt-out's copy (`suppression::suppress`).
+        #[serde(default)]
+        mirrored: bool,
     },
     /// Forget a suppression with this reason (a confirmed opt-in is new consent).
     Unsuppress {
@@ -104,4 +107,8 @@ pub struct SignupShop {
     pub unchanged: bool,
     /// Why the address gets no messages from this shop, if it does not.
     pub suppressed: Option<String>,
+    /// The shop has unsubscribes from before the limiter shards kept their copy: a signup cannot
+    /// learn an opt-out from the shard alone, so it keeps asking the shop.
+    #[serde(default)]
+    pub legacy_optouts: bool,
 }

@@ -2,12 +2,14 @@
 //! erased or bounced), kept as keyed hashes so the list itself holds no address. The SKU objects
 //! ask it right before every send.
 
-use crate::api::SHOP;
+use crate::api::{LIMITER, SHOP};
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::http::call_ok;
+use crate::limiter_object::{address_subject, LimitCall};
 use crate::protocol::{ShopCommand, Suppression};
 use shared::consent::suppression_key;
+use shared::Email;
 use worker::Env;
 
 /// The stored key of an address key (`Email::key`).
@@ -15,20 +17,38 @@ pub fn key(cfg: &Config, address_key: &str) -> String {
     suppression_key(cfg.link_secret.as_bytes(), address_key)
 }
 
+/// Puts an address key on the shop's list. An unsubscribe is first copied to the address's
+/// limiter shard, where signups look for it (`limiter_object`): should the shop's write then fail,
+/// the copy only asks the address's next signup to confirm, which it must once the retry lands.
 pub async fn suppress(env: &Env, cfg: &Config, shop: &str, address_key: &str, reason: &str) -> AppResult<()> {
-    let _: bool =
-        call_ok(env, SHOP, shop, &ShopCommand::Suppress { key: key(cfg, address_key), reason: reason.to_owned() })
-            .await?;
+    let mirrored = reason == UNSUBSCRIBED && mirror(env, cfg, shop, address_key, true).await?;
+    let cmd = ShopCommand::Suppress { key: key(cfg, address_key), reason: reason.to_owned(), mirrored };
+    let _: bool = call_ok(env, SHOP, shop, &cmd).await?;
     Ok(())
+}
+
+/// Sets or clears an address's opt-out copy in its limiter shard; `false` when the key is not an
+/// email address (an SMS number's `sms:` key), which has no shard copy.
+async fn mirror(env: &Env, cfg: &Config, shop: &str, address_key: &str, opted_out: bool) -> AppResult<bool> {
+    let Ok(email) = Email::parse(address_key) else {
+        return Ok(false);
+    };
+    let call = LimitCall::OptOut { key: key(cfg, &email.key()), opted_out };
+    let _: bool = call_ok(env, LIMITER, &address_subject(shop, &email).object, &call).await?;
+    Ok(true)
 }
 
 /// A confirmed opt-in is new consent: lifts the address's suppression for this reason only (the
 /// double opt-in link lifts `UNSUBSCRIBED`, an SMS START lifts STOP). A bare signup never gets
 /// here: it only asks for that confirmation.
+/// The shop's row goes first, then the shard's copy (see [`suppress`] for why in this order).
 pub async fn lift(env: &Env, cfg: &Config, shop: &str, address_key: &str, reason: &str) -> AppResult<()> {
     let _: bool =
         call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: reason.to_owned() })
             .await?;
+    if reason == UNSUBSCRIBED {
+        mirror(env, cfg, shop, address_key, false).await?;
+    }
     Ok(())
 }
 

@@ -77,6 +77,8 @@ struct Held {
     at: i64,
     /// Its version, when the read said (`ShopCommand::ForSignup`; `Get` does not).
     version: Option<String>,
+    /// The shop said signups must ask it whether an address opted out (`SignupShop::legacy_optouts`).
+    legacy_optouts: bool,
     record: Rc<ShopRecord>,
 }
 
@@ -102,19 +104,37 @@ async fn shop_record_for_widget(env: &Env, shop: &str) -> AppResult<Rc<ShopRecor
         return Ok(record);
     }
     let record = Rc::new(shop_record(env, shop).await?);
-    hold(shop, None, &record);
+    hold(shop, None, true, &record);
     Ok(record)
 }
 
-/// Keeps a shop's record just read, for the widget's requests and the next signups.
-fn hold(shop: &str, version: Option<String>, record: &Rc<ShopRecord>) {
+/// How long signups may use shop settings this isolate read (with their version) without asking
+/// the shop: on a drop, one signup a second per isolate asks, not every one. A change made through
+/// this isolate is seen at once ([`forget_settings`]); one made through another, within this.
+const SIGNUP_SETTINGS_TTL_MS: i64 = 1_000;
+
+/// The shop's settings for a signup that need not ask the shop: read with their version within
+/// `SIGNUP_SETTINGS_TTL_MS`, from a shop whose opt-outs all have their copy in the limiter shards.
+fn fresh_for_signup(shop: &str) -> Option<Rc<ShopRecord>> {
+    let now = clock::real_now();
+    SETTINGS.with(|c| {
+        c.borrow()
+            .get(shop)
+            .filter(|h| h.version.is_some() && !h.legacy_optouts && (0..SIGNUP_SETTINGS_TTL_MS).contains(&(now - h.at)))
+            .map(|h| Rc::clone(&h.record))
+    })
+}
+
+/// Keeps a shop's record just read (or just found current), for the widget's requests and the
+/// next signups.
+fn hold(shop: &str, version: Option<String>, legacy_optouts: bool, record: &Rc<ShopRecord>) {
     let at = clock::real_now();
     SETTINGS.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= WIDGET_SETTINGS_MAX && !c.contains_key(shop) {
             c.clear();
         }
-        c.insert(shop.to_owned(), Held { at, version, record: Rc::clone(record) });
+        c.insert(shop.to_owned(), Held { at, version, legacy_optouts, record: Rc::clone(record) });
     });
 }
 
@@ -495,49 +515,52 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         let record = shop_record(env, shop).await?;
         return with_cors_always(Err(refused), origin.as_deref(), &record.config.allowed_origins);
     }
-    // Then the shop (settings, and whether the address opted out), read, not changed; and beside
-    // it the address's limit when this isolate last saw the shop without Turnstile (with Turnstile
-    // an address counts only once its challenge passed: see `turnstile`). A signup the shop
-    // refuses gives back what that early hit counted.
-    let addr_key = format!("addr:{}", signup.email.rate_key());
+    // Then the shop's settings and whether the address opted out. Settings this isolate read
+    // within `SIGNUP_SETTINGS_TTL_MS` are used as they are, and the opt-out comes with the
+    // address's limiter hit; otherwise the shop is asked (for its version only when this isolate
+    // holds a record), beside the address's limiter when this isolate last saw the shop without
+    // Turnstile (with Turnstile an address counts only once its challenge passed: see `turnstile`).
+    // A signup the shop refuses gives back what that early hit counted.
+    let address_limits = crate::limiter_object::address_subject(shop, &signup.email);
     let suppression_key = crate::suppression::key(cfg, &signup.email.key());
-    let early = seen_without_turnstile(shop);
-    let known = held_version(shop);
-    let (for_signup, early_hit) = futures_util::future::join(
-        call_ok::<_, SignupShop>(
-            env,
-            SHOP,
-            shop,
-            &ShopCommand::ForSignup { key: suppression_key, known: known.as_ref().map(|(version, _)| version.clone()) },
-        ),
-        async {
-            if early {
-                Some(limit(env, shop, &addr_key, vec![Kind::Address], vec![Kind::Confirmation]).await)
-            } else {
-                None
-            }
-        },
-    )
+    let fresh = fresh_for_signup(shop);
+    let early = match &fresh {
+        Some(record) => record.config.turnstile.is_none(),
+        None => seen_without_turnstile(shop),
+    };
+    let ask_shop = async {
+        if let Some(record) = &fresh {
+            return Ok((Rc::clone(record), None));
+        }
+        let known = held_version(shop);
+        let cmd = ShopCommand::ForSignup {
+            key: suppression_key.clone(),
+            known: known.as_ref().map(|(version, _)| version.clone()),
+        };
+        let f: SignupShop = call_ok(env, SHOP, shop, &cmd).await?;
+        let record = match (f.unchanged, known) {
+            (true, Some((_, held))) => held,
+            _ => Rc::new(set_up(f.record, shop)?),
+        };
+        hold(shop, f.version, f.legacy_optouts, &record);
+        Ok::<_, AppError>((record, f.suppressed))
+    };
+    let (found, early_hit) = futures_util::future::join(ask_shop, async {
+        if early {
+            Some(limit(env, &address_limits, &suppression_key).await)
+        } else {
+            None
+        }
+    })
     .await;
     let early_counted = match &early_hit {
         Some(Ok(hit)) => hit.counted.clone(),
         _ => Vec::new(),
     };
-    let found = for_signup.and_then(|f| {
-        let record = match (f.unchanged, known) {
-            (true, Some((_, held))) => held,
-            _ => {
-                let record = Rc::new(set_up(f.record, shop)?);
-                hold(shop, f.version, &record);
-                record
-            }
-        };
-        Ok((record, f.suppressed))
-    });
     let (record, suppressed) = match found {
         Ok(found) => found,
         Err(e) => {
-            refund(env, shop, &addr_key, early_counted).await;
+            refund(env, &address_limits, early_counted).await;
             return Err(e);
         }
     };
@@ -547,7 +570,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         if let Some(ts) = &record.config.turnstile {
             // The shop turned Turnstile on since this isolate last saw it: the early count goes back.
             if address.take().is_some() {
-                refund(env, shop, &addr_key, early_counted).await;
+                refund(env, &address_limits, early_counted).await;
             }
             let token = match crate::turnstile::token(signup.turnstile_token.as_deref()) {
                 Ok(token) => token,
@@ -562,7 +585,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
         // The address's limit and its confirmation window: one call to the address's limiter shard.
         let address = match address {
             Some(hit) => hit?,
-            None => limit(env, shop, &addr_key, vec![Kind::Address], vec![Kind::Confirmation]).await?,
+            None => limit(env, &address_limits, &suppression_key).await?,
         };
         let confirmed_lately = address.then_wait_ms.first().is_some_and(|w| *w > 0);
         let cmd = SkuCommand::Signup {
@@ -577,7 +600,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             confirm: !confirmed_lately,
             // Only a confirmed opt-in lifts an unsubscribe; bounces and complaints stay as they are
             // (their messages are skipped at send time).
-            opted_out: suppressed.as_deref() == Some(crate::suppression::UNSUBSCRIBED),
+            opted_out: address.opted_out || suppressed.as_deref() == Some(crate::suppression::UNSUBSCRIBED),
         };
         let (status, body, rows) = call_sku_counted(env, cfg, shop, sku, cmd).await?;
         // A new entry (201) and one already on the list (200 from the SKU object) get the same
@@ -657,11 +680,17 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool, now: i
     }))
 }
 
-/// Counts a signup against one subject's limits (`addr:…`) in its `Limiter` shard; a refusal is
-/// 429 with the wait.
-async fn limit(env: &Env, shop: &str, subject: &str, gate: Vec<Kind>, then: Vec<Kind>) -> AppResult<HitAnswer> {
-    let Subject { object, key } = Subject::of(shop, subject);
-    let answer: HitAnswer = call_ok(env, LIMITER, &object, &LimitCall::Hit(Hit { key, gate, then })).await?;
+/// Counts a signup against its address's limits (the signups, then the confirmation window) in
+/// its `Limiter` shard, and asks the shard's copy of the address's opt-out (under its suppression
+/// key); a refusal is 429 with the wait.
+async fn limit(env: &Env, address: &Subject, suppression_key: &str) -> AppResult<HitAnswer> {
+    let hit = Hit {
+        key: address.key.clone(),
+        gate: vec![Kind::Address],
+        then: vec![Kind::Confirmation],
+        optout: Some(suppression_key.to_owned()),
+    };
+    let answer: HitAnswer = call_ok(env, LIMITER, &address.object, &LimitCall::Hit(hit)).await?;
     if answer.gate_wait_ms > 0 {
         return Err(AppError::RateLimited((answer.gate_wait_ms + 999) / 1000));
     }
@@ -689,14 +718,12 @@ async fn ip_limit(env: &Env, shop: &str, ip: Option<&str>) -> AppResult<()> {
 
 /// Gives back what a subject's hit counted. Best effort: a refund that fails leaves a count that
 /// runs out with its window, which is what a refused signup cost before refunds.
-async fn refund(env: &Env, shop: &str, subject: &str, counted: Vec<Counted>) {
+async fn refund(env: &Env, subject: &Subject, counted: Vec<Counted>) {
     if counted.is_empty() {
         return;
     }
-    let Subject { object, key } = Subject::of(shop, subject);
-    if let Err(e) =
-        call_ok::<_, serde_json::Value>(env, LIMITER, &object, &LimitCall::Refund(Refund { key, counted })).await
-    {
+    let call = LimitCall::Refund(Refund { key: subject.key.clone(), counted });
+    if let Err(e) = call_ok::<_, serde_json::Value>(env, LIMITER, &subject.object, &call).await {
         worker::console_warn!("refund of a rate-limit count failed: {e:?}");
     }
 }

@@ -274,6 +274,11 @@ async fn shop_redact(env: &Env, cfg: &Config, shop: &str, _r: ShopRedact) -> App
             return Err(AppError::Internal(format!("purge {sku}: {status} {body}")));
         }
     }
+    // The limiter shards go with it: their windows would run out, their opt-out copies would not.
+    for shard in 0..crate::limiter_object::SHARDS {
+        let object = crate::limiter_object::shard_object(shop, shard);
+        let _: bool = call_ok(env, crate::api::LIMITER, &object, &crate::limiter_object::LimitCall::Purge).await?;
+    }
     let _: Value = call_ok(env, SHOP, shop, &ShopCommand::Purge).await?;
     crate::api::forget_settings(shop);
     json(200, &json!({"outcome": "redacted", "skus": skus.len()}))
