@@ -150,16 +150,18 @@ type Counted = (Handled, (u64, u64));
 /// Runs `f` over the object's store inside `storage.transactionSync`: when it answers an error,
 /// the closure throws and SQLite rolls back everything it wrote. (workers-rs 0.8 has no binding
 /// for `transactionSync`; it is called through the raw storage object.) Answers the rows `f`
-/// read and wrote beside its result.
+/// read and wrote beside its result. A rolled-back command leaves the store's kept `meta` rows
+/// forgotten (`SqlStore::forget`).
 fn atomically(state: &State, store: &Rc<SqlStore>, f: impl FnOnce(&SqlStore) -> Handled + 'static) -> Result<Counted> {
     let storage = state.as_raw().storage().map_err(worker::Error::from)?;
     let tx: js_sys::Function = js_sys::Reflect::get(&storage, &JsValue::from_str("transactionSync"))?
         .dyn_into()
         .map_err(|_| worker::Error::RustError("storage.transactionSync is not available".into()))?;
-    let store = store.clone();
+    let inner = store.clone();
     let out: Rc<RefCell<Option<Counted>>> = Rc::new(RefCell::new(None));
     let slot = out.clone();
     let body = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+        let store = inner;
         let (read, written) = store.rows_counted();
         let handled = f(&store);
         let failed = handled.result.is_err();
@@ -173,6 +175,10 @@ fn atomically(state: &State, store: &Rc<SqlStore>, f: impl FnOnce(&SqlStore) -> 
     });
     let called = tx.call1(&storage, body.as_ref().unchecked_ref());
     let handled = out.borrow_mut().take();
+    // Rolled back: the store's kept settings may hold what was not committed.
+    if called.is_err() || handled.as_ref().is_none_or(|h| h.0.result.is_err()) {
+        store.forget();
+    }
     match (handled, called) {
         (Some(h), _) => Ok(h),
         (None, Err(e)) => Err(worker::Error::from(e)),

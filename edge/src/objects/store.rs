@@ -135,10 +135,20 @@ pub struct SqlStore {
     /// as Cloudflare bills them): what one command costs, whatever else the object does.
     read: std::cell::Cell<u64>,
     written: std::cell::Cell<u64>,
+    /// The `meta` rows read or written through this store (`None`: known to be absent). This
+    /// instance is the database's only writer, so the copy stays true as long as every change of
+    /// a kept key comes through here and a rolled-back command drops the copy ([`SqlStore::forget`]):
+    /// a signup then reads none of the SKU's settings and counters from SQLite, and writes only
+    /// those that changed.
+    kept: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
 }
 
 fn fail(e: worker::Error) -> StoreError {
     StoreError(e.to_string())
+}
+
+fn store_error(e: StoreError) -> worker::Error {
+    worker::Error::RustError(e.0)
 }
 
 impl SqlStore {
@@ -178,7 +188,35 @@ impl SqlStore {
                 None,
             )?;
         }
-        Ok(SqlStore { db, read: 0.into(), written: 0.into() })
+        Ok(SqlStore { db, read: 0.into(), written: 0.into(), kept: Default::default() })
+    }
+
+    /// Drops the kept `meta` rows: what a rolled-back command wrote is not in the database.
+    pub fn forget(&self) {
+        self.kept.borrow_mut().clear();
+    }
+
+    fn kept_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        if let Some(v) = self.kept.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        #[derive(Deserialize)]
+        struct V {
+            v: String,
+        }
+        let rows: Vec<V> = self.rows("SELECT v FROM meta WHERE k = ?", vec![key.into()])?;
+        let v = rows.into_iter().next().map(|r| r.v);
+        self.kept.borrow_mut().insert(key.to_owned(), v.clone());
+        Ok(v)
+    }
+
+    fn keep_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        if self.kept.borrow().get(key).is_some_and(|v| v.as_deref() == Some(value)) {
+            return Ok(());
+        }
+        self.run("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", vec![key.into(), value.into()])?;
+        self.kept.borrow_mut().insert(key.to_owned(), Some(value.to_owned()));
+        Ok(())
     }
 
     /// Rows read and written so far by `waitlist::Store` calls.
@@ -219,25 +257,21 @@ impl SqlStore {
     }
 
     pub fn clock_offset(&self) -> Result<i64> {
-        Ok(sql::setting(&self.db, "meta", "clock_offset")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        Ok(self.kept_meta("clock_offset").map_err(store_error)?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     pub fn set_clock_offset(&self, ms: i64) -> Result<()> {
-        sql::exec(
-            &self.db,
-            "INSERT OR REPLACE INTO meta (k, v) VALUES ('clock_offset', ?)",
-            vec![ms.to_string().into()],
-        )
+        self.keep_meta("clock_offset", &ms.to_string()).map_err(store_error)
     }
 
     /// The SKU's name, `""` before it is set up.
     pub fn sku(&self) -> Result<String> {
-        Ok(sql::setting(&self.db, "meta", "sku")?.unwrap_or_default())
+        Ok(self.kept_meta("sku").map_err(store_error)?.unwrap_or_default())
     }
 
     /// The shop settings that came with the last command (used by the alarm).
     pub fn shop(&self) -> Result<Option<crate::protocol::ShopContext>> {
-        Ok(match sql::setting(&self.db, "meta", "shop")? {
+        Ok(match self.kept_meta("shop").map_err(store_error)? {
             Some(v) => Some(serde_json::from_str(&v)?),
             None => None,
         })
@@ -294,16 +328,11 @@ impl SqlStore {
 
 impl waitlist::Store for SqlStore {
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        #[derive(Deserialize)]
-        struct V {
-            v: String,
-        }
-        let rows: Vec<V> = self.rows("SELECT v FROM meta WHERE k = ?", vec![key.into()])?;
-        Ok(rows.into_iter().next().map(|r| r.v))
+        self.kept_meta(key)
     }
 
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.run("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", vec![key.into(), value.into()])
+        self.keep_meta(key, value)
     }
 
     fn live_entries(&self) -> StoreResult<Vec<Entry>> {
@@ -582,6 +611,7 @@ impl waitlist::Store for SqlStore {
         for table in ["entries", "outbox", "levels", "events", "meta", "audit", "tree", "wakes"] {
             self.run(&format!("DELETE FROM {table}"), vec![])?;
         }
+        self.forget();
         Ok(())
     }
 
