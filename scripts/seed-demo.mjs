@@ -1,13 +1,26 @@
 // Seeds the local demo shop through the admin API (idempotent): shop "demo" and its SKUs, one per mode.
 // Usage: node scripts/seed-demo.mjs <edge-url> <storefront-origin> [admin-token]
-const [edge = 'http://127.0.0.1:8787', storefront = 'http://127.0.0.1:8080', token = 'dev-admin-token'] = process.argv.slice(2);
+// The token defaults to the local one in .dev.vars (scripts/setup writes it).
+import { readFileSync } from 'node:fs';
+
+/** `ADMIN_TOKEN` of the checkout's .dev.vars, or '' without one. */
+export function localAdminToken() {
+  try {
+    const vars = readFileSync(new URL('../.dev.vars', import.meta.url), 'utf8');
+    return vars.match(/^ADMIN_TOKEN="?([^"\n]*)"?$/m)?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+const [edge = 'http://127.0.0.1:8787', storefront = 'http://127.0.0.1:8080', token = localAdminToken()] = process.argv.slice(2);
 
 export const DEMO_SECRETS = {
   shopify: 'demo-shopify-secret',
   inventory: 'whsec_ZGVtby1pbnZlbnRvcnktc2VjcmV0LWtleQ==',
 };
 
-export async function seedDemo(edge, storefront, token = 'dev-admin-token') {
+export async function seedDemo(edge, storefront, token = localAdminToken()) {
   const put = async (path, body) => {
     const r = await fetch(edge + path, {
       method: 'PUT',

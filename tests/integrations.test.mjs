@@ -89,7 +89,7 @@ const kinds = (entry) => entry.messages.map((m) => m.kind);
 describe('integrations: feed batches, channels, outgoing events, import, Shopify topics', () => {
   before(async () => {
     hooks = await startHookServer();
-    edge = await startEdge({ vars: { EMAIL_PROVIDER: 'outbox' } });
+    edge = await startEdge({ vars: { EMAIL_PROVIDER: 'outbox', DEV_MODE: 'true' } });
     admin = api(edge);
     pub = api(edge, null);
     const r = await admin.put(`/v1/shops/${SHOP}`, {

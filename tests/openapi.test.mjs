@@ -737,7 +737,7 @@ describe('docs/openapi.json against the running edge', () => {
   const exercised = [];
 
   before(async () => {
-    edge = await startEdge({ vars: { EMAIL_PROVIDER: 'outbox' } });
+    edge = await startEdge({ vars: { EMAIL_PROVIDER: 'outbox', DEV_MODE: 'true' } });
   });
 
   after(async () => {

@@ -38,6 +38,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 
 async fn route(req: Request, env: &Env) -> AppResult<Response> {
     let cfg = Config::of(env);
+    // A deployment that cannot do its job says so on every request, health check included,
+    // rather than take signups it would never send.
+    if let Some(why) = &cfg.misconfigured {
+        return Err(AppError::Misconfigured(why.clone()));
+    }
     let url = req.url()?;
     // Each segment percent-decoded: a SKU such as `BOOT/10 wide` arrives as `BOOT%2F10%20wide`.
     let decoded = url.path().trim_matches('/').split('/').map(decode_segment).collect::<AppResult<Vec<String>>>()?;
@@ -46,7 +51,7 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
     use Method::*;
     match (method.clone(), segments.as_slice()) {
         (Get, ["healthz"]) => http::json(200, &serde_json::json!({"ok": true, "public_base_url": cfg.public_base_url})),
-        (Get, ["dev", page @ ("mailbox" | "mailbox.json")]) if cfg.email == EmailProvider::Outbox => {
+        (Get, ["dev", page @ ("mailbox" | "mailbox.json")]) if cfg.dev_mode && cfg.email == EmailProvider::Outbox => {
             let shop = url
                 .query_pairs()
                 .find(|(k, _)| k == "shop")

@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+/** The operator token and link secret every test edge gets unless its vars say otherwise (the
+ *  checkout's .dev.vars is for `scripts/dev`; tests bring their own). */
+export const DEFAULT_ADMIN_TOKEN = 'test-operator-token-0b6f';
+export const DEFAULT_LINK_SECRET = 'test-link-secret-5d21';
 export { sleep };
 
 // ---------------------------------------------------------------------------------------------
@@ -349,19 +352,20 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 /**
  * Starts `wrangler dev` from the repo root with a fresh `--persist-to` directory and waits for
- * `GET /healthz` → 200. `vars` become `--var KEY:VALUE` (`PUBLIC_BASE_URL` defaults to the edge's
- * URL). Returns `{ url, port, persistDir, output(), stop(), restart() }`; `restart()` keeps port
+ * `GET /healthz` → 200 (or what `healthy(status)` accepts). `vars` become `--var KEY:VALUE`
+ * (`PUBLIC_BASE_URL` defaults to the edge's URL, `ADMIN_TOKEN` and `LINK_SECRET` to the tests'
+ * values above). Returns `{ url, port, persistDir, output(), stop(), restart() }`; `restart()` keeps port
  * and state, `stop()` also deletes the state directory. `config` (or env `RESTOCK_WRANGLER_CONFIG`)
  * points wrangler at another config file; by default it uses the repo's wrangler.toml.
  */
-export async function startEdge({ vars = {}, timeoutMs = 180_000, config = process.env.RESTOCK_WRANGLER_CONFIG } = {}) {
+export async function startEdge({ vars = {}, timeoutMs = 180_000, config = process.env.RESTOCK_WRANGLER_CONFIG, healthy = (status) => status === 200 } = {}) {
   const port = await freePort();
   let inspectorPort = await freePort();
   while (inspectorPort === port) inspectorPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const persistDir = mkdtempSync(join(tmpdir(), 'restock-edge-'));
-  const allVars = { PUBLIC_BASE_URL: url, ...vars };
-  const args = [
+  const allVars = { PUBLIC_BASE_URL: url, ADMIN_TOKEN: DEFAULT_ADMIN_TOKEN, LINK_SECRET: DEFAULT_LINK_SECRET, ...vars };
+  let args = [
     'dev',
     '--ip', '127.0.0.1',
     '--port', String(port),
@@ -413,7 +417,7 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
         // Bounded: an abort that lands while the body is being read can leave the body promise
         // pending forever (nodejs/node#56917), which hung `start()` after a crash.
         await Promise.race([r.arrayBuffer().catch(() => {}), sleep(2500)]);
-        if (r.status === 200) return;
+        if (healthy(r.status)) return;
       } catch { /* not up yet */ }
       await sleep(250);
     }
@@ -463,10 +467,16 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
       await kill();
       rmSync(persistDir, { recursive: true, force: true });
     },
-    /** Kills the runtime and starts it again on the same port with the same persisted state. */
-    async restart() {
+    /** Kills the runtime and starts it again on the same port with the same persisted state
+     *  (`vars`: some of its vars changed, as a redeploy with new settings would). */
+    async restart({ vars: changed } = {}) {
       const t = Date.now();
       await kill();
+      if (changed) {
+        Object.assign(allVars, changed);
+        args = args.filter((a, i) => a !== '--var' && args[i - 1] !== '--var');
+        for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+      }
       stopMs = Date.now() - t;
       await launch();
     },

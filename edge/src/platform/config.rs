@@ -49,9 +49,20 @@ pub struct Config {
     pub dev_mode: bool,
     /// Key for signed links in messages (claim, cancel, tracked clicks). Empty: no links.
     pub link_secret: String,
+    /// `LINK_SECRET_PREVIOUS`: links signed before a rotation of `LINK_SECRET` still verify.
+    pub previous_link_secret: String,
+    /// Keys the suppression list's hashes (`SUPPRESSION_KEY`; unset, `LINK_SECRET`'s value, which
+    /// keyed the list before it had its own key, so a deployment's stored rows keep matching).
+    pub suppression_key: String,
+    /// Why the deployment cannot serve at all (an unknown provider name), if it cannot.
+    pub misconfigured: Option<String>,
     /// `RESEND_WEBHOOK_SECRET` (`whsec_…`): verifies the provider's open/click events.
     pub provider_webhook_secret: Option<String>,
 }
+
+/// The development values this repository once shipped in `wrangler.toml`: anyone can read them,
+/// so outside dev mode they open nothing.
+const KNOWN_DEV_SECRETS: [&str; 2] = ["dev-admin-token", "dev-link-secret-change-me"];
 
 const RESEND_API_BASE: &str = "https://api.resend.com";
 const POSTMARK_API_BASE: &str = "https://api.postmarkapp.com";
@@ -101,6 +112,24 @@ impl Config {
         DEPLOYMENT.with(|cell| Rc::clone(cell.get_or_init(|| Rc::new(Config::from_env(env)))))
     }
 
+    /// Why admin calls are refused whatever token they bring: outside dev mode, an `ADMIN_TOKEN`
+    /// that is empty or a development value.
+    pub fn admin_refusal(&self) -> Option<String> {
+        self.secret_refusal("ADMIN_TOKEN", &self.admin_token)
+    }
+
+    /// Why signed links are refused: outside dev mode, a `LINK_SECRET` that is empty or a
+    /// development value (anyone could sign links with it).
+    pub fn link_refusal(&self) -> Option<String> {
+        self.secret_refusal("LINK_SECRET", &self.link_secret)
+    }
+
+    fn secret_refusal(&self, name: &str, value: &str) -> Option<String> {
+        let weak = value.trim().is_empty() || KNOWN_DEV_SECRETS.contains(&value);
+        (!self.dev_mode && weak)
+            .then(|| format!("{name} is empty or a development value; set one with `wrangler secret put {name}`"))
+    }
+
     fn from_env(env: &Env) -> Config {
         let get = |name: &str| -> String {
             env.secret(name)
@@ -113,7 +142,8 @@ impl Config {
             let b = if b.is_empty() { default.to_owned() } else { b };
             b.trim_end_matches('/').to_owned()
         };
-        let email = match get("EMAIL_PROVIDER").as_str() {
+        let mut problems = Vec::new();
+        let email = match get("EMAIL_PROVIDER").trim() {
             "resend" => EmailProvider::Resend {
                 api_base: base("EMAIL_API_BASE", RESEND_API_BASE),
                 api_key: get("EMAIL_API_KEY"),
@@ -126,7 +156,13 @@ impl Config {
                 api_base: base("EMAIL_API_BASE", SENDGRID_API_BASE),
                 api_key: get("EMAIL_API_KEY"),
             },
-            _ => EmailProvider::Outbox,
+            "outbox" => EmailProvider::Outbox,
+            other => {
+                problems.push(format!(
+                    "EMAIL_PROVIDER is {other:?}: expected outbox, resend, postmark or sendgrid (nothing is sent until it is set)"
+                ));
+                EmailProvider::Outbox
+            }
         };
         // Unset: texts stay local when email does (the local demo), and are skipped otherwise.
         let sms = match get("SMS_PROVIDER").trim() {
@@ -137,8 +173,13 @@ impl Config {
                 from: get("SMS_FROM"),
             },
             "outbox" => SmsProvider::Outbox,
+            "none" => SmsProvider::None,
             "" if email == EmailProvider::Outbox => SmsProvider::Outbox,
-            _ => SmsProvider::None,
+            "" => SmsProvider::None,
+            other => {
+                problems.push(format!("SMS_PROVIDER is {other:?}: expected none, outbox or twilio"));
+                SmsProvider::None
+            }
         };
         let email_batch = get("EMAIL_BATCH").trim() == "true";
         let rate = |name: &str, default: u32| get(name).trim().parse::<u32>().unwrap_or(default);
@@ -152,7 +193,12 @@ impl Config {
             klaviyo_api_base: base("KLAVIYO_API_BASE", KLAVIYO_API_BASE),
             public_base_url: get("PUBLIC_BASE_URL"),
             dev_mode: get("DEV_MODE") == "true",
+            suppression_key: Some(get("SUPPRESSION_KEY"))
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| get("LINK_SECRET")),
             link_secret: get("LINK_SECRET"),
+            previous_link_secret: get("LINK_SECRET_PREVIOUS"),
+            misconfigured: (!problems.is_empty()).then(|| problems.join("; ")),
             provider_webhook_secret: Some(get("RESEND_WEBHOOK_SECRET")).filter(|s| !s.is_empty()),
         }
     }

@@ -26,6 +26,9 @@ pub enum AppError {
     Invalid(&'static str, String),
     /// 500: a platform failure (storage, binding); details go to the log, not the client.
     Internal(String),
+    /// 500 `misconfigured`: the deployment's settings do not allow this (an unknown provider, a
+    /// development secret in production). Says which setting, never its value; logged too.
+    Misconfigured(String),
 }
 
 impl From<DomainError> for AppError {
@@ -69,7 +72,7 @@ impl AppError {
             AppError::RateLimited(_) => 429,
             AppError::TooLarge(_) => 413,
             AppError::Invalid(..) => 422,
-            AppError::Internal(_) => 500,
+            AppError::Internal(_) | AppError::Misconfigured(_) => 500,
         }
     }
 
@@ -84,13 +87,16 @@ impl AppError {
             AppError::RateLimited(secs) => ("rate_limited", format!("too many signups; try again in {secs} s")),
             AppError::TooLarge(max) => ("body_too_large", format!("request body is larger than {max} bytes")),
             AppError::Internal(_) => ("internal", "something went wrong on our side; try again".to_owned()),
+            AppError::Misconfigured(why) => ("misconfigured", why.clone()),
         };
         ErrorBody { error: ErrorDetail { code: code.to_owned(), message } }
     }
 
     pub fn into_response(self) -> worker::Result<Response> {
-        if let AppError::Internal(detail) = &self {
-            worker::console_error!("internal error: {detail}");
+        match &self {
+            AppError::Internal(detail) => worker::console_error!("internal error: {detail}"),
+            AppError::Misconfigured(why) => worker::console_error!("misconfigured: {why}"),
+            _ => {}
         }
         let mut resp = Response::from_json(&self.body())?.with_status(self.status());
         if let AppError::RateLimited(secs) = self {

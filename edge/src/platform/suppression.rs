@@ -14,7 +14,7 @@ use worker::Env;
 
 /// The stored key of an address key (`Email::key`).
 pub fn key(cfg: &Config, address_key: &str) -> String {
-    suppression_key(cfg.link_secret.as_bytes(), address_key)
+    suppression_key(cfg.suppression_key.as_bytes(), address_key)
 }
 
 /// Puts an address key on the shop's list. An unsubscribe is first copied to the address's

@@ -44,6 +44,9 @@ fn sku_object(shop: &str, sku: &str) -> String {
 
 /// Admin calls carry `Authorization: Bearer <ADMIN_TOKEN>`. An empty configured token admits nobody.
 pub fn require_admin(req: &Request, cfg: &Config) -> AppResult<()> {
+    if let Some(why) = cfg.admin_refusal() {
+        return Err(AppError::Misconfigured(why));
+    }
     let given = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
     let token = given.strip_prefix("Bearer ").unwrap_or("");
     if cfg.admin_token.is_empty() || !constant_time_eq(token.as_bytes(), cfg.admin_token.as_bytes()) {

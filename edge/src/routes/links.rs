@@ -11,9 +11,19 @@ use shared::link::{verify, LinkClaims, Purpose};
 use shared::message::escape;
 use worker::{Env, Request, Response};
 
+/// Verifies a link against `LINK_SECRET`, then against `LINK_SECRET_PREVIOUS` (links sent before
+/// a rotation keep working until they expire).
 fn check(cfg: &Config, token: &str, purpose: Purpose, now: i64) -> AppResult<LinkClaims> {
-    let claims =
-        verify(cfg.link_secret.as_bytes(), token, now).map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
+    if let Some(why) = cfg.link_refusal() {
+        return Err(AppError::Misconfigured(why));
+    }
+    let verified = match verify(cfg.link_secret.as_bytes(), token, now) {
+        Err(shared::link::LinkError::BadSignature) if !cfg.previous_link_secret.is_empty() => {
+            verify(cfg.previous_link_secret.as_bytes(), token, now)
+        }
+        other => other,
+    };
+    let claims = verified.map_err(|e| AppError::Invalid(e.code(), e.to_string()))?;
     if claims.purpose != purpose || cfg.link_secret.is_empty() {
         return Err(AppError::Invalid("invalid_link", "this link is not valid here".into()));
     }
