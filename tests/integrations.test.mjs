@@ -118,6 +118,7 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
       { event_endpoints: [{ id: 'a', url: 'https://x.example', secret: HOOK_SECRET, events: ['offer.sentt'] }] },
       { channels: { online_store: [] } },
       { storefront_url: 'intg.example' },
+      { shopify_domain: 'intg.example.com' },
     ]) {
       const r = await admin.put('/v1/shops/intg-bad', { ...base, ...bad });
       assert.equal(r.status, 422, `${JSON.stringify(bad)} → ${r.text}`);
@@ -293,6 +294,13 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
     const updated = await shopify('products/update', fixture('products_update'));
     assert.equal(updated.status, 200, updated.text);
     assert.ok(updated.json.variants.length >= 2, updated.text);
+    // A long description (115 KiB) is a normal Shopify payload; past 1 MiB it is refused.
+    const long = (kib) => fixture('products_update').replace('"An example T-Shirt"', JSON.stringify(`<p>${'Soft cotton. '.repeat(kib * 79)}</p>`));
+    const big = await shopify('products/update', long(115));
+    assert.equal(big.status, 200, `${big.status} ${big.text.slice(0, 200)}`);
+    const huge = await shopify('products/update', long(1100));
+    assert.equal(huge.status, 413, huge.text.slice(0, 200));
+    assert.equal(huge.json.error.code, 'body_too_large');
 
     await signup('TSHIRT-S', 'jon@example.com');
     const amy = await signup('TSHIRT-S', 'amy@example.com');
@@ -409,8 +417,16 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
     for (let i = 0; i < 10; i++) await signup('TSHIRT-S', `spent+${i}@example.com`);
     assert.equal((await join('spent+10@example.com')).status, 429);
 
-    const sr = await shopify('shop/redact', fixture('shop_redact'));
+    // Shopify signs every shop's webhooks with the app's one secret: a shop/redact for another
+    // shop, sent to this shop's address, is ignored and changes nothing.
+    const other = await shopify('shop/redact', fixture('shop_redact').replace('{shop}', 'someone-else'));
+    assert.equal(other.status, 200, other.text);
+    assert.deepEqual(other.json, { outcome: 'ignored', reason: 'shop_domain_mismatch' });
+    assert.equal((await pub.get(`/v1/shops/${SHOP}/skus/TSHIRT-S`)).status, 200, 'the shop is still there');
+
+    const sr = await shopify('shop/redact', fixture('shop_redact').replace('{shop}', SHOP));
     assert.equal(sr.status, 200, sr.text);
+    assert.equal(sr.json.outcome, 'redacted', sr.text);
     const gone = await pub.get(`/v1/shops/${SHOP}/skus/TSHIRT-S`);
     assert.equal(gone.status, 404, gone.text);
     assert.equal(gone.json.error.code, 'unknown_shop');

@@ -183,6 +183,16 @@ describe('reliability: hostile and broken input', () => {
   it('R17: oversized, deeply nested, duplicate keys, NUL / CRLF / bidi characters, a 10 kB address → 4xx, never a crash', async () => {
     const signup = (body) => pub.post(`/v1/shops/${SHOP}/skus/R-7/waitlist`, body);
     assertError(await signup(JSON.stringify({ email: 'a@example.com', pad: 'x'.repeat(70 * 1024) })), 413, 'body_too_large');
+    // The same without Content-Length (chunked): refused as well; only the first 64 KiB are kept
+    // while it is read, and the rest is read and dropped, so the requests after it still work.
+    const chunks = ['{"email":"a@example.com","pad":"', ...Array.from({ length: 40 }, () => 'x'.repeat(4096)), '"}'];
+    const chunked = await fetch(`${edge.url}/v1/shops/${SHOP}/skus/R-7/waitlist`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({ pull(c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(new TextEncoder().encode(next)); } }),
+      duplex: 'half',
+    });
+    assertError({ status: chunked.status, json: await chunked.json() }, 413, 'body_too_large');
     const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
     const r = await signup(deep);
     assert.ok([400, 422].includes(r.status), `deep nesting → ${r.status}`);

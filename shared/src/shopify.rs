@@ -468,6 +468,26 @@ pub struct CustomersRedact {
     pub orders_to_redact: Vec<i64>,
 }
 
+/// A shop's `*.myshopify.com` domain as Shopify writes it: lower case, one label of letters,
+/// digits and hyphens (not first), at most 255 characters.
+pub fn is_shop_domain(d: &str) -> bool {
+    d.len() <= 255
+        && d.strip_suffix(".myshopify.com").is_some_and(|name| {
+            !name.is_empty()
+                && !name.starts_with('-')
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// Whether a signed `shop/redact` names this shop: its `shop_domain` is the shop's configured
+/// domain or, with none configured, `{shop}.myshopify.com`. (Shopify signs every shop's webhooks
+/// with the app's one secret, so the signature alone does not say which shop a delivery is for.)
+pub fn redact_is_for(r: &ShopRedact, shop: &str, configured: Option<&str>) -> bool {
+    let named = r.shop_domain.as_deref().map(|d| d.trim().to_ascii_lowercase());
+    let expected = configured.map(str::to_owned).unwrap_or_else(|| format!("{shop}.myshopify.com"));
+    named.is_some_and(|d| d == expected.to_ascii_lowercase())
+}
+
 /// `shop/redact`: erase everything about the shop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShopRedact {
@@ -906,5 +926,44 @@ mod tests {
             [(12, "invalid_sku"), (13, "invalid_sku")]
         );
         assert!(l.rejected[0].message.contains("control characters"), "{}", l.rejected[0].message);
+    }
+
+    #[test]
+    fn a_shop_redact_must_name_the_shop() {
+        let r = |d: Option<&str>| ShopRedact { shop_id: Some(1), shop_domain: d.map(str::to_owned) };
+        assert!(redact_is_for(&r(Some("acme.myshopify.com")), "acme", None));
+        assert!(redact_is_for(&r(Some(" ACME.myshopify.com ")), "acme", None));
+        assert!(!redact_is_for(&r(Some("other.myshopify.com")), "acme", None), "another shop's delivery");
+        assert!(!redact_is_for(&r(None), "acme", None), "no domain named");
+        assert!(redact_is_for(&r(Some("acme-eu.myshopify.com")), "acme", Some("acme-eu.myshopify.com")));
+        assert!(
+            !redact_is_for(&r(Some("acme.myshopify.com")), "acme", Some("acme-eu.myshopify.com")),
+            "the configured one wins"
+        );
+        // The fixture is a template: `{shop}` names no shop.
+        let fixture: ShopRedact = serde_json::from_str(fixture!("shop_redact.json")).unwrap();
+        assert!(!redact_is_for(&fixture, "acme", None));
+        assert!(redact_is_for(
+            &serde_json::from_str(&fixture!("shop_redact.json").replace("{shop}", "acme")).unwrap(),
+            "acme",
+            None
+        ));
+    }
+
+    #[test]
+    fn shop_domains_are_myshopify_names() {
+        for ok in ["acme.myshopify.com", "acme-eu-2.myshopify.com", "a.myshopify.com"] {
+            assert!(is_shop_domain(ok), "{ok}");
+        }
+        for bad in [
+            "acme.com",
+            ".myshopify.com",
+            "-acme.myshopify.com",
+            "Acme.myshopify.com",
+            "a.b.myshopify.com",
+            "acme.myshopify.com.evil.example",
+        ] {
+            assert!(!is_shop_domain(bad), "{bad}");
+        }
     }
 }

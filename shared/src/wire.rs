@@ -229,6 +229,10 @@ pub struct ShopConfig {
     /// product handles.
     #[serde(default)]
     pub storefront_url: Option<String>,
+    /// The shop's Shopify domain (`acme.myshopify.com`): a signed `shop/redact` must name it (unset:
+    /// `{shop}.myshopify.com`, the shop's name as its Shopify subdomain).
+    #[serde(default)]
+    pub shopify_domain: Option<String>,
     /// Sales channels and the locations whose stock each may sell (`{"online_store": ["655441491"]}`).
     /// The waitlist allocates what `waitlist_channel` may sell; with no entry for it, every location counts.
     #[serde(default)]

@@ -6,9 +6,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-/// Largest request body we read. Every body we accept is a few hundred bytes; Shopify product
-/// payloads, the largest we will take later, stay well under this.
+/// Largest request body we read where nothing larger is expected (settings, signups, feeds).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest Shopify webhook: a `products/update` of a product with many variants and a long
+/// description passes 100 KiB, and a refused delivery is retried, then the subscription dropped.
+pub const MAX_SHOPIFY_BYTES: usize = 1024 * 1024;
 
 /// Largest waitlist import (CSV): 50 000 rows of about 100 bytes.
 pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
@@ -23,8 +26,29 @@ pub async fn body_bytes_up_to(req: &mut Request, max: usize) -> AppResult<Vec<u8
             return Err(AppError::TooLarge(max));
         }
     }
-    let bytes = req.bytes().await.map_err(|e| AppError::BadRequest("unreadable_body", e.to_string()))?;
-    if bytes.len() > max {
+    // Read as it streams in, and stop keeping it once past `max`: a body without `Content-Length`
+    // (chunked) is never held whole before it is refused. The rest is still read and dropped, up
+    // to `DRAIN_FACTOR × max`: a connection whose request body was left unread can fail the next
+    // request on it (`wrangler dev`'s proxy stalls).
+    const DRAIN_FACTOR: usize = 16;
+    let unreadable = |e: worker::Error| AppError::BadRequest("unreadable_body", e.to_string());
+    let mut bytes = Vec::new();
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        Err(worker::Error::BodyUsed) => return Err(unreadable(worker::Error::BodyUsed)),
+        Err(_) => return Ok(bytes), // no body at all
+    };
+    let mut seen = 0usize;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(unreadable)?;
+        seen += chunk.len();
+        if seen <= max {
+            bytes.extend_from_slice(&chunk);
+        } else if seen > max.saturating_mul(DRAIN_FACTOR) {
+            break;
+        }
+    }
+    if seen > max {
         return Err(AppError::TooLarge(max));
     }
     Ok(bytes)

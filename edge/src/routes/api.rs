@@ -209,6 +209,11 @@ fn validate_shop(cfg: &ShopConfig) -> AppResult<()> {
             return bad("storefront_url must be an http(s) URL like https://shop.example.com");
         }
     }
+    if let Some(d) = &cfg.shopify_domain {
+        if !shared::shopify::is_shop_domain(d) {
+            return bad("shopify_domain must be the shop's myshopify.com domain, like acme.myshopify.com");
+        }
+    }
     if cfg.waitlist_channel.is_empty() || cfg.waitlist_channel.len() > 50 {
         return bad("waitlist_channel must be 1–50 characters");
     }

@@ -11,7 +11,7 @@
 use crate::api::{call_sku, header, new_id, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::http::{body_bytes, call_ok, decode, json};
+use crate::http::{body_bytes_up_to, call_ok, decode, json, MAX_SHOPIFY_BYTES};
 use crate::privacy::Subject;
 use crate::protocol::{Shipment, ShopCommand, ShopContext, ShopRecord, SkuCommand};
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ struct Delivery {
 
 pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
     let record = shop_record(env, shop).await?;
-    let body = body_bytes(&mut req).await?;
+    let body = body_bytes_up_to(&mut req, MAX_SHOPIFY_BYTES).await?;
     verify_shopify(&body, header(&req, "X-Shopify-Hmac-Sha256").as_deref(), &record.config.shopify_webhook_secrets)?;
     let topic_name = header(&req, "X-Shopify-Topic").unwrap_or_default();
     let Some(topic) = Topic::parse(&topic_name) else {
@@ -61,7 +61,7 @@ pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> A
         Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => fulfillment(env, cfg, ctx, decode(&body)?).await,
         Topic::CustomersDataRequest => data_request(env, cfg, shop, decode(&body)?).await,
         Topic::CustomersRedact => customer_redact(env, cfg, shop, decode(&body)?).await,
-        Topic::ShopRedact => shop_redact(env, cfg, shop, decode(&body)?).await,
+        Topic::ShopRedact => shop_redact(env, cfg, shop, record.config.shopify_domain.as_deref(), decode(&body)?).await,
     }
 }
 
@@ -266,7 +266,12 @@ async fn customer_redact(env: &Env, cfg: &Config, shop: &str, r: CustomersRedact
 }
 
 /// 48 hours after a shop uninstalls: everything about it goes, waitlists and settings alike.
-async fn shop_redact(env: &Env, cfg: &Config, shop: &str, _r: ShopRedact) -> AppResult<Response> {
+async fn shop_redact(env: &Env, cfg: &Config, shop: &str, domain: Option<&str>, r: ShopRedact) -> AppResult<Response> {
+    if !shared::shopify::redact_is_for(&r, shop, domain) {
+        // Signed with the app's secret, but for another shop (or none): sent to the wrong address.
+        worker::console_warn!("shop/redact for {:?} delivered to shop {shop}: ignored", r.shop_domain);
+        return json(200, &json!({"outcome": "ignored", "reason": "shop_domain_mismatch"}));
+    }
     let skus = known_skus(env, shop).await?;
     for sku in &skus {
         let (status, body) = call_sku(env, cfg, shop, sku, SkuCommand::Purge).await?;
