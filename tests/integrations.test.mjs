@@ -398,6 +398,22 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
     assert.equal(broken.status, 422, broken.text);
   });
 
+  it('the local mailbox shows a message\'s HTML in a sandboxed frame, never in its own page', async () => {
+    const hostile = '<p>Hi</p><img src="x" onerror="window.pwned=1"><a href="https://intg.example">shop</a>';
+    const t = await admin.put(`/v1/shops/${SHOP}/templates/signup_confirmation`, { subject: 'On the list', text: 'You are on the list.', html: hostile });
+    assert.equal(t.status, 200, t.text);
+    await putSku('MAIL-1', {});
+    await signup('MAIL-1', 'mailbox-reader@example.com');
+    const page = await eventually(async () => {
+      const r = await fetch(`${edge.url}/dev/mailbox?shop=${SHOP}`);
+      const html = await r.text();
+      return html.includes('mailbox-reader@example.com') && { r, html };
+    }, { what: 'the message in the mailbox page' });
+    assert.match(page.r.headers.get('content-security-policy') ?? '', /script-src 'none'/);
+    assert.ok(!page.html.includes('onerror="window.pwned=1"'), 'the message HTML is not part of the page');
+    assert.ok(page.html.includes('sandbox srcdoc="') && page.html.includes('&lt;img src=&quot;x&quot; onerror=&quot;window.pwned=1&quot;&gt;'), 'it is in a sandboxed frame');
+  });
+
   it('Shopify privacy topics: data request exports, customer redact erases, shop redact removes the shop', async () => {
     const asJon = (name) => fixture(name).replaceAll('john@example.com', 'jon@example.com');
     const dr = await shopify('customers/data_request', asJon('customers_data_request'));

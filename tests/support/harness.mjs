@@ -364,7 +364,9 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
   while (inspectorPort === port) inspectorPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const persistDir = mkdtempSync(join(tmpdir(), 'restock-edge-'));
-  const allVars = { PUBLIC_BASE_URL: url, ADMIN_TOKEN: DEFAULT_ADMIN_TOKEN, LINK_SECRET: DEFAULT_LINK_SECRET, ...vars };
+  // Every name the checkout's .dev.vars sets (scripts/setup) is given here, so that file never
+  // reaches a test: `--var` wins over it. An empty SUPPRESSION_KEY means "unset" (LINK_SECRET's).
+  const allVars = { PUBLIC_BASE_URL: url, ADMIN_TOKEN: DEFAULT_ADMIN_TOKEN, LINK_SECRET: DEFAULT_LINK_SECRET, SUPPRESSION_KEY: '', ...vars };
   let args = [
     'dev',
     '--ip', '127.0.0.1',
