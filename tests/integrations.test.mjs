@@ -415,7 +415,14 @@ describe('integrations: feed batches, channels, outgoing events, import, Shopify
   });
 
   it('Shopify privacy topics: data request exports, customer redact erases, shop redact removes the shop', async () => {
-    const asJon = (name) => fixture(name).replaceAll('john@example.com', 'jon@example.com');
+    const asJon = (name, shop = SHOP) => fixture(name).replaceAll('john@example.com', 'jon@example.com').replace('{shop}', shop);
+    // Signed with the app's one secret but naming another shop: nothing is exported or erased.
+    for (const topic of ['customers/data_request', 'customers/redact']) {
+      const misrouted = await shopify(topic, asJon(topic.replace('/', '_'), 'someone-else'));
+      assert.equal(misrouted.status, 200, misrouted.text);
+      assert.deepEqual(misrouted.json, { outcome: 'ignored', reason: 'shop_domain_mismatch' }, topic);
+    }
+    assert.ok((await queue('TSHIRT-S')).entries.some((e) => e.email === 'jon@example.com'), 'jon is still on the list');
     const dr = await shopify('customers/data_request', asJon('customers_data_request'));
     assert.equal(dr.status, 200, dr.text);
     assert.equal(dr.json.outcome, 'exported');

@@ -479,11 +479,12 @@ pub fn is_shop_domain(d: &str) -> bool {
         })
 }
 
-/// Whether a signed `shop/redact` names this shop: its `shop_domain` is the shop's configured
-/// domain or, with none configured, `{shop}.myshopify.com`. (Shopify signs every shop's webhooks
-/// with the app's one secret, so the signature alone does not say which shop a delivery is for.)
-pub fn redact_is_for(r: &ShopRedact, shop: &str, configured: Option<&str>) -> bool {
-    let named = r.shop_domain.as_deref().map(|d| d.trim().to_ascii_lowercase());
+/// Whether a signed privacy delivery (`shop/redact`, `customers/redact`, `customers/data_request`)
+/// names this shop: its `shop_domain` is the shop's configured domain or, with none configured,
+/// `{shop}.myshopify.com`. (Shopify signs every shop's webhooks with the app's one secret, so the
+/// signature alone does not say which shop a delivery is for.)
+pub fn names_shop(shop_domain: Option<&str>, shop: &str, configured: Option<&str>) -> bool {
+    let named = shop_domain.map(|d| d.trim().to_ascii_lowercase());
     let expected = configured.map(str::to_owned).unwrap_or_else(|| format!("{shop}.myshopify.com"));
     named.is_some_and(|d| d == expected.to_ascii_lowercase())
 }
@@ -929,25 +930,22 @@ mod tests {
     }
 
     #[test]
-    fn a_shop_redact_must_name_the_shop() {
-        let r = |d: Option<&str>| ShopRedact { shop_id: Some(1), shop_domain: d.map(str::to_owned) };
-        assert!(redact_is_for(&r(Some("acme.myshopify.com")), "acme", None));
-        assert!(redact_is_for(&r(Some(" ACME.myshopify.com ")), "acme", None));
-        assert!(!redact_is_for(&r(Some("other.myshopify.com")), "acme", None), "another shop's delivery");
-        assert!(!redact_is_for(&r(None), "acme", None), "no domain named");
-        assert!(redact_is_for(&r(Some("acme-eu.myshopify.com")), "acme", Some("acme-eu.myshopify.com")));
+    fn a_privacy_delivery_must_name_the_shop() {
+        assert!(names_shop(Some("acme.myshopify.com"), "acme", None));
+        assert!(names_shop(Some(" ACME.myshopify.com "), "acme", None));
+        assert!(!names_shop(Some("other.myshopify.com"), "acme", None), "another shop's delivery");
+        assert!(!names_shop(None, "acme", None), "no domain named");
+        assert!(names_shop(Some("acme-eu.myshopify.com"), "acme", Some("acme-eu.myshopify.com")));
         assert!(
-            !redact_is_for(&r(Some("acme.myshopify.com")), "acme", Some("acme-eu.myshopify.com")),
+            !names_shop(Some("acme.myshopify.com"), "acme", Some("acme-eu.myshopify.com")),
             "the configured one wins"
         );
-        // The fixture is a template: `{shop}` names no shop.
+        // The fixtures are templates: `{shop}` names no shop.
         let fixture: ShopRedact = serde_json::from_str(fixture!("shop_redact.json")).unwrap();
-        assert!(!redact_is_for(&fixture, "acme", None));
-        assert!(redact_is_for(
-            &serde_json::from_str(&fixture!("shop_redact.json").replace("{shop}", "acme")).unwrap(),
-            "acme",
-            None
-        ));
+        assert!(!names_shop(fixture.shop_domain.as_deref(), "acme", None));
+        let named: CustomersRedact =
+            serde_json::from_str(&fixture!("customers_redact.json").replace("{shop}", "acme")).unwrap();
+        assert!(names_shop(named.shop_domain.as_deref(), "acme", None));
     }
 
     #[test]

@@ -229,7 +229,7 @@ pub struct ShopConfig {
     /// product handles.
     #[serde(default)]
     pub storefront_url: Option<String>,
-    /// The shop's Shopify domain (`acme.myshopify.com`): a signed `shop/redact` must name it (unset:
+    /// The shop's Shopify domain (`acme.myshopify.com`): signed privacy deliveries must name it (unset:
     /// `{shop}.myshopify.com`, the shop's name as its Shopify subdomain).
     #[serde(default)]
     pub shopify_domain: Option<String>,

@@ -59,10 +59,39 @@ pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> A
         Topic::OrdersCreate => order_created(env, cfg, ctx, &d, decode(&body)?).await,
         Topic::OrdersCancelled => order_cancelled(env, cfg, ctx, decode(&body)?).await,
         Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => fulfillment(env, cfg, ctx, decode(&body)?).await,
-        Topic::CustomersDataRequest => data_request(env, cfg, shop, decode(&body)?).await,
-        Topic::CustomersRedact => customer_redact(env, cfg, shop, decode(&body)?).await,
-        Topic::ShopRedact => shop_redact(env, cfg, shop, record.config.shopify_domain.as_deref(), decode(&body)?).await,
+        // Privacy topics act only when their signed body names this shop (`names_shop`).
+        Topic::CustomersDataRequest => {
+            let r: CustomersDataRequest = decode(&body)?;
+            match for_this_shop(shop, &record, r.shop_domain.as_deref(), topic_name.as_str()) {
+                Some(ignored) => ignored,
+                None => data_request(env, cfg, shop, r).await,
+            }
+        }
+        Topic::CustomersRedact => {
+            let r: CustomersRedact = decode(&body)?;
+            match for_this_shop(shop, &record, r.shop_domain.as_deref(), topic_name.as_str()) {
+                Some(ignored) => ignored,
+                None => customer_redact(env, cfg, shop, r).await,
+            }
+        }
+        Topic::ShopRedact => {
+            let r: ShopRedact = decode(&body)?;
+            match for_this_shop(shop, &record, r.shop_domain.as_deref(), topic_name.as_str()) {
+                Some(ignored) => ignored,
+                None => shop_redact(env, cfg, shop, r).await,
+            }
+        }
     }
+}
+
+/// `None` when a privacy delivery names this shop; else its answer: signed with the app's secret
+/// but for another shop (or none), it was sent to the wrong address and changes nothing.
+fn for_this_shop(shop: &str, record: &ShopRecord, domain: Option<&str>, topic: &str) -> Option<AppResult<Response>> {
+    if shared::shopify::names_shop(domain, shop, record.config.shopify_domain.as_deref()) {
+        return None;
+    }
+    worker::console_warn!("{topic} for {domain:?} delivered to shop {shop}: ignored");
+    Some(json(200, &json!({"outcome": "ignored", "reason": "shop_domain_mismatch"})))
 }
 
 async fn inventory_level(
@@ -266,12 +295,7 @@ async fn customer_redact(env: &Env, cfg: &Config, shop: &str, r: CustomersRedact
 }
 
 /// 48 hours after a shop uninstalls: everything about it goes, waitlists and settings alike.
-async fn shop_redact(env: &Env, cfg: &Config, shop: &str, domain: Option<&str>, r: ShopRedact) -> AppResult<Response> {
-    if !shared::shopify::redact_is_for(&r, shop, domain) {
-        // Signed with the app's secret, but for another shop (or none): sent to the wrong address.
-        worker::console_warn!("shop/redact for {:?} delivered to shop {shop}: ignored", r.shop_domain);
-        return json(200, &json!({"outcome": "ignored", "reason": "shop_domain_mismatch"}));
-    }
+async fn shop_redact(env: &Env, cfg: &Config, shop: &str, _r: ShopRedact) -> AppResult<Response> {
     let skus = known_skus(env, shop).await?;
     for sku in &skus {
         let (status, body) = call_sku(env, cfg, shop, sku, SkuCommand::Purge).await?;
