@@ -21,19 +21,21 @@ pub fn key(cfg: &Config, address_key: &str) -> String {
 /// limiter shard, where signups look for it (`limiter_object`): should the shop's write then fail,
 /// the copy only asks the address's next signup to confirm, which it must once the retry lands.
 pub async fn suppress(env: &Env, cfg: &Config, shop: &str, address_key: &str, reason: &str) -> AppResult<()> {
-    let mirrored = reason == UNSUBSCRIBED && mirror(env, cfg, shop, address_key, true).await?;
-    let cmd = ShopCommand::Suppress { key: key(cfg, address_key), reason: reason.to_owned(), mirrored };
+    let key = key(cfg, address_key);
+    let mirrored = reason == UNSUBSCRIBED && mirror(env, shop, address_key, &key, true).await?;
+    let cmd = ShopCommand::Suppress { key, reason: reason.to_owned(), mirrored };
     let _: bool = call_ok(env, SHOP, shop, &cmd).await?;
     Ok(())
 }
 
-/// Sets or clears an address's opt-out copy in its limiter shard; `false` when the key is not an
-/// email address (an SMS number's `sms:` key), which has no shard copy.
-async fn mirror(env: &Env, cfg: &Config, shop: &str, address_key: &str, opted_out: bool) -> AppResult<bool> {
+/// Sets or clears an address's opt-out copy in its limiter shard, under the shop's row's `key`;
+/// `false` when the address key is not an email address (an SMS number's `sms:` key), which has no
+/// shard copy.
+async fn mirror(env: &Env, shop: &str, address_key: &str, key: &str, opted_out: bool) -> AppResult<bool> {
     let Ok(email) = Email::parse(address_key) else {
         return Ok(false);
     };
-    let call = LimitCall::OptOut { key: key(cfg, &email.key()), opted_out };
+    let call = LimitCall::OptOut { key: key.to_owned(), opted_out };
     let _: bool = call_ok(env, LIMITER, &address_subject(shop, &email).object, &call).await?;
     Ok(true)
 }
@@ -43,11 +45,11 @@ async fn mirror(env: &Env, cfg: &Config, shop: &str, address_key: &str, opted_ou
 /// here: it only asks for that confirmation.
 /// The shop's row goes first, then the shard's copy (see [`suppress`] for why in this order).
 pub async fn lift(env: &Env, cfg: &Config, shop: &str, address_key: &str, reason: &str) -> AppResult<()> {
+    let key = key(cfg, address_key);
     let _: bool =
-        call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key: key(cfg, address_key), reason: reason.to_owned() })
-            .await?;
+        call_ok(env, SHOP, shop, &ShopCommand::Unsuppress { key: key.clone(), reason: reason.to_owned() }).await?;
     if reason == UNSUBSCRIBED {
-        mirror(env, cfg, shop, address_key, false).await?;
+        mirror(env, shop, address_key, &key, false).await?;
     }
     Ok(())
 }

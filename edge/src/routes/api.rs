@@ -532,10 +532,7 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
     let address_limits = crate::limiter_object::address_subject(shop, &signup.email);
     let suppression_key = crate::suppression::key(cfg, &signup.email.key());
     let fresh = fresh_for_signup(shop);
-    let early = match &fresh {
-        Some(record) => record.config.turnstile.is_none(),
-        None => seen_without_turnstile(shop),
-    };
+    let early = seen_without_turnstile(shop);
     let ask_shop = async {
         if let Some(record) = &fresh {
             return Ok((Rc::clone(record), None));

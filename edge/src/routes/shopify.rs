@@ -49,6 +49,21 @@ pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> A
         event_id: format!("shopify:{}", event_id.unwrap_or(webhook_id)),
         triggered_at_ms: header(&req, "X-Shopify-Triggered-At").and_then(|t| parse_timestamp_ms(&t).ok()),
     };
+    // The privacy topics act only when their signed body names this shop: Shopify signs every
+    // shop's webhooks with the app's one secret, so one sent to the wrong address changes nothing.
+    if matches!(topic, Topic::CustomersDataRequest | Topic::CustomersRedact | Topic::ShopRedact) {
+        #[derive(serde::Deserialize)]
+        struct Addressed {
+            #[serde(default)]
+            shop_domain: Option<String>,
+        }
+        let named: Addressed = decode(&body)?;
+        let domain = named.shop_domain.as_deref();
+        if !shared::shopify::names_shop(domain, shop, record.config.shopify_domain.as_deref()) {
+            worker::console_warn!("{topic_name} for {domain:?} delivered to shop {shop}: ignored");
+            return json(200, &json!({"outcome": "ignored", "reason": "shop_domain_mismatch"}));
+        }
+    }
     let ctx = record.context(shop);
     match topic {
         Topic::InventoryLevelsUpdate | Topic::InventoryLevelsConnect | Topic::InventoryLevelsDisconnect => {
@@ -59,39 +74,10 @@ pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> A
         Topic::OrdersCreate => order_created(env, cfg, ctx, &d, decode(&body)?).await,
         Topic::OrdersCancelled => order_cancelled(env, cfg, ctx, decode(&body)?).await,
         Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => fulfillment(env, cfg, ctx, decode(&body)?).await,
-        // Privacy topics act only when their signed body names this shop (`names_shop`).
-        Topic::CustomersDataRequest => {
-            let r: CustomersDataRequest = decode(&body)?;
-            match for_this_shop(shop, &record, r.shop_domain.as_deref(), topic_name.as_str()) {
-                Some(ignored) => ignored,
-                None => data_request(env, cfg, shop, r).await,
-            }
-        }
-        Topic::CustomersRedact => {
-            let r: CustomersRedact = decode(&body)?;
-            match for_this_shop(shop, &record, r.shop_domain.as_deref(), topic_name.as_str()) {
-                Some(ignored) => ignored,
-                None => customer_redact(env, cfg, shop, r).await,
-            }
-        }
-        Topic::ShopRedact => {
-            let r: ShopRedact = decode(&body)?;
-            match for_this_shop(shop, &record, r.shop_domain.as_deref(), topic_name.as_str()) {
-                Some(ignored) => ignored,
-                None => shop_redact(env, cfg, shop, r).await,
-            }
-        }
+        Topic::CustomersDataRequest => data_request(env, cfg, shop, decode(&body)?).await,
+        Topic::CustomersRedact => customer_redact(env, cfg, shop, decode(&body)?).await,
+        Topic::ShopRedact => shop_redact(env, cfg, shop, decode(&body)?).await,
     }
-}
-
-/// `None` when a privacy delivery names this shop; else its answer: signed with the app's secret
-/// but for another shop (or none), it was sent to the wrong address and changes nothing.
-fn for_this_shop(shop: &str, record: &ShopRecord, domain: Option<&str>, topic: &str) -> Option<AppResult<Response>> {
-    if shared::shopify::names_shop(domain, shop, record.config.shopify_domain.as_deref()) {
-        return None;
-    }
-    worker::console_warn!("{topic} for {domain:?} delivered to shop {shop}: ignored");
-    Some(json(200, &json!({"outcome": "ignored", "reason": "shop_domain_mismatch"})))
 }
 
 async fn inventory_level(
