@@ -294,6 +294,10 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
       const left = await fetch(unsubscribe, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
       assert.equal(left.status, 200, await left.text());
 
+      // A signup to a SKU that does not exist is refused and changes nothing: the opt-out holds below.
+      const nowhere = await signup(SMS, 'NO-SUCH-SKU', { email: who });
+      assert.equal(nowhere.status, 404, nowhere.text);
+      assert.equal(nowhere.json.error.code, 'unknown_sku');
       // Anyone may type the address into a form: that alone keeps it out of line and off the mail.
       const bare = await signup(SMS, 'CUP', { email: 'OptOut@example.com' });
       assert.equal(bare.status, 201, bare.text);

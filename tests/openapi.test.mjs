@@ -357,7 +357,7 @@ function compare(router, d = doc) {
 
 /** `pub struct Name { … }` → `{ fields: [{name, type, optional, skipSerializing}], denyUnknown }`. */
 function rustStruct(src, name) {
-  const re = new RegExp(`(?:^|\\n)((?:[ \\t]*(?:#\\[[^\\n]*\\]|///[^\\n]*)\\n)*)[ \\t]*(?:pub(?:\\([^)]*\\))?\\s+)?struct\\s+${name}\\s*\\{`);
+  const re = new RegExp(`(?:^|\\n)((?:[ \\t]*(?:#\\[[^\\n]*\\]|///[^\\n]*)\\n)*)[ \\t]*(?:pub(?:\\([^)]*\\))?\\s+)?struct\\s+${name}\\s*(?:<[^>]*>)?\\s*\\{`);
   const m = re.exec(src);
   if (!m) return null;
   const open = m.index + m[0].length - 1;
@@ -563,7 +563,14 @@ describe('docs/openapi.json and the Rust types', () => {
     // default), a response is written (every field not skipped is always present).
     const table = [
       ['wire', 'ShopConfig', 'ShopConfig', 'request'],
-      ['wire', 'ShopConfig', 'ShopConfigSaved', 'response'],
+      ['wire', 'ShopConfig', 'ShopSettings', 'response'],
+      ['wire', 'SecretHint', 'SecretHint', 'response'],
+      ['wire', 'EventEndpoint', 'EventEndpointShown', 'response'],
+      ['wire', 'KlaviyoSettings', 'KlaviyoSettingsShown', 'response'],
+      ['wire', 'TurnstileSettings', 'TurnstileSettingsShown', 'response'],
+      ['wire', 'KeyRequest', 'KeyRequest', 'request'],
+      ['wire', 'KeyView', 'KeyView', 'response'],
+      ['wire', 'KeyList', 'KeyList', 'response'],
       ['wire', 'EventEndpoint', 'EventEndpoint', 'request'],
       ['wire', 'KlaviyoSettings', 'KlaviyoSettings', 'request'],
       ['wire', 'ScheduleSettings', 'ScheduleSettings', 'request'],

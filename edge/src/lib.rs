@@ -16,7 +16,7 @@ mod routes;
 use objects::{delivery, limiter_object, shop_object, sku_object, sql, store};
 use platform::{clock, config, error, http, mailer, protocol, suppression};
 use routes::{
-    api, audit, events, feed, import, links, mailbox, privacy, provider_events, shopify, sms_inbound, turnstile,
+    api, audit, events, feed, import, keys, links, mailbox, privacy, provider_events, shopify, sms_inbound, turnstile,
 };
 
 pub use clock::DevClock;
@@ -85,6 +85,11 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
             let rest = checked.as_slice();
             match (method, rest) {
                 (Put, []) => api::put_shop(req, env, &cfg, shop).await,
+                (Get, []) => api::get_shop(req, env, &cfg, shop).await,
+                (Post, ["keys"]) => keys::create(req, env, &cfg, shop).await,
+                (Get, ["keys"]) => keys::list(req, env, &cfg, shop).await,
+                (Post, ["keys", id, "rotate"]) => keys::rotate(req, env, &cfg, shop, id).await,
+                (Delete, ["keys", id]) => keys::revoke(req, env, &cfg, shop, id).await,
                 (Put, ["skus", sku]) => api::put_sku(req, env, &cfg, shop, sku).await,
                 (Get, ["skus", sku]) => api::sku_state(req, env, &cfg, shop, sku).await,
                 (Get, ["skus", sku, "queue"]) => api::queue(req, env, &cfg, shop, sku).await,
@@ -111,7 +116,9 @@ async fn route(req: Request, env: &Env) -> AppResult<Response> {
                     | ["skus", _, "queue" | "waitlist" | "backorders" | "conversions"]
                     | ["skus", _, "waitlist", _]
                     | ["webhooks", "shopify" | "inventory" | "twilio"]
-                    | ["imports" | "events"]
+                    | ["imports" | "events" | "keys"]
+                    | ["keys", _]
+                    | ["keys", _, "rotate"]
                     | ["entries", _]
                     | ["skus", _, "dry-run"],
                 ) => Err(AppError::MethodNotAllowed),

@@ -7,6 +7,7 @@
 
 pub mod abuse;
 pub mod allocation;
+pub mod api_key;
 pub mod consent;
 pub mod date;
 pub mod email;

@@ -190,18 +190,19 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-/// `PUT /v1/shops/{shop}`.
+/// `PUT /v1/shops/{shop}`. Its secrets are strings going in; answers show each as a
+/// [`SecretHint`] (`ShopConfig<SecretHint>`, [`ShopConfig::redacted`]): secrets are write-only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ShopConfig {
+pub struct ShopConfig<S = String> {
     pub name: String,
     pub from_email: String,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
     #[serde(default)]
-    pub shopify_webhook_secrets: Vec<String>,
+    pub shopify_webhook_secrets: Vec<S>,
     #[serde(default)]
-    pub inventory_webhook_secrets: Vec<String>,
+    pub inventory_webhook_secrets: Vec<S>,
     /// How long an offer holds its units; 0 = no holds (notify, first come first served).
     #[serde(default = "default_hold_hours")]
     pub hold_hours: u32,
@@ -242,25 +243,124 @@ pub struct ShopConfig {
     pub waitlist_channel: String,
     /// The merchant's automation endpoints (Zapier, Make, their own): outgoing signed events.
     #[serde(default)]
-    pub event_endpoints: Vec<EventEndpoint>,
+    pub event_endpoints: Vec<EventEndpoint<S>>,
     /// The merchant's Klaviyo account, to mirror signups and offers into their flows.
     #[serde(default)]
-    pub klaviyo: Option<KlaviyoSettings>,
+    pub klaviyo: Option<KlaviyoSettings<S>>,
     /// Cloudflare Turnstile on signups: checked server-side, failing closed.
     #[serde(default)]
-    pub turnstile: Option<TurnstileSettings>,
+    pub turnstile: Option<TurnstileSettings<S>>,
     /// Double opt-in: a signup waits (`pending_confirmation`, keeping its place) until the shopper
     /// clicks the signed link in the confirmation email.
     #[serde(default)]
     pub double_opt_in: bool,
 }
 
+/// What an answer shows of a secret the edge keeps: that it is set, and its last four characters
+/// (enough to tell which one is which after a rotation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretHint {
+    pub set: bool,
+    pub last4: String,
+}
+
+impl SecretHint {
+    pub fn of(secret: &str) -> SecretHint {
+        SecretHint { set: !secret.is_empty(), last4: crate::api_key::last4(secret) }
+    }
+}
+
+impl ShopConfig {
+    /// These settings as answers show them: every secret replaced by its hint.
+    pub fn redacted(&self) -> ShopConfig<SecretHint> {
+        let hint = |s: &String| SecretHint::of(s);
+        ShopConfig {
+            name: self.name.clone(),
+            from_email: self.from_email.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            shopify_webhook_secrets: self.shopify_webhook_secrets.iter().map(hint).collect(),
+            inventory_webhook_secrets: self.inventory_webhook_secrets.iter().map(hint).collect(),
+            hold_hours: self.hold_hours,
+            notify_multiplier: self.notify_multiplier,
+            hold_reminder_hours: self.hold_reminder_hours,
+            support_email: self.support_email.clone(),
+            postal_address: self.postal_address.clone(),
+            utc_offset_minutes: self.utc_offset_minutes,
+            time_zone_label: self.time_zone_label.clone(),
+            schedule: self.schedule,
+            storefront_url: self.storefront_url.clone(),
+            shopify_domain: self.shopify_domain.clone(),
+            channels: self.channels.clone(),
+            waitlist_channel: self.waitlist_channel.clone(),
+            event_endpoints: self
+                .event_endpoints
+                .iter()
+                .map(|e| EventEndpoint {
+                    id: e.id.clone(),
+                    url: e.url.clone(),
+                    secret: hint(&e.secret),
+                    events: e.events.clone(),
+                })
+                .collect(),
+            klaviyo: self
+                .klaviyo
+                .as_ref()
+                .map(|k| KlaviyoSettings { api_key: hint(&k.api_key), list_id: k.list_id.clone() }),
+            turnstile: self.turnstile.as_ref().map(|t| TurnstileSettings {
+                secret: hint(&t.secret),
+                hostnames: t.hostnames.clone(),
+                action: t.action.clone(),
+            }),
+            double_opt_in: self.double_opt_in,
+        }
+    }
+}
+
+/// `POST /v1/shops/{shop}/keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// What the key is for ("Zapier restock"), 1–100 characters.
+    pub name: String,
+    pub scope: crate::api_key::Scope,
+}
+
+/// One of a shop's API keys, as answers show it: never its secret, except in the answer that
+/// created or rotated it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: String,
+    /// `rk_{shop}.{id}`: the key without its secret.
+    pub prefix: String,
+    pub name: String,
+    pub scope: crate::api_key::Scope,
+    /// The secret's last four characters.
+    pub last4: String,
+    pub created_at: i64,
+    /// `operator`, or the id of the key that created this one.
+    pub created_by: String,
+    /// To the minute: a key's use is recorded at most once a minute.
+    pub last_used_at: Option<i64>,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// The whole key: only in the answer that created or rotated it. Store it now; it cannot be
+    /// shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `GET /v1/shops/{shop}/keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+}
+
 /// The shop's Turnstile widget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TurnstileSettings {
+pub struct TurnstileSettings<S = String> {
     /// The widget's secret key (siteverify).
-    pub secret: String,
+    pub secret: S,
     /// Hostnames the token must have been issued on (the storefront's); empty = any.
     #[serde(default)]
     pub hostnames: Vec<String>,
@@ -276,12 +376,12 @@ fn default_channel() -> String {
 /// One outgoing-event endpoint. Events are signed with Standard Webhooks using `secret`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventEndpoint {
+pub struct EventEndpoint<S = String> {
     /// Short id chosen by the merchant (`zapier`), used in the delivery log.
     pub id: String,
     pub url: String,
     /// `whsec_` + base64, as Standard Webhooks prescribe.
-    pub secret: String,
+    pub secret: S,
     /// Event types to send (`waitlist.joined` …); empty = all.
     #[serde(default)]
     pub events: Vec<String>,
@@ -300,9 +400,9 @@ pub const EVENT_TYPES: [&str; 6] = [
 /// The merchant's Klaviyo account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KlaviyoSettings {
+pub struct KlaviyoSettings<S = String> {
     /// A private API key (`pk_…`).
-    pub api_key: String,
+    pub api_key: S,
     /// The list shoppers join when their SKU names none.
     #[serde(default)]
     pub list_id: Option<String>,
@@ -544,4 +644,44 @@ pub struct ConversionResult {
     pub status: EntryStatus,
     pub units: u32,
     pub revenue: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_settings_hold_no_secret() {
+        let config: ShopConfig = serde_json::from_value(serde_json::json!({
+            "name": "Acme",
+            "from_email": "hello@acme.example",
+            "shopify_webhook_secrets": ["shpss_first_secret_AAAA", "shpss_second_secret_BBBB"],
+            "inventory_webhook_secrets": ["whsec_c2VjcmV0LWZlZWQta2V5LWZvci10ZXN0cw=="],
+            "event_endpoints": [{"id": "zapier", "url": "https://hooks.example/x", "secret": "whsec_ZW5kcG9pbnQtc2VjcmV0LWtleS0xMjM0NTY="}],
+            "klaviyo": {"api_key": "pk_live_klaviyo_private_9f8e", "list_id": "L1"},
+            "turnstile": {"secret": "0x4AAAAAAAturnstile-secret-Z9", "hostnames": ["acme.example"]}
+        }))
+        .unwrap();
+        let shown = serde_json::to_string(&config.redacted()).unwrap();
+        for secret in [
+            "shpss_first_secret_AAAA",
+            "shpss_second_secret_BBBB",
+            "whsec_c2VjcmV0LWZlZWQta2V5LWZvci10ZXN0cw==",
+            "whsec_ZW5kcG9pbnQtc2VjcmV0LWtleS0xMjM0NTY=",
+            "pk_live_klaviyo_private_9f8e",
+            "0x4AAAAAAAturnstile-secret-Z9",
+        ] {
+            assert!(!shown.contains(&secret[..secret.len() - 4]), "{secret} shows in {shown}");
+        }
+        let r = config.redacted();
+        assert_eq!(r.shopify_webhook_secrets, vec![SecretHint::of("AAAA"), SecretHint::of("BBBB")]);
+        assert_eq!(r.inventory_webhook_secrets[0].last4, "cw==");
+        assert_eq!(r.event_endpoints[0].secret.last4, "NTY=");
+        assert_eq!(r.klaviyo.as_ref().unwrap().api_key.last4, "9f8e");
+        assert_eq!(r.klaviyo.unwrap().list_id.as_deref(), Some("L1"));
+        assert_eq!(r.turnstile.as_ref().unwrap().secret, SecretHint { set: true, last4: "t-Z9".into() });
+        assert_eq!(r.turnstile.unwrap().hostnames, vec!["acme.example".to_owned()]);
+        assert_eq!((r.name.as_str(), r.hold_hours), ("Acme", config.hold_hours));
+        assert!(!SecretHint::of("").set);
+    }
 }

@@ -527,6 +527,7 @@ export function api(edge, token = DEFAULT_ADMIN_TOKEN) {
     put: (path, body, headers) => request('PUT', path, { body, headers }),
     post: (path, body, headers) => request('POST', path, { body, headers }),
     options: (path, headers) => request('OPTIONS', path, { headers }),
+    del: (path, headers) => request('DELETE', path, { headers }),
   };
 }
 

@@ -4,10 +4,11 @@
 //! Concurrency assumption: a Durable Object runs one event at a time and every handler here is
 //! synchronous between reading the request and answering, so no two commands interleave.
 
-use crate::protocol::{ShopCommand, ShopRecord, SignupShop, Suppression};
+use crate::protocol::{KeyCheck, KeyOutcome, ShopCommand, ShopRecord, SignupShop, Suppression};
 use crate::sql;
 use serde::Deserialize;
-use shared::wire::ShopConfig;
+use shared::api_key::Scope;
+use shared::wire::{KeyView, ShopConfig};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 #[durable_object]
@@ -27,7 +28,10 @@ impl DurableObject for Shop {
             "CREATE TABLE IF NOT EXISTS settings (k TEXT PRIMARY KEY, v TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, shopify_inventory_item_id INTEGER);
              CREATE INDEX IF NOT EXISTS skus_item ON skus(shopify_inventory_item_id);
-             CREATE TABLE IF NOT EXISTS suppressed (key TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS suppressed (key TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, hash TEXT NOT NULL, last4 TEXT NOT NULL,
+               name TEXT NOT NULL, scope TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL,
+               last_used_at INTEGER, rotated_at INTEGER, revoked_at INTEGER);",
             None,
         );
         // Signup limits moved to `Limiter` objects, which keep hashes: the old table held addresses and IPs.
@@ -140,8 +144,53 @@ impl DurableObject for Shop {
                     legacy_optouts: legacy_optouts(&db)?,
                 })
             }
+            ShopCommand::CreateKey { shop, id, hash, last4, name, scope, created_by } => {
+                if record(&db)?.is_none() {
+                    return Response::from_json(&KeyOutcome::UnknownShop);
+                }
+                if keys(&db, &shop)?.len() >= shared::api_key::MAX_KEYS {
+                    return Response::from_json(&KeyOutcome::TooMany);
+                }
+                sql::exec(
+                    &db,
+                    "INSERT INTO api_keys (id, hash, last4, name, scope, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        id.clone().into(),
+                        hash.into(),
+                        last4.into(),
+                        name.into(),
+                        scope.as_str().into(),
+                        crate::clock::real_now().into(),
+                        created_by.into(),
+                    ],
+                )?;
+                Response::from_json(&key_outcome(&db, &shop, &id)?)
+            }
+            ShopCommand::Keys { shop } => Response::from_json(&keys(&db, &shop)?),
+            ShopCommand::RotateKey { shop, id, hash, last4 } => {
+                match key(&db, &shop, &id)? {
+                    None => return Response::from_json(&KeyOutcome::UnknownKey),
+                    Some(k) if k.revoked_at.is_some() => return Response::from_json(&KeyOutcome::Revoked),
+                    Some(_) => {}
+                }
+                sql::exec(
+                    &db,
+                    "UPDATE api_keys SET hash = ?, last4 = ?, rotated_at = ? WHERE id = ?",
+                    vec![hash.into(), last4.into(), crate::clock::real_now().into(), id.clone().into()],
+                )?;
+                Response::from_json(&key_outcome(&db, &shop, &id)?)
+            }
+            ShopCommand::RevokeKey { shop, id } => {
+                sql::exec(
+                    &db,
+                    "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    vec![crate::clock::real_now().into(), id.clone().into()],
+                )?;
+                Response::from_json(&key_outcome(&db, &shop, &id)?)
+            }
+            ShopCommand::VerifyKey { id, hash } => Response::from_json(&verify_key(&db, &id, &hash)?),
             ShopCommand::Purge => {
-                for table in ["settings", "skus", "suppressed"] {
+                for table in ["settings", "skus", "suppressed", "api_keys"] {
                     sql::exec(&db, &format!("DELETE FROM {table}"), vec![])?;
                 }
                 Response::from_json(&serde_json::json!({"purged": true}))
@@ -210,4 +259,87 @@ fn suppression(db: &SqlStorage, key: &str) -> Result<Option<Suppression>> {
     let rows: Vec<Suppression> =
         db.exec("SELECT key, reason FROM suppressed WHERE key = ?", vec![key.into()])?.to_array()?;
     Ok(rows.into_iter().next())
+}
+
+/// How often a key's `last_used_at` is written: a busy integration costs one write a minute, not
+/// one per call.
+const KEY_USE_RESOLUTION_MS: i64 = 60_000;
+
+#[derive(Deserialize)]
+struct KeyRow {
+    id: String,
+    hash: String,
+    last4: String,
+    name: String,
+    scope: String,
+    created_at: i64,
+    created_by: String,
+    last_used_at: Option<i64>,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl KeyRow {
+    fn scope(&self) -> Result<Scope> {
+        Scope::parse(&self.scope).ok_or_else(|| worker::Error::RustError(format!("stored key scope {:?}", self.scope)))
+    }
+
+    fn view(self, shop: &str) -> Result<KeyView> {
+        Ok(KeyView {
+            prefix: shared::api_key::prefix(shop, &self.id),
+            scope: self.scope()?,
+            id: self.id,
+            name: self.name,
+            last4: self.last4,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            last_used_at: self.last_used_at,
+            rotated_at: self.rotated_at,
+            revoked_at: self.revoked_at,
+            key: None,
+        })
+    }
+}
+
+const KEY_COLUMNS: &str = "id, hash, last4, name, scope, created_at, created_by, last_used_at, rotated_at, revoked_at";
+
+fn key_row(db: &SqlStorage, id: &str) -> Result<Option<KeyRow>> {
+    let rows: Vec<KeyRow> =
+        db.exec(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?"), vec![id.into()])?.to_array()?;
+    Ok(rows.into_iter().next())
+}
+
+fn key(db: &SqlStorage, shop: &str, id: &str) -> Result<Option<KeyView>> {
+    key_row(db, id)?.map(|k| k.view(shop)).transpose()
+}
+
+fn key_outcome(db: &SqlStorage, shop: &str, id: &str) -> Result<KeyOutcome> {
+    Ok(match key(db, shop, id)? {
+        Some(view) => KeyOutcome::Key { view },
+        None => KeyOutcome::UnknownKey,
+    })
+}
+
+fn keys(db: &SqlStorage, shop: &str) -> Result<Vec<KeyView>> {
+    let rows: Vec<KeyRow> =
+        db.exec(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"), None)?.to_array()?;
+    rows.into_iter().map(|k| k.view(shop)).collect()
+}
+
+/// Checks a presented key against its stored hash (in constant time) and notes its use.
+fn verify_key(db: &SqlStorage, id: &str, hash: &str) -> Result<KeyCheck> {
+    let Some(row) = key_row(db, id)? else {
+        return Ok(KeyCheck::Unknown);
+    };
+    if !shared::api_key::hashes_match(&row.hash, hash) {
+        return Ok(KeyCheck::Unknown);
+    }
+    if row.revoked_at.is_some() {
+        return Ok(KeyCheck::Revoked);
+    }
+    let now = crate::clock::real_now();
+    if row.last_used_at.is_none_or(|at| now - at >= KEY_USE_RESOLUTION_MS) {
+        sql::exec(db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", vec![now.into(), id.into()])?;
+    }
+    Ok(KeyCheck::Valid { scope: row.scope()? })
 }

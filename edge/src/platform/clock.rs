@@ -2,10 +2,11 @@
 //! (`POST /v1/dev/advance {"seconds":N}`) and every SKU object runs what is then due. One
 //! `DevClock` object holds the offset and the shops to tick. Never active by default.
 
-use crate::api::{call_sku, require_admin, SHOP};
+use crate::api::{call_sku, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
+use crate::keys::require_operator;
 use crate::protocol::{ShopCommand, SkuCommand};
 use crate::sql;
 use serde::{Deserialize, Serialize};
@@ -128,7 +129,7 @@ struct SeedRequest {
 
 /// `POST /v1/dev/seed {"shop","sku","count"}`: bulk waiting entries for benchmarks (dev mode only).
 pub async fn seed(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    require_operator(&req, cfg)?;
     let body: SeedRequest = decode(&body_bytes(&mut req).await?)?;
     crate::api::check_shop(&body.shop)?;
     let sku = crate::api::sku_of(&body.sku)?;
@@ -141,7 +142,7 @@ pub async fn seed(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Respon
 
 /// `POST /v1/dev/advance {"seconds":N}`: moves the clock and runs what is due in every SKU.
 pub async fn advance(mut req: Request, env: &Env, cfg: &Config) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    require_operator(&req, cfg)?;
     let body: AdvanceRequest = decode(&body_bytes(&mut req).await?)?;
     if !(0..=MAX_ADVANCE_SECS).contains(&body.seconds) {
         return Err(AppError::Invalid("invalid_field", format!("seconds must be 0–{MAX_ADVANCE_SECS}")));

@@ -10,8 +10,10 @@ use worker::Response;
 pub enum AppError {
     /// 400: the request cannot be read (bad JSON, wrong types).
     BadRequest(&'static str, String),
-    /// 401: admin token or webhook signature missing or wrong.
+    /// 401: admin token, API key or webhook signature missing or wrong; a revoked key.
     Unauthorized(&'static str, String),
+    /// 403: a real key, but for another shop or of too small a scope.
+    Forbidden(&'static str, String),
     /// 404.
     NotFound(&'static str, String),
     /// 405.
@@ -66,6 +68,7 @@ impl AppError {
         match self {
             AppError::BadRequest(..) => 400,
             AppError::Unauthorized(..) => 401,
+            AppError::Forbidden(..) => 403,
             AppError::NotFound(..) => 404,
             AppError::MethodNotAllowed => 405,
             AppError::Conflict(..) => 409,
@@ -80,6 +83,7 @@ impl AppError {
         let (code, message) = match self {
             AppError::BadRequest(c, m)
             | AppError::Unauthorized(c, m)
+            | AppError::Forbidden(c, m)
             | AppError::NotFound(c, m)
             | AppError::Conflict(c, m)
             | AppError::Invalid(c, m) => (*c, m.clone()),

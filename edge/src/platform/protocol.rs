@@ -2,8 +2,9 @@
 //! change together; the public wire types live in `shared::wire`.
 
 use serde::{Deserialize, Serialize};
+use shared::api_key::Scope;
 use shared::template::Template;
-use shared::wire::ShopConfig;
+use shared::wire::{KeyView, ShopConfig};
 use std::collections::BTreeMap;
 pub use waitlist::command::{Command as SkuCommand, ImportedEntry, Shipment, ShopContext};
 
@@ -86,6 +87,57 @@ pub enum ShopCommand {
         #[serde(default)]
         known: Option<String>,
     },
+    /// Store a new API key (its hash): `KeyOutcome`. The Worker mints it (`shared::api_key`).
+    CreateKey {
+        shop: String,
+        id: String,
+        hash: String,
+        last4: String,
+        name: String,
+        scope: Scope,
+        created_by: String,
+    },
+    /// Every key, revoked ones too, oldest first: `Vec<KeyView>`.
+    Keys {
+        shop: String,
+    },
+    /// A new secret for a live key: `KeyOutcome`.
+    RotateKey {
+        shop: String,
+        id: String,
+        hash: String,
+        last4: String,
+    },
+    /// `KeyOutcome`; revoking a revoked key answers it unchanged.
+    RevokeKey {
+        shop: String,
+        id: String,
+    },
+    /// Whether a presented key (its id and the hash of its secret) is this shop's: `KeyCheck`.
+    VerifyKey {
+        id: String,
+        hash: String,
+    },
+}
+
+/// What the key commands answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum KeyOutcome {
+    Key { view: KeyView },
+    UnknownShop,
+    UnknownKey,
+    Revoked,
+    TooMany,
+}
+
+/// What `VerifyKey` answers. `Revoked` only for the right secret: a wrong one is `Unknown`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum KeyCheck {
+    Valid { scope: Scope },
+    Revoked,
+    Unknown,
 }
 
 /// A suppressed key and why (`unsubscribed`, `bounced`, `complained`, `stop`, …).

@@ -5,8 +5,10 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json, with_cors, with_cors_always};
+use crate::keys::authorize;
 use crate::limiter_object::{Counted, Hit, HitAnswer, Kind, LimitCall, Refund, Subject};
 use crate::protocol::{ShopCommand, ShopRecord, SignupShop, SkuCommand, SkuRequest};
+use shared::api_key::Scope;
 use shared::date::parse_timestamp_ms;
 use shared::signature::is_standard_secret;
 use shared::template::Template;
@@ -40,23 +42,6 @@ pub fn sku_of(s: &str) -> AppResult<String> {
 
 fn sku_object(shop: &str, sku: &str) -> String {
     format!("{shop}/{sku}")
-}
-
-/// Admin calls carry `Authorization: Bearer <ADMIN_TOKEN>`. An empty configured token admits nobody.
-pub fn require_admin(req: &Request, cfg: &Config) -> AppResult<()> {
-    if let Some(why) = cfg.admin_refusal() {
-        return Err(AppError::Misconfigured(why));
-    }
-    let given = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
-    let token = given.strip_prefix("Bearer ").unwrap_or("");
-    if cfg.admin_token.is_empty() || !constant_time_eq(token.as_bytes(), cfg.admin_token.as_bytes()) {
-        return Err(AppError::Unauthorized("unauthorized", "admin token missing or wrong".into()));
-    }
-    Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub async fn shop_record(env: &Env, shop: &str) -> AppResult<ShopRecord> {
@@ -160,7 +145,7 @@ pub fn forget_settings(shop: &str) {
 
 /// `PUT /v1/shops/{shop}/templates/{kind}` (admin): checks and stores a merchant's template.
 pub async fn put_template(mut req: Request, env: &Env, cfg: &Config, shop: &str, kind: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Admin).await?;
     let kind = MessageKind::parse(kind)
         .ok_or_else(|| AppError::NotFound("unknown_message_kind", format!("no message kind {kind:?}")))?;
     let template: Template = decode(&body_bytes(&mut req).await?)?;
@@ -310,8 +295,11 @@ fn validate_sku(cfg: &SkuConfig) -> AppResult<()> {
     Ok(())
 }
 
+/// `PUT /v1/shops/{shop}`: the operator creates a shop; the operator or one of the shop's `admin`
+/// keys replaces its settings (a key exists only for a shop that is set up). Secrets come back as
+/// hints.
 pub async fn put_shop(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Admin).await?;
     let config: ShopConfig = decode(&body_bytes(&mut req).await?)?;
     validate_shop(&config)?;
     let saved: ShopConfig = call_ok(env, SHOP, shop, &ShopCommand::Put { config: Box::new(config) }).await?;
@@ -319,11 +307,17 @@ pub async fn put_shop(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> 
     if cfg.dev_mode {
         clock::register_shop(env, shop).await?;
     }
-    json(200, &saved)
+    json(200, &saved.redacted())
+}
+
+/// `GET /v1/shops/{shop}` (read): the shop's settings, secrets as hints.
+pub async fn get_shop(req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
+    authorize(&req, env, cfg, shop, Scope::Read).await?;
+    json(200, &shop_record(env, shop).await?.config.redacted())
 }
 
 pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Write).await?;
     let config: SkuConfig = decode(&body_bytes(&mut req).await?)?;
     validate_sku(&config)?;
     let shop_cfg = shop_record(env, shop).await?;
@@ -348,7 +342,7 @@ pub async fn put_sku(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku:
 }
 
 pub async fn queue(req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Read).await?;
     let record = shop_record(env, shop).await?;
     let url = req.url()?;
     let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
@@ -430,7 +424,7 @@ async fn relay(env: &Env, cfg: &Config, shop: &str, sku: &str, cmd: SkuCommand) 
 }
 
 pub async fn backorder(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Write).await?;
     let body: BackorderRequest = decode(&body_bytes(&mut req).await?)?;
     let email = Email::parse(&body.email)?;
     if body.order_id.trim().is_empty() || body.order_id.len() > 100 {
@@ -450,7 +444,7 @@ pub async fn backorder(mut req: Request, env: &Env, cfg: &Config, shop: &str, sk
 }
 
 pub async fn conversion(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Write).await?;
     let body: ConversionRequest = decode(&body_bytes(&mut req).await?)?;
     let email_key = match &body.email {
         Some(e) => Some(Email::parse(e)?.key()),
@@ -607,7 +601,14 @@ pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: 
             // (their messages are skipped at send time).
             opted_out: address.opted_out || suppressed.as_deref() == Some(crate::suppression::UNSUBSCRIBED),
         };
+        let counted = address.counted.clone();
         let (status, body, rows) = call_sku_counted(env, cfg, shop, sku, cmd).await?;
+        // A signup the SKU refused (no such SKU, a bad value) counts for nothing: the address's
+        // allowance and its confirmation window are as they were. (Not after a failed call: the
+        // signup may have been taken, and its confirmation sent.)
+        if status >= 400 {
+            refund(env, &address_limits, counted).await;
+        }
         // A new entry (201) and one already on the list (200 from the SKU object) get the same
         // answer, so the reply does not tell whether an address was already signed up.
         crate::http::with_rows(json(if status == 200 { 201 } else { status }, &body)?, rows, cfg.dev_mode)
@@ -756,14 +757,30 @@ pub fn parse_phone(p: &str) -> AppResult<String> {
 
 /// A random, unguessable id (the entry id is what lets a browser read its place in line).
 pub fn new_id() -> AppResult<String> {
+    let (crypto, f) = crypto_method("randomUUID")?;
+    f.call0(&crypto).ok().and_then(|v| v.as_string()).ok_or_else(|| AppError::Internal("randomUUID failed".into()))
+}
+
+/// `N` bytes from the runtime's CSPRNG (`crypto.getRandomValues`).
+pub fn random_bytes<const N: usize>() -> AppResult<[u8; N]> {
+    let (crypto, f) = crypto_method("getRandomValues")?;
+    let buf = js_sys::Uint8Array::new_with_length(N as u32);
+    f.call1(&crypto, &buf).map_err(|_| AppError::Internal("getRandomValues failed".into()))?;
+    let mut out = [0u8; N];
+    buf.copy_to(&mut out);
+    Ok(out)
+}
+
+/// The runtime's Web Crypto object and one of its methods.
+fn crypto_method(name: &str) -> AppResult<(wasm_bindgen::JsValue, js_sys::Function)> {
     use wasm_bindgen::JsCast;
     let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
         .map_err(|_| AppError::Internal("no crypto".into()))?;
-    let f: js_sys::Function = js_sys::Reflect::get(&crypto, &"randomUUID".into())
+    let f = js_sys::Reflect::get(&crypto, &name.into())
         .ok()
         .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| AppError::Internal("no crypto.randomUUID".into()))?;
-    f.call0(&crypto).ok().and_then(|v| v.as_string()).ok_or_else(|| AppError::Internal("randomUUID failed".into()))
+        .ok_or_else(|| AppError::Internal(format!("no crypto.{name}")))?;
+    Ok((crypto, f))
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {

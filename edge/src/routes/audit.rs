@@ -3,18 +3,20 @@
 //! the dry run of an inventory update, which says who would be told what without changing or
 //! sending anything.
 
-use crate::api::{call_sku, require_admin, shop_record, SHOP};
+use crate::api::{call_sku, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
+use crate::keys::authorize;
 use crate::protocol::{ShopCommand, SkuCommand};
 use serde::Deserialize;
+use shared::api_key::Scope;
 use worker::{Env, Request, Response};
 
 /// `GET /v1/shops/{shop}/entries/{entry_id}[?sku=]`: the entry is looked for in every SKU of the
 /// shop unless `sku` names it.
 pub async fn entry(req: Request, env: &Env, cfg: &Config, shop: &str, entry_id: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Read).await?;
     shop_record(env, shop).await?;
     if entry_id.is_empty() || entry_id.len() > 64 {
         return Err(AppError::NotFound("unknown_entry", "no such waitlist entry".into()));
@@ -47,7 +49,7 @@ struct DryRunRequest {
 /// `POST /v1/shops/{shop}/skus/{sku}/dry-run {"location"?, "available"}`: replays an absolute
 /// level against the SKU as it is now.
 pub async fn dry_run(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    authorize(&req, env, cfg, shop, Scope::Read).await?;
     let body: DryRunRequest = decode(&body_bytes(&mut req).await?)?;
     if body.available < 0 {
         return Err(AppError::Invalid("invalid_available", "available must be zero or more".into()));

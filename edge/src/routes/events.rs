@@ -43,8 +43,8 @@ pub async fn log(
     cfg: &crate::config::Config,
     shop: &str,
 ) -> crate::error::AppResult<worker::Response> {
-    use crate::api::{call_sku, require_admin, shop_record, SHOP};
-    require_admin(&req, cfg)?;
+    use crate::api::{call_sku, shop_record, SHOP};
+    crate::keys::authorize(&req, env, cfg, shop, shared::api_key::Scope::Read).await?;
     shop_record(env, shop).await?;
     let url = req.url()?;
     let only = url.query_pairs().find(|(k, _)| k == "sku").map(|(_, v)| v.into_owned());

@@ -2,7 +2,8 @@
 //! warehouse systems, Ordoro, Zapier and Make: Standard Webhooks signature, then a batch of events
 //! — absolute levels per SKU and location, ETA changes, backorders, conversions — each applied
 //! once (its id is `id`, or the webhook id and its index), stale ones ignored, with a result per
-//! event. A single level object (the first version of the feed) is still accepted.
+//! event. A single level object (the first version of the feed) is still accepted. Senders that
+//! cannot sign send one of the shop's `write` API keys as a Bearer token instead.
 
 use crate::api::{call_sku, check_quantity, header, new_id, shop_record};
 use crate::config::Config;
@@ -11,6 +12,7 @@ use crate::http::{body_bytes, decode, json};
 use crate::protocol::{ShopRecord, SkuCommand};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::api_key::Scope;
 use shared::date::parse_timestamp_ms;
 use shared::signature::{verify_standard, StandardHeaders};
 use shared::wire::InventoryLevel;
@@ -98,9 +100,21 @@ pub async fn inventory_webhook(mut req: Request, env: &Env, cfg: &Config, shop: 
     let body = body_bytes(&mut req).await?;
     let (id, ts, sig) =
         (header(&req, "webhook-id"), header(&req, "webhook-timestamp"), header(&req, "webhook-signature"));
-    let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
-    verify_standard(headers, &body, &record.config.inventory_webhook_secrets, crate::clock::real_now() / 1000)?;
-    let webhook_id = id.unwrap_or_default();
+    // Zapier's and Make's plain HTTP steps cannot sign: a `write` key as a Bearer token stands in
+    // for the signature, and the request's id (which dedupes retries) comes from a header.
+    let keyed = sig.is_none() && crate::keys::key_if_any(&req, env, shop, Scope::Write).await?.is_some();
+    let webhook_id = if keyed {
+        id.or_else(|| header(&req, "idempotency-key")).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            AppError::BadRequest(
+                "missing_webhook_id",
+                "a request authorized by an API key needs a webhook-id (or Idempotency-Key) header: it makes a retry apply once".into(),
+            )
+        })?
+    } else {
+        let headers = StandardHeaders { id: id.as_deref(), timestamp: ts.as_deref(), signature: sig.as_deref() };
+        verify_standard(headers, &body, &record.config.inventory_webhook_secrets, crate::clock::real_now() / 1000)?;
+        id.unwrap_or_default()
+    };
     if webhook_id.len() > 200 {
         return Err(AppError::BadRequest("invalid_webhook_id", "webhook-id is longer than 200 characters".into()));
     }

@@ -4,7 +4,7 @@
 //! confirmation goes out: these shoppers were confirmed by the app they signed up with.
 //! `?dry_run=true` answers what would happen and writes nothing.
 
-use crate::api::{call_sku, new_id, require_admin, shop_record, SHOP};
+use crate::api::{call_sku, new_id, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes_up_to, call_ok, json, MAX_IMPORT_BYTES};
@@ -18,7 +18,7 @@ use worker::{Env, Request, Response};
 const CHUNK: usize = 1000;
 
 pub async fn import(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    require_admin(&req, cfg)?;
+    crate::keys::authorize(&req, env, cfg, shop, shared::api_key::Scope::Write).await?;
     let dry_run = req.url()?.query_pairs().any(|(k, v)| k == "dry_run" && (v == "true" || v == "1"));
     let record = shop_record(env, shop).await?;
     let bytes = body_bytes_up_to(&mut req, MAX_IMPORT_BYTES).await?;

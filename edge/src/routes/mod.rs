@@ -6,6 +6,7 @@ pub mod audit;
 pub mod events;
 pub mod feed;
 pub mod import;
+pub mod keys;
 pub mod links;
 pub mod mailbox;
 pub mod privacy;

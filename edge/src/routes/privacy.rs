@@ -2,12 +2,13 @@
 //! it. Erasing purges it from every SKU's entries, outbox and audit trail of the shop and adds a
 //! keyed hash to the shop's suppression list, so it does not come back through a webhook or an import.
 
-use crate::api::{call_sku, require_admin, shop_record, SHOP};
+use crate::api::{call_sku, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
 use crate::protocol::{ShopCommand, SkuCommand};
 use serde::Deserialize;
+use shared::api_key::Scope;
 use shared::Email;
 use worker::{Env, Request, Response};
 
@@ -27,8 +28,15 @@ pub struct Subject {
     pub phone: Option<String>,
 }
 
-async fn subject_and_skus(req: &mut Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<(Subject, Vec<String>)> {
-    require_admin(req, cfg)?;
+/// The request's subject and the shop's SKUs, for a caller with `needed` (export reads, erase writes).
+async fn subject_and_skus(
+    req: &mut Request,
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    needed: Scope,
+) -> AppResult<(Subject, Vec<String>)> {
+    crate::keys::authorize(req, env, cfg, shop, needed).await?;
     let body: PrivacyRequest = decode(&body_bytes(req).await?)?;
     let email_key = match &body.email {
         Some(e) => Some(Email::parse(e)?.key()),
@@ -48,7 +56,7 @@ async fn subject_and_skus(req: &mut Request, env: &Env, cfg: &Config, shop: &str
 
 /// `POST /v1/shops/{shop}/privacy/export {"email"}`.
 pub async fn export(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop).await?;
+    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop, Scope::Read).await?;
     let entries = export_subject(env, cfg, shop, &who, skus).await?;
     json(200, &serde_json::json!({"email": who.email_key, "phone": who.phone, "entries": entries}))
 }
@@ -82,7 +90,7 @@ pub async fn export_subject(
 
 /// `POST /v1/shops/{shop}/privacy/erase {"email"}`.
 pub async fn erase(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop).await?;
+    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop, Scope::Write).await?;
     let erased = erase_subject(env, cfg, shop, &who, skus).await?;
     json(200, &serde_json::json!({"erased_entries": erased, "suppressed": true}))
 }
