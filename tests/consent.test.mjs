@@ -260,7 +260,7 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
       assert.equal(first.status, 201, first.text);
       assert.equal(again.status, 201, again.text);
       assert.deepEqual(Object.keys(again.json).sort(), Object.keys(first.json).sort());
-      assert.equal(again.json.entry_id, first.json.entry_id);
+      assert.notEqual(again.json.entry_id, first.json.entry_id, 'a repeat signup never hands out the entry id');
     });
   });
 
@@ -273,7 +273,13 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
         assert.deepEqual(Object.keys(r.json).sort(), ['entry_id', 'eta', 'eta_text', 'position', 'status']);
         assert.equal(r.headers.get('content-type'), first.headers.get('content-type'));
       }
-      assert.equal(again.json.entry_id, first.json.entry_id);
+      // A fresh id bound to the same entry: it reads the same place; the entry's own id is not in it.
+      assert.notEqual(again.json.entry_id, first.json.entry_id);
+      assert.ok(!again.text.includes(first.json.entry_id));
+      const [p1, p2] = await Promise.all([first, again].map((r) => api(edge, null).get(`/v1/shops/${SMS}/skus/RUG/waitlist/${r.json.entry_id}`)));
+      assert.equal(p2.status, 200, p2.text);
+      assert.equal(p2.json.entry_id, again.json.entry_id, 'the answer names the id asked with');
+      assert.deepEqual({ ...p2.json, entry_id: null }, { ...p1.json, entry_id: null });
       // Still one entry, one confirmation.
       await capture.waitFor(() => emailsTo('rug@example.com', 'signup_confirmation').length === 1);
       await sleep(1000);

@@ -184,7 +184,8 @@ describe('trust: audit trail, dry run, bounces, consent, privacy by phone', () =
     assert.equal(first.json.status, 'pending_confirmation');
     assert.equal(first.json.position, null);
     const again = await pub.post('/v1/shops/doi/skus/VASE/waitlist', { email: 'first@example.com' });
-    assert.equal(again.json.entry_id, first.json.entry_id);
+    assert.notEqual(again.json.entry_id, first.json.entry_id);
+    assert.equal(again.json.status, 'pending_confirmation');
 
     const linkOf = async (to) => {
       const mail = await capture.waitFor((reqs) => reqs.find((r) => kindOf(r.body) === 'confirm_signup' && r.body.to[0] === to));

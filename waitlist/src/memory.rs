@@ -22,6 +22,8 @@ struct Tables {
     audit: Vec<(String, AuditRow)>,
     tree: BTreeMap<u32, i64>,
     wakes: BTreeMap<String, i64>,
+    /// alias → (entry id, created at).
+    aliases: BTreeMap<String, (String, i64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +228,7 @@ impl Store for MemoryStore {
             }
         }
         t.outbox.retain(|r| r.entry_id != entry_id);
+        t.aliases.retain(|_, (e, _)| e != entry_id);
         Ok(())
     }
 
@@ -398,6 +401,25 @@ impl Store for MemoryStore {
     fn wakes_clear(&self) -> StoreResult<()> {
         self.tick()?;
         self.t.borrow_mut().wakes.clear();
+        Ok(())
+    }
+
+    fn entry_alias(&self, alias: &str) -> StoreResult<Option<String>> {
+        self.tick()?;
+        Ok(self.t.borrow().aliases.get(alias).map(|(e, _)| e.clone()))
+    }
+
+    fn put_alias(&self, alias: &str, entry_id: &str, now: i64) -> StoreResult<()> {
+        self.tick()?;
+        let mut t = self.t.borrow_mut();
+        t.aliases.insert(alias.to_owned(), (entry_id.to_owned(), now));
+        let mut mine: Vec<(i64, String)> =
+            t.aliases.iter().filter(|(_, (e, _))| e == entry_id).map(|(a, (_, at))| (*at, a.clone())).collect();
+        mine.sort();
+        let extra = mine.len().saturating_sub(crate::store::MAX_ALIASES);
+        for (_, a) in mine.into_iter().take(extra) {
+            t.aliases.remove(&a);
+        }
         Ok(())
     }
 

@@ -408,6 +408,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 let s = self.sku(Some(shop))?;
                 let email = Email::parse(&email)?;
                 let existing = self.entry_by_key(&email.key())?;
+                let fresh_id = entry_id.clone();
                 let new = NewEntry {
                     id: entry_id,
                     email,
@@ -420,9 +421,15 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     at: now,
                 };
                 let double_opt_in = s.shop.double_opt_in || opted_out;
-                let (created, entry) = self.join(&s, existing, new, double_opt_in, confirm)?;
+                let (created, mut entry) = self.join(&s, existing, new, double_opt_in, confirm)?;
                 if let (true, Some(c)) = (created, consent) {
                     store.set_consent(&entry.entry_id, &c)?;
+                }
+                // An entry's id reads its place and status: a repeat signup (anyone can type an
+                // address) gets a fresh capability bound to the entry, never the entry's own id.
+                if !created {
+                    store.put_alias(&fresh_id, &entry.entry_id, now)?;
+                    entry.entry_id = fresh_id;
                 }
                 Ok(Answer::Joined { created, entry })
             }
@@ -435,8 +442,10 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             }
             Command::Position { entry_id } => {
                 let s = self.sku(None)?;
-                let entry = self.known_entry(&entry_id)?;
-                Ok(Answer::Position(self.answer_indexed(&s, entry)?))
+                let id = store.entry_alias(&entry_id)?.unwrap_or_else(|| entry_id.clone());
+                let entry = self.known_entry(&id)?;
+                // The answer names the capability asked with, whichever it was.
+                Ok(Answer::Position(SignupResponse { entry_id, ..self.answer_indexed(&s, entry)? }))
             }
             Command::Level { shop, event_id, location, available, updated_at_ms } => {
                 let s = self.sku(Some(shop))?;

@@ -172,6 +172,9 @@ pub struct AuditRow {
     pub cause: String,
 }
 
+/// Capabilities kept per entry for repeat signups (the newest; older ones stop reading it).
+pub const MAX_ALIASES: usize = 20;
+
 /// One SKU's storage. Every method is synchronous; a failure is a [`StoreError`].
 pub trait Store {
     /// A setting of the SKU (`sku`, `config`, `shop`, counters …) as text.
@@ -244,6 +247,12 @@ pub trait Store {
     /// The earliest timed work of any entry.
     fn first_wake(&self) -> StoreResult<Option<i64>>;
     fn wakes_clear(&self) -> StoreResult<()>;
+
+    /// The entry a repeat signup's capability stands for (`put_alias`), if `alias` is one.
+    fn entry_alias(&self, alias: &str) -> StoreResult<Option<String>>;
+    /// Binds a fresh capability to an existing entry (a repeat signup's answer: never the entry's
+    /// own id). An entry keeps its `MAX_ALIASES` newest; erasing it drops them all.
+    fn put_alias(&self, alias: &str, entry_id: &str, now: i64) -> StoreResult<()>;
 
     /// Deletes everything: entries, messages, levels, seen events, settings, trails.
     fn purge(&self) -> StoreResult<()>;

@@ -44,11 +44,16 @@ fn signup_joins_once_answers_its_place_and_sends_one_confirmation() {
         assert_eq!(entry.position, Some(i as u32 + 1));
         assert_eq!(entry.status, EntryStatus::Waiting);
     }
-    // The same address again (other case): already on the list, nothing new.
+    // The same address again (other case): already on the list, nothing new. The answer holds
+    // the signup's fresh id, bound to the entry, never the entry's own id.
     let again = sim.run(sim.signup_cmd("S1@Example.com")).unwrap();
     assert_eq!(again.status(), 200);
     let Answer::Joined { entry, created: false } = again else { panic!() };
-    assert_eq!((entry.entry_id.as_str(), entry.position), ("id-s1@example.com", Some(2)));
+    assert_eq!((entry.entry_id.as_str(), entry.position), ("id-S1@Example.com", Some(2)));
+    for id in ["id-S1@Example.com", "id-s1@example.com"] {
+        let Ok(Answer::Position(p)) = sim.run(Command::Position { entry_id: id.into() }) else { panic!() };
+        assert_eq!((p.entry_id.as_str(), p.position), (id, Some(2)), "read with {id}");
+    }
     assert_eq!(sim.told("signup_confirmation"), ids(&all));
     // The answer is the public signup answer, field for field.
     let json = serde_json::to_value(sim.run(sim.signup_cmd("s0@example.com")).unwrap()).unwrap();
@@ -296,6 +301,9 @@ fn export_finds_an_address_or_a_phone_and_erase_removes_the_personal_data() {
     }
     sim.run(cmd).unwrap();
     sim.signup("b@example.com");
+    // A repeat signup's capability: erased with the entry.
+    sim.run(sim.signup_cmd("A@example.com")).unwrap();
+    assert!(sim.run(Command::Position { entry_id: "id-A@example.com".into() }).is_ok());
     let by_phone = Command::Export { email_key: None, phone: Some("+15555550100".into()) };
     let Ok(Answer::Export(found)) = sim.run(by_phone) else { panic!() };
     assert_eq!(found.len(), 1);
@@ -310,6 +318,7 @@ fn export_finds_an_address_or_a_phone_and_erase_removes_the_personal_data() {
     assert!(sim.store.messages_of("id-a@example.com").unwrap().is_empty());
     assert!(sim.store.audit_of("id-a@example.com").unwrap().iter().all(|r| r.detail.ends_with("(erased)")));
     assert_eq!(sim.position("id-b@example.com"), Some(1));
+    assert_eq!(sim.store.entry_alias("id-A@example.com").unwrap(), None, "its capabilities are gone");
 }
 
 #[test]
@@ -719,4 +728,27 @@ fn the_admin_queue_comes_a_page_at_a_time_and_finds_an_address_or_an_order() {
         [("b", Some(1))]
     );
     assert!(page(&mut sim, 0, None, Some("nobody@example.com")).entries.is_empty());
+}
+
+#[test]
+fn a_repeat_signup_gets_a_fresh_capability_and_an_entry_keeps_its_newest() {
+    let mut sim = Sim::restock();
+    sim.signup("rep@example.com");
+    let n = waitlist::store::MAX_ALIASES + 5;
+    for i in 0..n {
+        let mut cmd = sim.signup_cmd("rep@example.com");
+        if let Command::Signup { entry_id, .. } = &mut cmd {
+            *entry_id = format!("fresh-{i:02}");
+        }
+        sim.now += 1;
+        let Ok(Answer::Joined { entry, created: false }) = sim.run(cmd) else { panic!() };
+        assert_eq!(entry.entry_id, format!("fresh-{i:02}"));
+    }
+    let reads = |sim: &mut Sim, id: &str| sim.run(Command::Position { entry_id: id.into() }).is_ok();
+    assert!(!reads(&mut sim, "fresh-00"), "the oldest capabilities stop reading the entry");
+    assert!(!reads(&mut sim, "fresh-04"));
+    assert!(reads(&mut sim, "fresh-05"));
+    assert!(reads(&mut sim, &format!("fresh-{:02}", n - 1)));
+    assert!(reads(&mut sim, "id-rep@example.com"), "the signup's own id still reads it");
+    assert_eq!(sim.store.entries().len(), 1, "still one entry");
 }

@@ -188,6 +188,15 @@ impl SqlStore {
                 None,
             )?;
         }
+        // v6: the capabilities repeat signups hand out instead of the entry's own id.
+        if version < 6 {
+            db.exec(
+                "CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, entry_id TEXT NOT NULL, at INTEGER NOT NULL);
+                 CREATE INDEX IF NOT EXISTS aliases_entry ON aliases(entry_id, at);
+                 INSERT INTO schema_version (v) VALUES (6);",
+                None,
+            )?;
+        }
         Ok(SqlStore { db, read: 0.into(), written: 0.into(), kept: Default::default() })
     }
 
@@ -435,7 +444,8 @@ impl waitlist::Store for SqlStore {
         )?;
         // Provider answers quoted in the trail can carry the address.
         self.run("UPDATE audit SET detail = event || ' (erased)' WHERE entry_id = ?", vec![entry_id.into()])?;
-        self.run("DELETE FROM outbox WHERE entry_id = ?", vec![entry_id.into()])
+        self.run("DELETE FROM outbox WHERE entry_id = ?", vec![entry_id.into()])?;
+        self.run("DELETE FROM aliases WHERE entry_id = ?", vec![entry_id.into()])
     }
 
     fn levels(&self) -> StoreResult<Vec<Level>> {
@@ -607,8 +617,29 @@ impl waitlist::Store for SqlStore {
         self.run("DELETE FROM wakes", vec![])
     }
 
+    fn entry_alias(&self, alias: &str) -> StoreResult<Option<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            entry_id: String,
+        }
+        let rows: Vec<Row> = self.rows("SELECT entry_id FROM aliases WHERE alias = ?", vec![alias.into()])?;
+        Ok(rows.into_iter().next().map(|r| r.entry_id))
+    }
+
+    fn put_alias(&self, alias: &str, entry_id: &str, now: i64) -> StoreResult<()> {
+        self.run(
+            "INSERT OR REPLACE INTO aliases (alias, entry_id, at) VALUES (?, ?, ?)",
+            vec![alias.into(), entry_id.into(), now.into()],
+        )?;
+        self.run(
+            "DELETE FROM aliases WHERE entry_id = ? AND alias NOT IN
+               (SELECT alias FROM aliases WHERE entry_id = ? ORDER BY at DESC, alias LIMIT ?)",
+            vec![entry_id.into(), entry_id.into(), (waitlist::store::MAX_ALIASES as i64).into()],
+        )
+    }
+
     fn purge(&self) -> StoreResult<()> {
-        for table in ["entries", "outbox", "levels", "events", "meta", "audit", "tree", "wakes"] {
+        for table in ["entries", "outbox", "levels", "events", "meta", "audit", "tree", "wakes", "aliases"] {
             self.run(&format!("DELETE FROM {table}"), vec![])?;
         }
         self.forget();
