@@ -151,7 +151,7 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
       inventory_webhook_secrets: [FEED], hold_hours: 24,
     };
     assert.equal((await admin.put(`/v1/shops/${SMS}`, texts)).status, 200);
-    for (const [shop, sku] of [[GATE, 'BOOT'], [SMS, 'LAMP'], [SMS, 'DESK'], [SMS, 'VASE'], [SMS, 'RUG'], [SMS, 'POT'], [SMS, 'CUP']]) {
+    for (const [shop, sku] of [[GATE, 'BOOT'], [SMS, 'LAMP'], [SMS, 'DESK'], [SMS, 'VASE'], [SMS, 'RUG'], [SMS, 'POT'], [SMS, 'CUP'], [SMS, 'MUG'], [SMS, 'JAR']]) {
       const r = await admin.put(`/v1/shops/${shop}/skus/${sku}`, { title: sku, url: `https://${shop}.example/${sku}` });
       assert.equal(r.status, 200, r.text);
     }
@@ -325,6 +325,33 @@ describe('consent: Turnstile, the same answer for a repeat signup, SMS keywords'
       await capture.waitFor(() => emailsTo(who, 'restock_offer').length === 2);
       const tags = Object.fromEntries(emailsTo(who, 'restock_offer')[1].body.tags.map((t) => [t.name, t.value]));
       assert.equal(tags.sku, 'CUP', JSON.stringify(tags));
+    });
+  });
+
+  describe('an opted-out holder', () => {
+    it('is skipped when its offer would go out, and its unit goes to the next in line at once', async () => {
+      const who = 'leaver@example.com';
+      const next = 'next-in-line@example.com';
+      assert.equal((await signup(SMS, 'MUG', { email: who })).status, 201);
+      assert.equal((await signup(SMS, 'JAR', { email: who })).status, 201);
+      assert.equal((await signup(SMS, 'JAR', { email: next })).status, 201);
+      // The shopper unsubscribes from a MUG email: shop-wide, so the JAR entry is opted out too.
+      const mail = await capture.waitFor(() => emailsTo(who).find((r) => r.body.tags.some((t) => t.name === 'sku' && t.value === 'MUG')));
+      const link = mail.body.headers['List-Unsubscribe'].match(/^<(.+)>$/)[1];
+      const left = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+      assert.equal(left.status, 200, await left.text());
+      // One unit of JAR: the first in line opted out, so the unit goes on to the next, now, not
+      // after the 24 h hold.
+      await level(SMS, 'JAR', 1);
+      await capture.waitFor(() => emailsTo(next, 'restock_offer').length === 1);
+      assert.equal(emailsTo(who, 'restock_offer').length, 0, 'nothing reached the address that left');
+      const q = (await admin.get(`/v1/shops/${SMS}/skus/JAR/queue`)).json;
+      const byEmail = Object.fromEntries(q.entries.map((e) => [e.email, e]));
+      assert.equal(byEmail[who].status, 'cancelled', JSON.stringify(byEmail[who]));
+      assert.equal(byEmail[who].position, null);
+      assert.deepEqual([byEmail[next].status, byEmail[next].units, byEmail[next].position], ['offered', 1, 1]);
+      const audit = (await admin.get(`/v1/shops/${SMS}/entries/${byEmail[who].entry_id}`)).json;
+      assert.ok(audit.trail.some((r) => /suppression list/.test(r.cause)), JSON.stringify(audit.trail));
     });
   });
 

@@ -7,9 +7,11 @@
 // 3. LINK_SECRET rotates without breaking what was already sent: links signed with the previous
 //    secret verify through LINK_SECRET_PREVIOUS, and the suppression list keeps matching under its
 //    own SUPPRESSION_KEY.
+// 4. A SKU whose scheduled work fails does not stall: the failure is recorded (the queue view's
+//    `alarm_failure`), retried with backoff, and cleared by the run that succeeds.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, kindOf, startCapture, startEdge } from './support/harness.mjs';
+import { api, eventually, kindOf, startCapture, startEdge } from './support/harness.mjs';
 
 const misconfigured = (r, setting) => {
   assert.equal(r.status, 500, r.text);
@@ -97,5 +99,35 @@ describe('deployment settings', () => {
     await edge.restart({ vars: { LINK_SECRET_PREVIOUS: '' } });
     const stale = await fetch(bob);
     assert.ok(stale.status >= 400 && stale.status < 500, `an old link without LINK_SECRET_PREVIOUS → ${stale.status}`);
+  });
+
+  it('a failing alarm is recorded, retried with backoff, and the SKU catches up', async () => {
+    const capture = await startCapture();
+    stops.push(() => capture.close());
+    // The dev failpoint: each SKU object's first 3 alarm runs fail.
+    const vars = { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: 'k', DEV_MODE: 'true', DEV_ALARM_FAILURES: '3' };
+    const edge = await startEdge({ vars });
+    stops.push(() => edge.stop());
+    const admin = api(edge.url);
+    assert.equal((await admin.put('/v1/shops/stall', { name: 'Stall', from_email: 'hi@stall.example' })).status, 200);
+    assert.equal((await admin.put('/v1/shops/stall/skus/A', { title: 'A', url: 'https://stall.example/a' })).status, 200);
+    const t0 = Date.now();
+    assert.equal((await api(edge.url, null).post('/v1/shops/stall/skus/A/waitlist', { email: 'ann@example.com' })).status, 201);
+    const failures = [];
+    const mail = await eventually(async () => {
+      const f = (await admin.get('/v1/shops/stall/skus/A/queue')).json.alarm_failure;
+      if (f && failures.at(-1)?.failures !== f.failures) failures.push(f);
+      return capture.emailRequests().find((r) => kindOf(r.body) === 'signup_confirmation');
+    }, { timeoutMs: 20_000, intervalMs: 100, what: 'the confirmation after the failing runs' });
+    assert.ok(mail, 'the confirmation went out once the alarm recovered');
+    assert.ok(Date.now() - t0 >= 1_000 + 2_000, 'after backing off 1 s, 2 s and 4 s');
+    assert.ok(failures.length >= 2, JSON.stringify(failures));
+    for (const f of failures) {
+      assert.match(f.error, /dev failpoint: alarm run \d of 3 fails/);
+      assert.equal(f.retry_at - f.at, 1_000 * 2 ** (f.failures - 1), JSON.stringify(f));
+    }
+    const q = (await admin.get('/v1/shops/stall/skus/A/queue')).json;
+    assert.equal(q.alarm_failure, null, 'a run that succeeds clears the record');
+    assert.equal(capture.emailRequests().filter((r) => kindOf(r.body) === 'signup_confirmation').length, 1, 'sent once');
   });
 });

@@ -585,6 +585,7 @@ describe('docs/openapi.json and the Rust types', () => {
       ['wire', 'SignupResponse', 'SignupResponse', 'response'],
       ['wire', 'InventoryResult', 'InventoryResult', 'response'],
       ['wire', 'QueueView', 'QueueView', 'response'],
+      ['wire', 'AlarmFailure', 'AlarmFailure', 'response'],
       ['wire', 'LocationLevel', 'LocationLevel', 'response'],
       ['wire', 'QueueEntryView', 'QueueEntry', 'response'],
       ['wire', 'MessageView', 'MessageView', 'response'],

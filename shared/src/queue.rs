@@ -474,6 +474,17 @@ impl Queue {
         Some(vec![Effect::Save(e)])
     }
 
+    /// The address opted out (unsubscribed, bounced, complained): the entry leaves the line, and
+    /// units it held go at once to the next in line, as when a hold ends.
+    pub fn opt_out(&mut self, entry_id: &str, now: i64) -> Option<Vec<Effect>> {
+        let held = self.live.iter().any(|e| e.id == entry_id && e.status == EntryStatus::Offered && e.units > 0);
+        let mut effects = self.cancel(entry_id)?;
+        if held {
+            effects.extend(self.pass_on(now));
+        }
+        Some(effects)
+    }
+
     /// The shopper opened or clicked the current offer: no non-opener nudge.
     pub fn engage(&mut self, entry_id: &str) -> Option<Vec<Effect>> {
         let e = self.live.iter_mut().find(|e| e.id == entry_id)?;
@@ -499,6 +510,14 @@ impl Queue {
             return effects;
         }
         self.live.retain(Entry::is_live);
+        effects.extend(self.pass_on(now));
+        effects
+    }
+
+    /// Offers units no one holds to the next waiting entries, in line order (offers only: no
+    /// sold-out messages).
+    fn pass_on(&mut self, now: i64) -> Vec<Effect> {
+        let mut effects = Vec::new();
         let mut left = self.counters.available - self.promised(now);
         let restock = self.counters.restock_seq;
         for e in self.live.iter_mut().filter(|e| e.kind != EntryKind::Backorder && e.status == EntryStatus::Waiting) {

@@ -594,6 +594,29 @@ pub struct QueueView {
     /// Pass as `after` for the next page; `None` on the last one.
     #[serde(default)]
     pub next_after: Option<u32>,
+    /// Set while the SKU's scheduled work (sending, hold ends, timed messages) keeps failing:
+    /// why, and when it is tried again. `None` once a run succeeds.
+    #[serde(default)]
+    pub alarm_failure: Option<AlarmFailure>,
+}
+
+/// The SKU's scheduled work failed: it is retried with backoff, and this says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmFailure {
+    /// Failed runs in a row.
+    pub failures: u32,
+    pub error: String,
+    /// The last failure (Unix ms).
+    pub at: i64,
+    /// The next try (Unix ms).
+    pub retry_at: i64,
+}
+
+impl AlarmFailure {
+    /// Backoff after `failures` failed runs in a row: 1 s, 2 s, 4 s … at most 5 minutes.
+    pub fn backoff_ms(failures: u32) -> i64 {
+        1_000i64.saturating_mul(1 << failures.saturating_sub(1).min(20)).min(300_000)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

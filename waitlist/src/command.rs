@@ -203,6 +203,11 @@ pub enum Command {
     Unsubscribe {
         entry_id: String,
     },
+    /// The shop's suppression list holds these entries' addresses (found at send time): they
+    /// leave the line, and units they held go to the next in line.
+    OptedOut {
+        entry_ids: Vec<String>,
+    },
     /// Everything held about an address on this SKU (privacy export).
     Export {
         email_key: Option<String>,
@@ -301,6 +306,7 @@ impl Command {
             Command::Cancel { .. } => "shopper: cancel link".into(),
             Command::Confirm { .. } => "shopper: confirmed the signup (double opt-in)".into(),
             Command::Unsubscribe { .. } => "shopper: unsubscribe".into(),
+            Command::OptedOut { .. } => "opted out: the address is on the shop's suppression list".into(),
             Command::Engage { .. } => "shopper: opened or clicked the offer".into(),
             Command::Erase { .. } => "privacy: erase".into(),
             Command::Tick => "schedule".into(),

@@ -17,8 +17,8 @@ use shared::outbox::Channel;
 use shared::queue::{Counters, Effect, Entry, Joined, NewEntry, Queue};
 use shared::schedule::pending;
 use shared::wire::{
-    ConversionResult, EntryKind, EntryStatus, InventoryResult, LocationLevel, MessageKind, Mode, QueueEntryView,
-    QueueView, SignupResponse, SkuConfig, SkuState,
+    AlarmFailure, ConversionResult, EntryKind, EntryStatus, InventoryResult, LocationLevel, MessageKind, Mode,
+    QueueEntryView, QueueView, SignupResponse, SkuConfig, SkuState,
 };
 use shared::{Date, DomainError, Email};
 
@@ -303,6 +303,26 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         rows
     }
 
+    /// These entries' addresses opted out: they leave the line, their pending messages are
+    /// skipped, and units they held go to the next in line at once (loading the queue only then).
+    fn leave(&self, s: &Sku, entries: &[Entry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let held = entries.iter().any(|e| e.status == EntryStatus::Offered && e.units > 0);
+        let mut q = if held { self.queue(s)? } else { self.partial(s, entries.to_vec())? };
+        let mut effects = Vec::new();
+        for e in entries {
+            effects.extend(q.opt_out(&e.id, self.now).unwrap_or_default());
+        }
+        let messages = self.render(&q, s, &effects, Extras::default());
+        self.commit(&q, &effects, &messages)?;
+        for e in entries {
+            self.store.skip_pending(&e.id, "skipped: unsubscribed", &self.cause, self.now)?;
+        }
+        Ok(())
+    }
+
     fn commit(&self, q: &Queue, effects: &[Effect], messages: &[NewMessage]) -> Result<()> {
         commit(self.store, q, effects, messages, &self.cause, self.now)
     }
@@ -555,11 +575,26 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             Command::Unsubscribe { entry_id } => {
                 let s = self.sku(None)?;
                 let entry = self.known_entry(&entry_id)?;
-                let mut q = self.partial(&s, vec![entry.clone()])?;
-                let effects = q.cancel(&entry.id).unwrap_or_default();
-                save(store, &q, &effects, &self.cause, now)?;
-                store.skip_pending(&entry.id, "skipped: unsubscribed", &self.cause, now)?;
+                self.leave(&s, std::slice::from_ref(&entry))?;
                 Ok(Answer::Unsubscribed(Unsubscribed { entry_id: entry.id, email_key: entry.email_key }))
+            }
+            Command::OptedOut { entry_ids } => {
+                let s = self.sku(None)?;
+                let mut leaving = Vec::new();
+                for id in &entry_ids {
+                    // Paid backorders stay (the order stands); an unconfirmed signup is the one way back.
+                    if let Some(e) = store.entry(id)?.filter(|e| {
+                        e.is_live() && e.kind != EntryKind::Backorder && e.status != EntryStatus::PendingConfirmation
+                    }) {
+                        leaving.push(e);
+                    }
+                }
+                self.leave(&s, &leaving)?;
+                Ok(Answer::Outcome(Outcome {
+                    outcome: if leaving.is_empty() { "unchanged" } else { "applied" }.into(),
+                    reason: Some(format!("{} left the line", leaving.len())),
+                    ..Default::default()
+                }))
             }
             Command::Export { email_key, phone } => {
                 let sku = store.meta("sku")?.unwrap_or_default();
@@ -961,7 +996,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                         available: l.available,
                     })
                     .collect();
-                Ok(Answer::Queue(QueueView { sku: s.name, available, levels, entries, next_after }))
+                let alarm_failure = store.json::<Option<AlarmFailure>>(ALARM_FAILURE)?.flatten();
+                Ok(Answer::Queue(QueueView { sku: s.name, available, levels, entries, next_after, alarm_failure }))
             }
             Command::Mailbox => Ok(Answer::Mailbox(store.recent_messages(None, 500)?)),
         }
@@ -1188,4 +1224,25 @@ fn converted_event(s: &Sku, effects: &[Effect], order_id: &str, revenue: f64, no
             events::rows(&s.shop, "entry.converted", &e.id, &e.id, data, now)
         })
         .collect()
+}
+
+/// The `meta` key of the scheduled work's failure record.
+const ALARM_FAILURE: &str = "alarm_failure";
+
+/// The SKU's scheduled work failed (`error`): counts the failure, records why and answers when to
+/// try again (backoff: `AlarmFailure::backoff_ms`). Written outside any command's transaction.
+pub fn alarm_failed<S: Store + ?Sized>(store: &S, error: &str, now: i64) -> Result<i64> {
+    let failures = store.json::<Option<AlarmFailure>>(ALARM_FAILURE)?.flatten().map_or(0, |f| f.failures) + 1;
+    let retry_at = now + AlarmFailure::backoff_ms(failures);
+    let error: String = error.chars().take(500).collect();
+    store.set_json(ALARM_FAILURE, &AlarmFailure { failures, error, at: now, retry_at })?;
+    Ok(retry_at)
+}
+
+/// The scheduled work ran: a failure record, if any, is cleared.
+pub fn alarm_succeeded<S: Store + ?Sized>(store: &S) -> Result<()> {
+    if store.meta(ALARM_FAILURE)?.is_some_and(|v| v != "null") {
+        store.set_meta(ALARM_FAILURE, "null")?;
+    }
+    Ok(())
 }

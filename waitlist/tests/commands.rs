@@ -752,3 +752,51 @@ fn a_repeat_signup_gets_a_fresh_capability_and_an_entry_keeps_its_newest() {
     assert!(reads(&mut sim, "id-rep@example.com"), "the signup's own id still reads it");
     assert_eq!(sim.store.entries().len(), 1, "still one entry");
 }
+
+#[test]
+fn failed_scheduled_work_is_recorded_backs_off_and_clears_on_success() {
+    use shared::wire::AlarmFailure;
+    let mut sim = Sim::restock();
+    sim.signup("a@example.com");
+    let queue = |sim: &mut Sim| {
+        let cmd = Command::Queue { after: 0, limit: Some(10), search: None };
+        let Ok(Answer::Queue(v)) = sim.run(cmd) else { panic!() };
+        v.alarm_failure
+    };
+    assert_eq!(queue(&mut sim), None);
+    let t = sim.now;
+    let backoffs: Vec<i64> = (0..4)
+        .map(|i| waitlist::alarm_failed(&sim.store, "suppression list unavailable", t + i).unwrap() - (t + i))
+        .collect();
+    assert_eq!(backoffs, [1_000, 2_000, 4_000, 8_000]);
+    let f = queue(&mut sim).expect("recorded");
+    assert_eq!(
+        (f.failures, f.error.as_str(), f.at, f.retry_at),
+        (4, "suppression list unavailable", t + 3, t + 3 + 8_000)
+    );
+    assert_eq!(AlarmFailure::backoff_ms(30), 300_000, "at most five minutes");
+    waitlist::alarm_succeeded(&sim.store).unwrap();
+    assert_eq!(queue(&mut sim), None);
+    assert_eq!(waitlist::alarm_failed(&sim.store, "again", t).unwrap(), t + 1_000, "counting starts over");
+}
+
+#[test]
+fn an_address_found_suppressed_leaves_the_line_and_its_units_go_on() {
+    let mut sim = Sim::restock();
+    for e in emails(3) {
+        sim.signup(&e);
+    }
+    sim.level(1);
+    assert_eq!(sim.told("restock_offer"), ["id-s0@example.com"]);
+    // At send time the offer's address turned out to be on the shop's suppression list.
+    let cmd = Command::OptedOut { entry_ids: vec!["id-s0@example.com".into(), "no-such-entry".into()] };
+    let Ok(Answer::Outcome(o)) = sim.run(cmd) else { panic!() };
+    assert_eq!(o.outcome, "applied");
+    assert_eq!(sim.entry("id-s0@example.com").status, EntryStatus::Cancelled);
+    assert_eq!(sim.told("restock_offer"), ["id-s0@example.com", "id-s1@example.com"], "the unit went on at once");
+    assert_eq!((sim.position("id-s1@example.com"), sim.position("id-s2@example.com")), (Some(1), Some(2)));
+    // Again: nothing left to do.
+    let again = Command::OptedOut { entry_ids: vec!["id-s0@example.com".into()] };
+    let Ok(Answer::Outcome(o)) = sim.run(again) else { panic!() };
+    assert_eq!(o.outcome, "unchanged");
+}

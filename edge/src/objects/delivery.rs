@@ -30,7 +30,7 @@ const REQUESTS_PER_RUN: u32 = 50;
 
 /// Delivers what is due. Answers the earliest time at which more can be sent (pacing and
 /// `Retry-After` included), or `None` when nothing is pending or more may go at once.
-pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64) -> Result<Option<i64>> {
+pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64) -> Result<Delivered> {
     let shop = store.shop()?;
     let mut run = Run {
         env,
@@ -41,6 +41,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
         sku: store.sku()?,
         shop,
         spent: 0,
+        opted_out: Default::default(),
     };
     // The channel whose oldest due row waited longest goes first, so a busy one cannot starve
     // the others.
@@ -55,7 +56,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
     for (_, ch) in order {
         run.deliver(ch).await?;
         if run.spent >= REQUESTS_PER_RUN {
-            return Ok(None);
+            return Ok(Delivered { paced_until: None, opted_out: run.opted_out.take() });
         }
     }
     let now = run.now();
@@ -65,7 +66,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
             next = Some(next.map_or(t, |n| n.min(t)));
         }
     }
-    Ok(next)
+    Ok(Delivered { paced_until: next, opted_out: run.opted_out.take() })
 }
 
 /// What one channel does with a due row.
@@ -90,6 +91,16 @@ struct Run<'a> {
     sku: String,
     /// Requests made in this run.
     spent: u32,
+    /// Entries whose email was skipped because the address is on the suppression list: they
+    /// leave the line after the run (`Command::OptedOut`).
+    opted_out: std::cell::RefCell<Vec<String>>,
+}
+
+/// What a delivery run leaves to do: when pacing allows the next send, and the entries whose
+/// address turned out to be suppressed.
+pub struct Delivered {
+    pub paced_until: Option<i64>,
+    pub opted_out: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -248,6 +259,9 @@ impl<'a> Run<'a> {
                 .is_some_and(|(_, reason)| !(reason == crate::suppression::UNSUBSCRIBED && asks_consent(&row)));
             if blocked {
                 self.store.mark_skipped(&row.key, "skipped: unsubscribed", self.now())?;
+                if ch == Channel::Email {
+                    self.opted_out.borrow_mut().push(row.entry_id.clone());
+                }
             } else {
                 out.push(row);
             }

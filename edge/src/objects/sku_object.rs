@@ -83,25 +83,73 @@ impl DurableObject for SkuQueue {
         Ok(resp)
     }
 
+    /// Runs what is due. A run that fails is recorded (`waitlist::alarm_failed`: why, how many
+    /// in a row, shown in the admin's queue view) and re-armed with backoff, so a SKU never stalls
+    /// on an error; the next run that succeeds clears the record.
     async fn alarm(&self) -> Result<Response> {
         self.alarm_at.set(None);
         let store = self.store()?;
         let offset = store.clock_offset()?;
-        let now = real_now() + offset;
         let cfg = Config::of(&self.env);
-        let deployment = deployment(&cfg);
-        let (handled, _) = atomically(&self.state, &store, move |store| waitlist::run_due(store, &deployment, now))?;
-        log(&handled);
-        if let Err(e) = handled.result {
-            return Err(worker::Error::RustError(format!("due work failed: {e}")));
+        match self.run_alarm(&store, &cfg, offset).await {
+            Ok(paced_until) => {
+                waitlist::alarm_succeeded(&*store).map_err(|e| worker::Error::RustError(e.to_string()))?;
+                self.schedule(&store, real_now() + offset, offset, paced_until).await?;
+            }
+            Err(e) => {
+                worker::console_error!("scheduled work failed: {e}");
+                let retry_at = waitlist::alarm_failed(&*store, &e.to_string(), real_now() + offset)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                let at = (retry_at - offset) as f64;
+                self.state.storage().set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&at.into()))).await?;
+                self.alarm_at.set(Some(at));
+            }
         }
-        let paced_until = delivery::deliver_due(&self.env, &cfg, &store, offset).await?;
-        self.schedule(&store, real_now() + offset, offset, paced_until).await?;
         Response::empty()
     }
 }
 
 impl SkuQueue {
+    /// One alarm run: due work, delivery, then the entries found opted out leave the line.
+    /// Answers when pacing allows the next send.
+    async fn run_alarm(&self, store: &Rc<SqlStore>, cfg: &Config, offset: i64) -> Result<Option<i64>> {
+        if cfg.dev_alarm_failures > 0 {
+            use waitlist::Store;
+            let store_err = |e: waitlist::StoreError| worker::Error::RustError(e.to_string());
+            let failed: u32 =
+                store.meta("dev_alarm_failpoint").map_err(store_err)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+            if failed < cfg.dev_alarm_failures {
+                store.set_meta("dev_alarm_failpoint", &(failed + 1).to_string()).map_err(store_err)?;
+                let why = format!("dev failpoint: alarm run {} of {} fails", failed + 1, cfg.dev_alarm_failures);
+                return Err(worker::Error::RustError(why));
+            }
+        }
+        let now = real_now() + offset;
+        let deployment = deployment(cfg);
+        let (handled, _) = atomically(&self.state, store, move |store| waitlist::run_due(store, &deployment, now))?;
+        log(&handled);
+        if let Err(e) = handled.result {
+            return Err(worker::Error::RustError(format!("due work failed: {e}")));
+        }
+        let delivered = delivery::deliver_due(&self.env, cfg, store, offset).await?;
+        // Addresses found on the suppression list leave the line: units they held go on now.
+        if !delivered.opted_out.is_empty() {
+            let mut entry_ids = delivered.opted_out;
+            entry_ids.sort();
+            entry_ids.dedup();
+            let deployment = self::deployment(cfg);
+            let cmd = waitlist::command::Command::OptedOut { entry_ids };
+            let now = real_now() + offset;
+            let (left, _) =
+                atomically(&self.state, store, move |store| waitlist::handle(store, &deployment, cmd, now))?;
+            log(&left);
+            if let Err(e) = left.result {
+                return Err(worker::Error::RustError(format!("opted-out entries could not leave the line: {e}")));
+            }
+        }
+        Ok(delivered.paced_until)
+    }
+
     /// Keeps one alarm at the earliest due time: the next pending message, hold end or timed message,
     /// and no sooner than [`COALESCE_MS`] from now, so that the signups of a busy moment are sent by
     /// one run of the alarm rather than one run each. An alarm this instance already set for no

@@ -47,6 +47,9 @@ pub struct Config {
     pub public_base_url: String,
     /// `DEV_MODE=true` (tests only, never by default): the clock can be moved forward.
     pub dev_mode: bool,
+    /// `DEV_ALARM_FAILURES=N`, honoured only in dev mode: each SKU object's first N alarm runs
+    /// fail, so tests can watch the retry and its record (a failpoint).
+    pub dev_alarm_failures: u32,
     /// Key for signed links in messages (claim, cancel, tracked clicks). Empty: no links.
     pub link_secret: String,
     /// `LINK_SECRET_PREVIOUS`: links signed before a rotation of `LINK_SECRET` still verify.
@@ -193,6 +196,7 @@ impl Config {
             klaviyo_api_base: base("KLAVIYO_API_BASE", KLAVIYO_API_BASE),
             public_base_url: get("PUBLIC_BASE_URL"),
             dev_mode: get("DEV_MODE") == "true",
+            dev_alarm_failures: if get("DEV_MODE") == "true" { rate("DEV_ALARM_FAILURES", 0) } else { 0 },
             suppression_key: Some(get("SUPPRESSION_KEY"))
                 .filter(|k| !k.is_empty())
                 .unwrap_or_else(|| get("LINK_SECRET")),

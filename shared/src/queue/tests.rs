@@ -108,6 +108,22 @@ fn expired_holds_pass_to_the_next_in_line() {
 }
 
 #[test]
+fn an_opted_out_holder_passes_its_units_on_at_once() {
+    let mut q = queue_with(4, policy());
+    q.set_level(2, 0);
+    // e1 holds a unit and unsubscribes: the next in line gets it now, not when the hold would end.
+    let fx = q.opt_out("e1", 5_000).unwrap();
+    assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e2"]);
+    assert!(sends(&fx, MessageKind::HoldExpired).is_empty(), "a shopper who left is told nothing");
+    assert_eq!((q.position("e1"), q.position("e2")), (None, Some(2)));
+    assert_eq!(q.held(5_000), 2);
+    // A waiting entry leaving frees nothing and offers nothing.
+    let fx = q.opt_out("e3", 6_000).unwrap();
+    assert!(sends(&fx, MessageKind::RestockOffer).is_empty());
+    assert_eq!(q.opt_out("e3", 7_000), None, "already gone");
+}
+
+#[test]
 fn reminders_and_nudges_fall_due_once() {
     let mut q = queue_with(1, policy());
     q.set_level(1, 0);
@@ -270,6 +286,7 @@ enum Op {
     Tick(i64),
     Convert(usize),
     Engage(usize),
+    OptOut(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -279,6 +296,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0i64..30).prop_map(|h| Op::Tick(h * HOUR_MS)),
         1 => (0usize..40).prop_map(Op::Convert),
         1 => (0usize..40).prop_map(Op::Engage),
+        1 => (0usize..40).prop_map(Op::OptOut),
     ]
 }
 
@@ -294,6 +312,7 @@ fn run(ops: Vec<Op>, p: Policy) -> Result<(), TestCaseError> {
     for op in ops {
         let before: HashMap<String, Entry> = q.entries().iter().map(|e| (e.id.clone(), e.clone())).collect();
         let restock_before = q.counters().restock_seq;
+        let mut freed = false;
         let fx = match op {
             Op::Join { kind, quantity } => {
                 let kind = match kind {
@@ -339,6 +358,16 @@ fn run(ops: Vec<Op>, p: Policy) -> Result<(), TestCaseError> {
                 Some(id) => q.engage(&id).unwrap_or_default(),
                 None => Vec::new(),
             },
+            Op::OptOut(i) => {
+                let target = q.entries().iter().filter(|e| e.kind != EntryKind::Backorder).nth(i % 4).cloned();
+                match target {
+                    Some(e) => {
+                        freed = e.status == EntryStatus::Offered && e.units > 0;
+                        q.opt_out(&e.id, now).unwrap_or_default()
+                    }
+                    None => Vec::new(),
+                }
+            }
         };
         // Each message key at most once.
         for e in &fx {
@@ -377,9 +406,10 @@ fn run(ops: Vec<Op>, p: Policy) -> Result<(), TestCaseError> {
                 prop_assert_eq!(mine.len(), 1, "entry {} got {:?} in restock {}", e.id, mine, restock);
             }
         }
-        // Expired holds move on: after time passes, free units never sit beside waiting shoppers.
-        if matches!(op, Op::Tick(_)) && p.hold_ms > 0 {
-            let expired = fx.iter().any(|x| matches!(x, Effect::Send(o) if o.kind == MessageKind::HoldExpired));
+        // Expired holds and holders who left move on: free units never sit beside waiting shoppers.
+        if matches!(op, Op::Tick(_) | Op::OptOut(_)) && p.hold_ms > 0 {
+            let expired =
+                freed || fx.iter().any(|x| matches!(x, Effect::Send(o) if o.kind == MessageKind::HoldExpired));
             let waiting =
                 q.entries().iter().any(|e| e.kind != EntryKind::Backorder && e.status == EntryStatus::Waiting);
             if expired && waiting {
