@@ -217,7 +217,7 @@ describe('widget on the demo storefront', () => {
     edge = await startEdge({
       vars: {
         EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: 'k', LINK_SECRET: 'browser-link-secret', DEV_MODE: 'true',
-        TURNSTILE_API_BASE: siteverify.url,
+        TURNSTILE_API_BASE: siteverify.url, KLAVIYO_API_BASE: capture.url,
       },
     });
     storefront = await startStorefront({ port: 0, edge: edge.url });
@@ -254,7 +254,7 @@ describe('widget on the demo storefront', () => {
     try {
       await shows(widget.getByTestId('title'), "Notify me when it's back", problems, 20000);
       assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: the form');
-      const email = widget.getByLabel('Email');
+      const email = widget.getByLabel('Email', { exact: true });
       await email.fill('not-an-email');
       await email.press('Enter'); // keyboard submit
       await shows(widget.locator('#restock-email-error'), 'Please enter a valid email address.', problems);
@@ -284,13 +284,13 @@ describe('widget on the demo storefront', () => {
       await shows(hoodie.getByTestId('title'), 'Pre-order — ships the week of December 7', problems, 20000);
       await shows(hoodie.getByRole('button'), 'Reserve mine', problems);
       await shows(widget.getByTestId('title'), "Notify me when it's back", problems);
-      await widget.getByLabel('Email').fill('inflight@example.com');
+      await widget.getByLabel('Email', { exact: true }).fill('inflight@example.com');
       await widget.getByRole('button', { name: 'Notify me' }).click();
       await shows(widget.getByTestId('status'), 'Joining…', problems);
       await page.locator('label:has(input[value=L])').click();
       await shows(widget.getByTestId('title'), 'Backorder', problems);
       await shows(widget.locator('button[type=submit]'), 'Join the list', problems);
-      assert.equal(await widget.getByLabel('Email').inputValue(), 'inflight@example.com', 'the typed email stays');
+      assert.equal(await widget.getByLabel('Email', { exact: true }).inputValue(), 'inflight@example.com', 'the typed email stays');
       release();
       await eventually(async () => (await queue('TEE-BLK-M')).some((e) => e.email === 'inflight@example.com'), { what: 'signup reached TEE-BLK-M' });
       assert.deepEqual(await queue('TEE-BLK-L'), [], 'nothing went to the variant switched to');
@@ -331,7 +331,7 @@ describe('widget on the demo storefront', () => {
         await page.selectOption('select[name=id]', '2003');
         await widget.locator('section').waitFor({ state: 'hidden' });
         await page.selectOption('select[name=id]', '2001');
-        await widget.getByLabel('Email').fill(`auto-${source}@example.com`);
+        await widget.getByLabel('Email', { exact: true }).fill(`auto-${source}@example.com`);
         await widget.locator('button[type=submit]').click();
         await shows(widget.getByTestId('position'), /You're #\d+ in line/, problems);
       } finally {
@@ -349,7 +349,7 @@ describe('widget on the demo storefront', () => {
     try {
       await shows(widget.getByTestId('title'), "Notify me when it's back", problems, 20000);
       await waitTakeover(page);
-      await widget.getByLabel('Email').fill('not-an-email');
+      await widget.getByLabel('Email', { exact: true }).fill('not-an-email');
       await widget.locator('button[type=submit]').click();
       await shows(widget.locator('#restock-email-error'), 'Please enter a valid email address.', problems);
       const look = await page.evaluate(() => {
@@ -401,7 +401,7 @@ describe('widget on the demo storefront', () => {
         assert.equal(await country.inputValue(), p.country, 'the page\'s country is chosen');
         assert.equal(await country.getAttribute('aria-label'), 'Ländervorwahl');
         if (p.pick) await country.selectOption(p.pick);
-        await widget.getByLabel('E-Mail').fill(`phone${i}@example.com`);
+        await widget.getByLabel('E-Mail', { exact: true }).fill(`phone${i}@example.com`);
         await widget.locator('#restock-phone').fill(p.typed);
         await widget.locator('input[name=sms_consent]').check();
         const sent = page.waitForRequest((r) => r.url().endsWith('/skus/PHONE-A/waitlist') && r.method() === 'POST');
@@ -409,6 +409,52 @@ describe('widget on the demo storefront', () => {
         assert.equal((await sent).postDataJSON().phone, p.sent);
         await shows(widget.getByTestId('status'), 'Sie stehen auf der Liste', problems);
         assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: with the country select');
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it('marketing consent: a separate, unticked checkbox only where the shop asks for it; ticked, it is sent with its wording, in the plain form and in the app', async () => {
+    const MKT = 'mkt';
+    const made = await admin.put(`/v1/shops/${MKT}`, {
+      name: 'Marketing Goods', from_email: 'hi@mkt.example', allowed_origins: [storefront.url],
+      klaviyo: { api_key: 'pk_browser_test', marketing: true },
+    });
+    assert.equal(made.status, 200, made.text);
+    assert.equal((await admin.put(`/v1/shops/${MKT}/skus/MUG`, { title: 'Mug', mode: 'restock' })).status, 200);
+    for (const held of [true, false]) {
+      const form = held ? 'plain form' : 'app';
+      const wasm = holdWasm();
+      const { page, context, problems } = await openHtml(
+        `<div data-restock-sku="MUG"></div><div data-restock-sku="TEE-BLK-M" data-restock-shop="${SHOP}"></div><script async src="${edge.url}/widget.js" data-shop="${MKT}"></script>`,
+        { route: held ? wasm.route : undefined });
+      const widget = page.locator('[data-restock-sku="MUG"]');
+      try {
+        await shows(widget.getByTestId('title'), "Notify me when it's back", problems, 20000);
+        if (!held) await waitTakeover(page);
+        const box = widget.getByLabel('Also email me news and offers from this shop. Unsubscribe anytime.');
+        await box.waitFor({ state: 'visible', timeout: 15000 });
+        assert.equal(await box.isChecked(), false, `${form}: unticked by default`);
+        // The demo shop does not ask: no checkbox there.
+        const other = page.locator('[data-restock-sku="TEE-BLK-M"]');
+        await shows(other.getByTestId('title'), "Notify me when it's back", problems, 20000);
+        assert.equal(await other.locator('.marketing').isVisible(), false, `${form}: hidden where the shop does not ask`);
+        for (const [width, height] of [[390, 844], [1280, 900]]) {
+          await page.setViewportSize({ width, height });
+          const wrong = await layoutProblems(page, '[data-restock-sku="MUG"]', `marketing, ${width} px, ${form}`);
+          assert.deepEqual(wrong, []);
+        }
+        await widget.getByLabel('Email', { exact: true }).fill(`mkt-${held ? 'plain' : 'app'}@example.com`);
+        await box.check();
+        const sent = page.waitForRequest((r) => r.url().endsWith('/skus/MUG/waitlist') && r.method() === 'POST');
+        await widget.locator('button[type=submit]').click();
+        const body = (await sent).postDataJSON();
+        assert.equal(body.marketing_consent, true, `${form}: ${JSON.stringify(body)}`);
+        assert.equal(body.marketing_consent_text, 'Also email me news and offers from this shop. Unsubscribe anytime.');
+        assert.equal(body.consent_text, undefined, 'the SMS wording is not claimed');
+        await shows(widget.getByTestId('position'), "You're #" + (held ? 1 : 2) + ' in line', problems);
+        assert.deepEqual(await axe(page, '[data-restock-sku="MUG"]'), [], `axe: with the marketing checkbox (${form})`);
       } finally {
         await context.close();
       }
@@ -453,7 +499,7 @@ describe('widget on the demo storefront', () => {
       await shows(widget.locator('label[for=restock-email]'), 'E-Mail', problems);
       const hoodie = page.locator('[data-restock-sku="HOODIE-PRE"]');
       await shows(hoodie.getByTestId('title'), 'Vorbestellung — Versand in der Woche vom 7. Dezember', problems);
-      await widget.getByLabel('E-Mail').fill('kunde@example.com');
+      await widget.getByLabel('E-Mail', { exact: true }).fill('kunde@example.com');
       await widget.getByRole('button', { name: 'Benachrichtigen' }).click();
       await shows(widget.getByTestId('position'), 'Sie sind Nr. 3 in der Warteschlange', problems);
     } finally {
@@ -497,11 +543,11 @@ describe('widget on the demo storefront', () => {
       await shows(a.getByTestId('title'), "Notify me when it's back", problems, 20000);
       await shows(hoodie.getByTestId('title'), 'Pre-order — ships the week of December 7', problems);
       assert.equal(await page.locator('[data-restock-widget]').count(), 0, 'a bare tag on a page with no product adds no widget of its own');
-      await a.getByLabel('Email').fill('second@example.com');
+      await a.getByLabel('Email', { exact: true }).fill('second@example.com');
       await a.locator('button[type=submit]').click();
       await shows(a.getByTestId('position'), "You're #2 in line", problems);
       assert.equal(await hoodie.getByTestId('position').textContent(), '', 'the other widget is untouched');
-      assert.equal(await hoodie.getByLabel('Email').inputValue(), '');
+      assert.equal(await hoodie.getByLabel('Email', { exact: true }).inputValue(), '');
       // The shopper ahead leaves the list; the open page catches up on its own (it asks every 15 s).
       const erased = await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { email: 'ahead@example.com' });
       assert.equal(erased.status, 200, erased.text);
@@ -518,10 +564,10 @@ describe('widget on the demo storefront', () => {
       route: (p) => p.route('**/waitlist', (route) => (down ? route.abort('connectionrefused') : route.continue())),
     });
     try {
-      await widget.getByLabel('Email').fill('offline@example.com', { timeout: 20000 });
+      await widget.getByLabel('Email', { exact: true }).fill('offline@example.com', { timeout: 20000 });
       await widget.getByRole('button', { name: 'Notify me' }).click();
       await shows(widget.getByTestId('status'), "We couldn't reach the waitlist", problems);
-      assert.equal(await widget.getByLabel('Email').inputValue(), 'offline@example.com');
+      assert.equal(await widget.getByLabel('Email', { exact: true }).inputValue(), 'offline@example.com');
       down = false;
       await widget.getByRole('button', { name: 'Try again' }).click();
       await shows(widget.getByTestId('position'), "You're #4 in line", problems);
@@ -556,16 +602,16 @@ describe('widget on the demo storefront', () => {
       assert.equal(await tookOver(page), false, 'the wasm is still held back');
       assert.deepEqual(await axe(page, '[data-restock-widget]'), [], 'axe: the plain form');
       // Inline validation in the plain form.
-      await widget.getByLabel('E-mail').fill('nope');
+      await widget.getByLabel('E-mail', { exact: true }).fill('nope');
       await widget.locator('button[type=submit]').click();
       await shows(widget.locator('#restock-email-error'), 'Veuillez saisir une adresse e-mail valide.', problems);
       // The shopper types, and is in the phone field when the app arrives.
-      await widget.getByLabel('E-mail').fill('typed@example.com');
+      await widget.getByLabel('E-mail', { exact: true }).fill('typed@example.com');
       await widget.locator('#restock-phone').pressSequentially('+33 6 12'); // real key presses: the caret ends after them
       wasm.release();
       await waitTakeover(page);
       assert.equal(await widget.locator('form').count(), 1, 'one form after the takeover');
-      assert.equal(await widget.getByLabel('E-mail').inputValue(), 'typed@example.com');
+      assert.equal(await widget.getByLabel('E-mail', { exact: true }).inputValue(), 'typed@example.com');
       assert.equal(await widget.locator('#restock-phone').inputValue(), '+33 6 12');
       const focused = await page.evaluate(() => document.querySelector('[data-restock-widget]').shadowRoot.activeElement?.id);
       assert.equal(focused, 'restock-phone', 'focus stays in the field the shopper was typing in');
@@ -595,7 +641,7 @@ describe('widget on the demo storefront', () => {
       },
     });
     try {
-      await widget.getByLabel('E-Mail').fill('early@example.com', { timeout: 20000 });
+      await widget.getByLabel('E-Mail', { exact: true }).fill('early@example.com', { timeout: 20000 });
       await widget.getByLabel('Menge').fill('2');
       await widget.getByRole('button', { name: 'Benachrichtigen' }).click();
       await shows(widget.getByTestId('status'), 'Wird eingetragen…', problems);
@@ -653,7 +699,7 @@ describe('widget on the demo storefront', () => {
       });
       assert.equal(await inForm(), 'restock-form', 'the challenge shows inside the form');
       // The plain form (wasm held back): no token yet → 422 turnstile_required, said in words.
-      await widget.getByLabel('Email').fill('gated@example.com');
+      await widget.getByLabel('Email', { exact: true }).fill('gated@example.com');
       await widget.locator('button[type=submit]').click();
       await shows(status, 'Please complete the security check, then send again.', problems);
       // A refused token → 403 turnstile_failed: the challenge is reset for a fresh token.

@@ -222,7 +222,7 @@ describe('Postmark email, Twilio SMS, Klaviyo and signed outgoing events', () =>
     pub = api(edge, null);
     await setupShop(admin, SHOP, {
       event_endpoints: [{ id: 'zap', url: `${capture.url}/hooks/zap`, secret: HOOK_SECRET }],
-      klaviyo: { api_key: 'pk_test_123', list_id: 'LIST1' },
+      klaviyo: { api_key: 'pk_test_123', list_id: 'LIST1', marketing: true },
     });
     await putSku(admin, SHOP, SKU);
   });
@@ -274,8 +274,10 @@ describe('Postmark email, Twilio SMS, Klaviyo and signed outgoing events', () =>
     }, { what: 'the SMS row marked sent' });
   });
 
-  it('Klaviyo: profile upsert, list subscription with consent, Joined Waitlist event; an offer → Back In Stock Offer', { timeout: 60_000 }, async () => {
-    entries.kim = await signup(pub, SHOP, SKU, 'kim@example.com', { phone: '+15005550007', sms_consent: true });
+  it('Klaviyo: profile upsert, Joined Waitlist event, a marketing subscription only with its own consent; an offer → Back In Stock Offer', { timeout: 60_000 }, async () => {
+    entries.kim = await signup(pub, SHOP, SKU, 'kim@example.com', {
+      phone: '+15005550007', sms_consent: true, marketing_consent: true, marketing_consent_text: 'Also send me news and offers',
+    });
     const mine = (q) => q.path.startsWith('/api/') && JSON.stringify(q.body ?? '').includes('kim@example.com');
     const calls = await capture.waitFor((reqs) => {
       const c = reqs.filter(mine);
@@ -297,7 +299,7 @@ describe('Postmark email, Twilio SMS, Klaviyo and signed outgoing events', () =>
     const subProfile = sub.data.attributes.profiles.data[0];
     assert.equal(subProfile.type, 'profile');
     assert.equal(subProfile.attributes.subscriptions.email.marketing.consent, 'SUBSCRIBED');
-    assert.equal(subProfile.attributes.subscriptions.sms.marketing.consent, 'SUBSCRIBED');
+    assert.equal(subProfile.attributes.subscriptions.sms, undefined, 'texts about a turn are not SMS marketing');
     assert.deepEqual(sub.data.relationships.list.data, { type: 'list', id: 'LIST1' });
     const ev = event.data.attributes;
     assert.equal(event.data.type, 'event');
@@ -309,6 +311,19 @@ describe('Postmark email, Twilio SMS, Klaviyo and signed outgoing events', () =>
     assert.equal(typeof ev.properties.eta_text, 'string');
     assert.match(ev.time, /^\d{4}-\d\d-\d\dT/);
     assert.ok(ev.unique_id.includes(entries.kim.entry_id), `unique_id is the outbox key: ${ev.unique_id}`);
+    // Asking to be told about one product is not marketing consent: no subscription for pia or sam.
+    for (const who of ['pia@example.com', 'sam@example.com']) {
+      const theirs = await capture.waitFor((reqs) => {
+        const c = reqs.filter((q) => q.path.startsWith('/api/') && JSON.stringify(q.body ?? '').includes(who));
+        return c.length >= 2 && c;
+      });
+      assert.deepEqual(theirs.map((c) => c.path), ['/api/profile-import', '/api/events'], who);
+    }
+    const kimAudit = (await admin.get(`/v1/shops/${SHOP}/entries/${entries.kim.entry_id}`)).json;
+    assert.deepEqual(kimAudit.consent.channels, ['email', 'sms', 'email_marketing']);
+    assert.equal(kimAudit.consent.marketing_text, 'Also send me news and offers');
+    const state = (await pub.get(`/v1/shops/${SHOP}/skus/${SKU}`)).json;
+    assert.equal(state.marketing, true, 'the widget is told to show the marketing checkbox');
 
     // One unit: the offer goes to pia, first in line.
     await restock(pub, SHOP, SKU, 1);
@@ -362,6 +377,30 @@ describe('Postmark email, Twilio SMS, Klaviyo and signed outgoing events', () =>
     const m = messagesOf(v).find((x) => x.email === 'bad@example.com' && x.kind === 'signup_confirmation');
     assert.equal(m.status, 'failed');
     assert.equal(m.attempts, 1);
+  });
+  it('a privacy erase reaches Klaviyo (deletion job) and the event endpoints (entry.erased, ids only); a refused deletion is 503 and safe to resend', { timeout: 60_000 }, async () => {
+    const who = 'gus@example.com';
+    const gus = await signup(pub, SHOP, SKU, who);
+    await capture.waitFor((reqs) => reqs.some((q) => q.path === '/api/events' && JSON.stringify(q.body).includes(who)));
+    capture.failWhen((r) => r.path === '/api/data-privacy-deletion-jobs', 503, { times: 1 });
+    const first = await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { email: 'GUS@example.com' });
+    assert.equal(first.status, 503, first.text);
+    assert.equal(first.json.error.code, 'klaviyo_unavailable');
+    // Sent again: our side is erased already; Klaviyo takes the request this time.
+    const again = await admin.post(`/v1/shops/${SHOP}/privacy/erase`, { email: 'GUS@example.com' });
+    assert.equal(again.status, 200, again.text);
+    const deletions = capture.requestsTo('/api/data-privacy-deletion-jobs');
+    assert.ok(deletions.length >= 1);
+    const last = deletions.at(-1);
+    assert.equal(last.headers.authorization, 'Klaviyo-API-Key pk_test_123');
+    assert.equal(last.body.data.type, 'data-privacy-deletion-job');
+    const asked = deletions.map((r) => r.body.data.attributes.profile.data.attributes.email.toLowerCase());
+    assert.ok(asked.includes(who), JSON.stringify(asked));
+    assert.equal(again.json.erased_entries, 0, 'nothing left to erase here the second time');
+    const hook = await capture.waitFor(() => capture.requestsTo('/hooks/zap').find((r) => r.body?.type === 'entry.erased'), 20_000);
+    assert.ok(verifyStandard(hook.headers, hook.raw, HOOK_SECRET));
+    assert.deepEqual(hook.body.data, { shop: SHOP, sku: SKU, entry_id: gus.entry_id });
+    assert.ok(!hook.raw.includes('gus'), 'nothing personal in the event');
   });
 });
 

@@ -171,6 +171,7 @@
       '<label for="restock-quantity">' + esc(t.quantity) + '</label>' +
       '<input id="restock-quantity" class="quantity" type="number" name="quantity" inputmode="numeric" min="1" max="100" value="1" aria-describedby="restock-quantity-error">' +
       '<p id="restock-quantity-error" class="field-error"></p>' +
+      '<label class="consent marketing" hidden><input type="checkbox" name="marketing_consent"><span>' + esc(t.marketing_consent) + '</span></label>' +
       '<div class="hp" aria-hidden="true"><label>Website <input name="website" tabindex="-1" autocomplete="off"></label></div>' +
       '<slot name="turnstile"></slot>' +
       '<button type="submit">' + esc(t.restock_action) + '</button>' +
@@ -281,6 +282,7 @@
         var mode = (ok && MODE[b.mode]) || ['restock_title', 'restock_action'];
         q('.heading').textContent = t[mode[0]];
         submitButton.textContent = t[mode[1]];
+        q('.marketing').hidden = !(ok && b.marketing);
         var n = ok ? b.waiting || 0 : 0;
         q('.waiting').textContent = n === 1 ? t.waiting_one : n > 1 ? fill(t.waiting_many, n) : '';
         var inStock = ok && b.mode !== 'preorder' && b.mode !== 'backorder' && (b.available || 0) - (b.reserved || 0) > 0;
@@ -322,6 +324,10 @@
         body.phone = international(phone, field('country').value);
         body.sms_consent = consent;
         if (consent) body.consent_text = t.sms_consent;
+      }
+      if (!q('.marketing').hidden && field('marketing_consent').checked) {
+        body.marketing_consent = true;
+        body.marketing_consent_text = t.marketing_consent;
       }
       if (quantity) body.quantity = +quantity;
       if (website) body.website = website;

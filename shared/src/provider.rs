@@ -384,9 +384,14 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum KlaviyoJob {
-    /// On signup: upsert the profile, subscribe it (email; SMS too when consented) to the list, and record a `Joined Waitlist` event.
+    /// On signup: upsert the profile and record a `Joined Waitlist` event; with the shopper's
+    /// separate marketing consent, also subscribe the address to email marketing on the list.
+    /// Asking to be told about one product is not marketing consent, and SMS marketing is never
+    /// subscribed (the texts a shopper allowed are about their turn, nothing else).
     Joined {
         email: String,
+        #[serde(default)]
+        marketing: bool,
         phone: Option<String>,
         sms_consent: bool,
         list_id: Option<String>,
@@ -426,37 +431,47 @@ pub fn klaviyo_calls(base: &str, api_key: &str, key: &str, job: &KlaviyoJob) -> 
         )
     };
     match job {
-        KlaviyoJob::Joined { email, phone, sms_consent, list_id, sku, title, url, position, eta_text, at_ms } => {
+        KlaviyoJob::Joined {
+            email,
+            marketing,
+            phone,
+            sms_consent,
+            list_id,
+            sku,
+            title,
+            url,
+            position,
+            eta_text,
+            at_ms,
+        } => {
             // The phone number goes to Klaviyo only with consent to texts.
             let phone = phone.as_deref().filter(|_| *sms_consent);
             let mut profile = json!({"email": email});
             if let Some(p) = phone {
                 profile["phone_number"] = p.into();
             }
-            let mut subscriptions = json!({"email": {"marketing": {"consent": "SUBSCRIBED"}}});
-            if phone.is_some() {
-                subscriptions["sms"] = json!({"marketing": {"consent": "SUBSCRIBED"}});
-            }
-            let mut sub_profile = profile.clone();
-            sub_profile["subscriptions"] = subscriptions;
-            let mut job = json!({
-                "data": {
-                    "type": "profile-subscription-bulk-create-job",
-                    "attributes": {
-                        "custom_source": "Back in stock waitlist",
-                        "profiles": {"data": [{"type": "profile", "attributes": sub_profile}]},
-                    },
-                }
-            });
-            if let Some(list) = list_id {
-                job["data"]["relationships"] = json!({"list": {"data": {"type": "list", "id": list}}});
-            }
             let props = json!({"sku": sku, "title": title, "url": url, "position": position, "eta_text": eta_text});
-            vec![
-                call("/api/profile-import", json!({"data": {"type": "profile", "attributes": profile}})),
-                call("/api/profile-subscription-bulk-create-jobs", job),
-                call("/api/events", klaviyo_event("Joined Waitlist", email, props, *at_ms, key)),
-            ]
+            let mut calls =
+                vec![call("/api/profile-import", json!({"data": {"type": "profile", "attributes": profile}}))];
+            if *marketing {
+                let sub_profile =
+                    json!({"email": email, "subscriptions": {"email": {"marketing": {"consent": "SUBSCRIBED"}}}});
+                let mut job = json!({
+                    "data": {
+                        "type": "profile-subscription-bulk-create-job",
+                        "attributes": {
+                            "custom_source": "Back in stock waitlist",
+                            "profiles": {"data": [{"type": "profile", "attributes": sub_profile}]},
+                        },
+                    }
+                });
+                if let Some(list) = list_id {
+                    job["data"]["relationships"] = json!({"list": {"data": {"type": "list", "id": list}}});
+                }
+                calls.push(call("/api/profile-subscription-bulk-create-jobs", job));
+            }
+            calls.push(call("/api/events", klaviyo_event("Joined Waitlist", email, props, *at_ms, key)));
+            calls
         }
         KlaviyoJob::Offer { email, sku, title, url, units, hold_until_ms, at_ms } => {
             let props = json!({
@@ -469,6 +484,27 @@ pub fn klaviyo_calls(base: &str, api_key: &str, key: &str, job: &KlaviyoJob) -> 
             vec![call("/api/events", klaviyo_event("Back In Stock Offer", email, props, *at_ms, key))]
         }
     }
+}
+
+/// Asks Klaviyo to delete everything it holds about an address (a privacy erase reaching the
+/// merchant's Klaviyo account): `POST /api/data-privacy-deletion-jobs`, answered 202.
+pub fn klaviyo_deletion_call(base: &str, api_key: &str, email: &str) -> HttpCall {
+    let body = json!({
+        "data": {
+            "type": "data-privacy-deletion-job",
+            "attributes": {"profile": {"data": {"type": "profile", "attributes": {"email": email}}}},
+        }
+    });
+    HttpCall::post(
+        format!("{base}/api/data-privacy-deletion-jobs"),
+        "application/vnd.api+json",
+        vec![
+            ("Authorization", format!("Klaviyo-API-Key {api_key}")),
+            ("accept", "application/vnd.api+json".to_owned()),
+            ("revision", KLAVIYO_REVISION.to_owned()),
+        ],
+        body.to_string(),
+    )
 }
 
 fn klaviyo_event(metric: &str, email: &str, properties: Value, at_ms: i64, unique_id: &str) -> Value {
@@ -708,6 +744,7 @@ mod tests {
     fn klaviyo_jobs() {
         let job = KlaviyoJob::Joined {
             email: "ada@example.com".into(),
+            marketing: true,
             phone: Some("+15559998888".into()),
             sms_consent: true,
             list_id: Some("L1".into()),
@@ -730,9 +767,11 @@ mod tests {
             assert_eq!(c.header("revision"), Some(KLAVIYO_REVISION));
             assert_eq!(c.header("content-type"), Some("application/vnd.api+json"));
         }
+        assert_eq!(body(&calls[0])["data"]["attributes"]["phone_number"], "+15559998888", "texts consented");
         let sub = body(&calls[1]);
         let attrs = &sub["data"]["attributes"]["profiles"]["data"][0]["attributes"];
-        assert_eq!(attrs["subscriptions"]["sms"]["marketing"]["consent"], "SUBSCRIBED");
+        assert_eq!(attrs["subscriptions"]["email"]["marketing"]["consent"], "SUBSCRIBED");
+        assert!(attrs["subscriptions"].get("sms").is_none(), "SMS marketing is never subscribed: {attrs}");
         assert_eq!(sub["data"]["relationships"]["list"]["data"]["id"], "L1");
         let ev = body(&calls[2]);
         assert_eq!(ev["data"]["attributes"]["unique_id"], "acme:e1:klaviyo:joined");
@@ -740,22 +779,20 @@ mod tests {
         assert_eq!(ev["data"]["attributes"]["properties"]["position"], 3);
         assert_eq!(ev["data"]["attributes"]["time"], "2026-12-01T16:00:00.000Z");
 
-        // No SMS consent: no phone number leaves, no SMS subscription; no list: no relationship.
-        let job = KlaviyoJob::Joined {
-            email: "ada@example.com".into(),
-            phone: Some("+15559998888".into()),
-            sms_consent: false,
-            list_id: None,
-            sku: "TEE-M".into(),
-            title: "Tee".into(),
-            url: None,
-            position: None,
-            eta_text: String::new(),
-            at_ms: 0,
-        };
+        // No marketing consent (a job written before the flag existed reads as none): the profile
+        // and the event, no subscription; no SMS consent: no phone number leaves.
+        let old = r#"{"step":"joined","email":"ada@example.com","phone":"+15559998888","sms_consent":false,"list_id":"L1","sku":"TEE-M","title":"Tee","url":null,"position":null,"eta_text":"","at_ms":0}"#;
+        let job: KlaviyoJob = serde_json::from_str(old).unwrap();
         let calls = klaviyo_calls("b", "k", "key", &job);
-        assert!(!calls[0].body.contains("phone") && !calls[1].body.contains("sms"), "{}", calls[1].body);
-        assert!(body(&calls[1])["data"].get("relationships").is_none());
+        let paths: Vec<&str> = calls.iter().map(|c| c.url.trim_start_matches('b')).collect();
+        assert_eq!(paths, ["/api/profile-import", "/api/events"]);
+        assert!(!calls.iter().any(|c| c.body.contains("phone") || c.body.contains("SUBSCRIBED")));
+
+        let del = klaviyo_deletion_call("https://a.klaviyo.com", "pk_1", "Ada+x@Example.com");
+        assert_eq!(del.url, "https://a.klaviyo.com/api/data-privacy-deletion-jobs");
+        assert_eq!(del.header("revision"), Some(KLAVIYO_REVISION));
+        assert_eq!(body(&del)["data"]["type"], "data-privacy-deletion-job");
+        assert_eq!(body(&del)["data"]["attributes"]["profile"]["data"]["attributes"]["email"], "Ada+x@Example.com");
 
         let offer: KlaviyoJob = serde_json::from_str(
             r#"{"step":"offer","email":"ada@example.com","sku":"S","title":"T","url":null,"units":2,"hold_until_ms":null,"at_ms":0}"#,

@@ -302,10 +302,11 @@ impl ShopConfig {
                     events: e.events.clone(),
                 })
                 .collect(),
-            klaviyo: self
-                .klaviyo
-                .as_ref()
-                .map(|k| KlaviyoSettings { api_key: hint(&k.api_key), list_id: k.list_id.clone() }),
+            klaviyo: self.klaviyo.as_ref().map(|k| KlaviyoSettings {
+                api_key: hint(&k.api_key),
+                marketing: k.marketing,
+                list_id: k.list_id.clone(),
+            }),
             turnstile: self.turnstile.as_ref().map(|t| TurnstileSettings {
                 secret: hint(&t.secret),
                 hostnames: t.hostnames.clone(),
@@ -388,13 +389,14 @@ pub struct EventEndpoint<S = String> {
 }
 
 /// Every outgoing event type.
-pub const EVENT_TYPES: [&str; 6] = [
+pub const EVENT_TYPES: [&str; 7] = [
     "waitlist.joined",
     "offer.sent",
     "hold.expired",
     "entry.converted",
     "backorder.cancel_requested",
     "message.failed",
+    "entry.erased",
 ];
 
 /// The merchant's Klaviyo account.
@@ -403,6 +405,11 @@ pub const EVENT_TYPES: [&str; 6] = [
 pub struct KlaviyoSettings<S = String> {
     /// A private API key (`pk_…`).
     pub api_key: S,
+    /// Ask shoppers, with a separate unticked checkbox in the widget, whether they also want the
+    /// shop's marketing email; only those who tick it are subscribed to email marketing (on the
+    /// list). Off: Klaviyo gets the profile and the waitlist events, never a subscription.
+    #[serde(default)]
+    pub marketing: bool,
     /// The list shoppers join when their SKU names none.
     #[serde(default)]
     pub list_id: Option<String>,
@@ -510,6 +517,9 @@ pub struct SkuState {
     pub eta_text: String,
     /// Shoppers in line.
     pub waiting: u32,
+    /// The shop asks for marketing consent: the widget shows its separate, unticked checkbox.
+    #[serde(default)]
+    pub marketing: bool,
 }
 
 /// `POST /v1/shops/{shop}/skus/{sku}/waitlist`.
@@ -537,6 +547,12 @@ pub struct SignupRequest {
     /// Where the signup came from (the product page URL; `widget`, `fallback_form`, `import`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The shop's separate marketing checkbox, ticked (only counts while the shop asks for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_consent: Option<bool>,
+    /// The wording next to that checkbox, kept as the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_consent_text: Option<String>,
 }
 
 /// The answer to a signup (201 whether new or already on the list: the reply does not tell) and to a

@@ -72,7 +72,7 @@ export async function freePort() {
  * - Twilio `POST /2010-04-01/Accounts/{sid}/Messages.json` → 201 `{"sid":"SM…","status":"queued"}`
  *   (records of a form-encoded body carry `form`, the decoded fields);
  * - Klaviyo `POST /api/profile-import` → 201 with `data.id`, `/api/profile-subscription-bulk-create-jobs`
- *   and `/api/events` → 202, empty;
+ *   `/api/events` and `/api/data-privacy-deletion-jobs` → 202, empty;
  * - any `POST /hooks/…` (outgoing event endpoints) → 204.
  * `failWhen(predicate, status, { headers, body, times })`: every request whose record matches
  * `predicate(record)` (any path) answers `status`, after queued faults and recipient rules.
@@ -121,7 +121,7 @@ export async function startCapture({ idempotency = false, providers = false } = 
       a = json(201, { sid: `SM${randomUUID().replace(/-/g, '')}`, status: 'queued', to: record.form?.To, body: record.form?.Body });
     } else if (path === '/api/profile-import') {
       a = json(201, { data: { type: 'profile', id: `01${randomUUID().replace(/-/g, '').slice(0, 24).toUpperCase()}` } });
-    } else if (path === '/api/profile-subscription-bulk-create-jobs' || path === '/api/events') {
+    } else if (['/api/profile-subscription-bulk-create-jobs', '/api/events', '/api/data-privacy-deletion-jobs'].includes(path)) {
       a = empty(202);
     } else if (path.startsWith('/hooks/')) {
       a = empty(204);

@@ -156,6 +156,10 @@ pub struct ExportedEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Erased {
     pub erased_entries: u32,
+    /// The erased entries' addresses as they were stored: the Worker asks Klaviyo to delete those
+    /// profiles. Internal (object → Worker); the API's answer holds only the count.
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 /// One entry and its trail: every state change and message with its cause.

@@ -150,11 +150,27 @@ pub(crate) fn render_all(
     (rows, warnings)
 }
 
-/// The Klaviyo job for a new signup (profile, subscription to the product's list, `Joined Waitlist`).
-pub(crate) fn klaviyo_joined(s: &Sku, e: &Entry, position: Option<u32>, now: i64) -> Option<NewMessage> {
+/// Whether a signup's consent record holds the shop's separate marketing consent.
+pub(crate) fn marketing_consented(consent: Option<&serde_json::Value>) -> bool {
+    consent
+        .and_then(|c| c["channels"].as_array())
+        .is_some_and(|channels| channels.iter().any(|c| c == "email_marketing"))
+}
+
+/// The Klaviyo job for a new signup: the profile and a `Joined Waitlist` event; a subscription to
+/// email marketing (on the product's list) only with the shopper's separate marketing consent, and
+/// only while the shop asks for it.
+pub(crate) fn klaviyo_joined(
+    s: &Sku,
+    e: &Entry,
+    position: Option<u32>,
+    marketing: bool,
+    now: i64,
+) -> Option<NewMessage> {
     let k = s.shop.klaviyo.as_ref()?;
     let job = serde_json::json!({
         "step": "joined",
+        "marketing": marketing && k.marketing,
         "email": e.email,
         "phone": e.phone,
         "sms_consent": e.sms_consent,

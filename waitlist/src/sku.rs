@@ -411,6 +411,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     eta: s.config.eta,
                     eta_text: s.eta_text(now),
                     waiting: counts.in_line as u32,
+                    marketing: s.shop.klaviyo.as_ref().is_some_and(|k| k.marketing),
                 }))
             }
             Command::Signup {
@@ -441,7 +442,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     at: now,
                 };
                 let double_opt_in = s.shop.double_opt_in || opted_out;
-                let (created, mut entry) = self.join(&s, existing, new, double_opt_in, confirm)?;
+                let marketing = messages::marketing_consented(consent.as_ref());
+                let (created, mut entry) = self.join(&s, existing, new, double_opt_in, confirm, marketing)?;
                 if let (true, Some(c)) = (created, consent) {
                     store.set_consent(&entry.entry_id, &c)?;
                 }
@@ -553,7 +555,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 self.apply(&q, &s, &effects, Extras::default())?;
                 let entry = self.known_entry(&entry_id)?;
                 let position = self.place(&entry)?;
-                write_messages(store, &joined_events(&s, position, &entry, now), &self.cause, now)?;
+                let marketing = messages::marketing_consented(store.consent(&entry_id)?.as_ref());
+                write_messages(store, &joined_events(&s, position, &entry, marketing, now), &self.cause, now)?;
                 if let Some(mut c) = store.consent(&entry_id)? {
                     c["confirmed_at"] = format_timestamp_ms(now).into();
                     store.set_consent(&entry_id, &c)?;
@@ -621,17 +624,38 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             }
             Command::Erase { email_key, phone } => {
                 let entries = self.entries_of(email_key.as_deref(), phone.as_deref())?;
-                if let Ok(s) = self.sku(None) {
-                    let mut q = self.queue(&s)?;
+                // The addresses as stored (what Klaviyo was given), for the Worker's deletion request.
+                let mut addresses: Vec<String> =
+                    entries.iter().map(|e| e.email.clone()).filter(|a| a != "erased").collect();
+                addresses.sort();
+                addresses.dedup();
+                let sku = self.sku(None).ok();
+                if let Some(s) = &sku {
+                    // Units an erased entry held go to the next in line at once.
+                    let mut q = self.queue(s)?;
+                    let mut effects = Vec::new();
                     for e in &entries {
-                        let effects = q.cancel(&e.id).unwrap_or_default();
-                        self.commit(&q, &effects, &[])?;
+                        effects.extend(q.opt_out(&e.id, now).unwrap_or_default());
                     }
+                    let messages = self.render(&q, s, &effects, Extras::default());
+                    self.commit(&q, &effects, &messages)?;
                 }
                 for e in &entries {
                     store.erase_entry(&e.id, &format!("erased:{}", e.id))?;
                 }
-                Ok(Answer::Erased(Erased { erased_entries: entries.len() as u32 }))
+                // The merchant's systems hear of it too (ids only: nothing personal is left to send).
+                if let Some(s) = &sku {
+                    for e in &entries {
+                        let data = serde_json::json!({"shop": s.shop.shop, "sku": s.name, "entry_id": e.id});
+                        write_messages(
+                            store,
+                            &events::rows(&s.shop, "entry.erased", &e.id, &e.id, data, now),
+                            &self.cause,
+                            now,
+                        )?;
+                    }
+                }
+                Ok(Answer::Erased(Erased { erased_entries: entries.len() as u32, addresses }))
             }
             Command::Audit { entry_id } => {
                 let s = self.sku(None)?;
@@ -1051,7 +1075,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             order_id: Some(order_id),
             at: ordered_at_ms,
         };
-        self.join(s, existing, new, false, true)
+        self.join(s, existing, new, false, true, false)
     }
 
     /// Joins (or finds) an entry and writes what that causes. `confirm_first`: double opt-in.
@@ -1064,6 +1088,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         new: NewEntry,
         confirm_first: bool,
         confirmation_allowed: bool,
+        marketing: bool,
     ) -> Result<(bool, SignupResponse)> {
         let now = self.now;
         // A paid backorder may be served from stock at once, which concerns everyone promised
@@ -1090,7 +1115,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         if backorder {
             let mut messages = self.render(&q, s, &render_fx, Extras::default());
             if created {
-                messages.extend(joined_events(s, q.position(&entry.id), &entry, now));
+                messages.extend(joined_events(s, q.position(&entry.id), &entry, marketing, now));
             }
             self.commit(&q, &effects, &messages)?;
             return Ok((created, s.answer_for(&q, entry, now)));
@@ -1099,7 +1124,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         let answer = self.answer_indexed(s, entry.clone())?;
         // With double opt-in, the shopper has joined once they confirm.
         if created && entry.status != EntryStatus::PendingConfirmation {
-            write_messages(self.store, &joined_events(s, answer.position, &entry, now), &self.cause, now)?;
+            write_messages(self.store, &joined_events(s, answer.position, &entry, marketing, now), &self.cause, now)?;
         }
         Ok((created, answer))
     }
@@ -1199,12 +1224,13 @@ fn write_messages<S: Store + ?Sized>(store: &S, messages: &[NewMessage], cause: 
     Ok(())
 }
 
-/// `waitlist.joined` and the Klaviyo signup for a new entry in line.
-fn joined_events(s: &Sku, position: Option<u32>, entry: &Entry, now: i64) -> Vec<NewMessage> {
+/// `waitlist.joined` and the Klaviyo signup for a new entry in line (`marketing`: the shopper
+/// also ticked the shop's marketing checkbox).
+fn joined_events(s: &Sku, position: Option<u32>, entry: &Entry, marketing: bool, now: i64) -> Vec<NewMessage> {
     let data = events::entry_data(&s.shop, &s.name, entry, position);
     let mut out = events::rows(&s.shop, "waitlist.joined", &entry.id, &entry.id, data, now);
     if entry.kind != EntryKind::Backorder {
-        out.extend(messages::klaviyo_joined(s, entry, position, now));
+        out.extend(messages::klaviyo_joined(s, entry, position, marketing, now));
     }
     out
 }

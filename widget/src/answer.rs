@@ -85,6 +85,7 @@ pub fn sku_state<F: Fields>(f: &F) -> Option<SkuState> {
         eta: eta(f),
         eta_text: f.text("eta_text").unwrap_or_default(),
         waiting: count(f, "waiting").unwrap_or(0).max(0) as u32,
+        marketing: f.flag("marketing").unwrap_or(false),
     })
 }
 

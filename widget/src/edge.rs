@@ -76,12 +76,16 @@ impl Edge {
         if let Some(consent) = req.sms_consent {
             set("sms_consent", consent.into());
         }
+        if let Some(consent) = req.marketing_consent {
+            set("marketing_consent", consent.into());
+        }
         if let Some(quantity) = req.quantity {
             set("quantity", quantity.into());
         }
         let texts = [
             ("phone", &req.phone),
             ("consent_text", &req.consent_text),
+            ("marketing_consent_text", &req.marketing_consent_text),
             ("locale", &req.locale),
             ("website", &req.website),
             ("turnstile_token", &req.turnstile_token),

@@ -39,6 +39,8 @@ pub struct Form {
     /// The country picked beside the phone number: its region and dial code, e.g. "DE49".
     pub country: String,
     pub sms_consent: bool,
+    /// The shop's marketing checkbox, shown and ticked.
+    pub marketing: bool,
     /// Units wanted, as typed ("" keeps the edge's default of 1).
     pub quantity: String,
     /// The honeypot: hidden from people, so empty unless a bot filled it in.
@@ -136,6 +138,8 @@ impl Signup {
             website: filled(&form.website),
             turnstile_token: form.turnstile_token.as_deref().and_then(filled),
             source: None,
+            marketing_consent: form.marketing.then_some(true),
+            marketing_consent_text: form.marketing.then(|| t.marketing_consent.to_string()),
         };
         Some((self.ticket, request))
     }
@@ -487,6 +491,7 @@ mod tests {
             eta: None,
             eta_text: String::new(),
             waiting,
+            marketing: false,
         }
     }
 
@@ -543,6 +548,18 @@ mod tests {
         let (_, r) = s.submit(&f, &EN, "en").unwrap();
         assert_eq!((r.sms_consent, r.consent_text), (Some(false), None), "unticked: no consent");
         assert_eq!((r.website.as_deref(), r.turnstile_token.as_deref()), (Some("spam.example"), Some("tok")));
+    }
+
+    #[test]
+    fn marketing_consent_is_sent_only_when_ticked_with_its_wording() {
+        let mut s = Signup::default();
+        let (_, r) = s.submit(&form("a@example.com"), &DE, "de").unwrap();
+        assert_eq!((r.marketing_consent, r.marketing_consent_text), (None, None), "not ticked (or not shown)");
+        let mut s = Signup::default();
+        let (_, r) = s.submit(&Form { marketing: true, ..form("a@example.com") }, &DE, "de").unwrap();
+        assert_eq!(r.marketing_consent, Some(true));
+        assert_eq!(r.marketing_consent_text.as_deref(), Some(DE.marketing_consent), "the wording the shopper saw");
+        assert_eq!(r.consent_text, None, "the SMS wording is its own");
     }
 
     #[test]

@@ -124,6 +124,9 @@ fn read(form: &HtmlFormElement, challenge: Option<&Challenge>) -> Form {
         phone: value("phone"),
         country: value("country"),
         sms_consent: prop(&control(form, "sms_consent"), "checked").is_truthy(),
+        // Counts only while shown (the shop asks for it).
+        marketing: prop(&control(form, "marketing_consent"), "checked").is_truthy()
+            && find(form, ".marketing").is_some_and(|l| !l.has_attribute("hidden")),
         quantity: value("quantity"),
         website: value("website"),
         turnstile_token: challenge.map(Challenge::token),
@@ -306,6 +309,10 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
                         aria-describedby="restock-quantity-error"
                     />
                     <p id="restock-quantity-error" class="field-error"></p>
+                    <label class="consent marketing" hidden>
+                        <input type="checkbox" name="marketing_consent" />
+                        <span></span>
+                    </label>
                     <div class="hp" aria-hidden="true">
                         <label>"Website " <input name="website" tabindex="-1" autocomplete="off" /></label>
                     </div>
@@ -328,6 +335,7 @@ pub fn mount(container: HtmlElement, start: Start) -> impl Fn(String) + Copy + '
             ("label[for=restock-phone] span", t.phone),
             ("label[for=restock-phone] .muted", t.optional),
             (".consent span", t.sms_consent),
+            (".marketing span", t.marketing_consent),
             ("label[for=restock-quantity]", t.quantity),
             (".buy", t.claim_buy),
             (".retry", t.retry),
@@ -404,6 +412,7 @@ fn paint(root: &Element, s: &Shown, t: &Text, clock: &Intl) {
     set_text(root, ".waiting", header.waiting.as_deref().unwrap_or_default());
     set_flag(root, ".buy", "hidden", !s.claim.is_live());
     set_flag(root, "form", "hidden", s.claim.is_live() || s.signup.is_joined());
+    set_flag(root, ".marketing", "hidden", !s.product.sku().is_some_and(|k| k.marketing));
 
     let submitting = s.signup.is_submitting();
     set_text(root, "[type=submit]", s.action(t));

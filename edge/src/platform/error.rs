@@ -26,6 +26,8 @@ pub enum AppError {
     TooLarge(usize),
     /// 422: well-formed but invalid values.
     Invalid(&'static str, String),
+    /// 503: a service we depend on did not answer; the request is safe to retry.
+    Unavailable(&'static str, String),
     /// 500: a platform failure (storage, binding); details go to the log, not the client.
     Internal(String),
     /// 500 `misconfigured`: the deployment's settings do not allow this (an unknown provider, a
@@ -75,6 +77,7 @@ impl AppError {
             AppError::RateLimited(_) => 429,
             AppError::TooLarge(_) => 413,
             AppError::Invalid(..) => 422,
+            AppError::Unavailable(..) => 503,
             AppError::Internal(_) | AppError::Misconfigured(_) => 500,
         }
     }
@@ -86,7 +89,8 @@ impl AppError {
             | AppError::Forbidden(c, m)
             | AppError::NotFound(c, m)
             | AppError::Conflict(c, m)
-            | AppError::Invalid(c, m) => (*c, m.clone()),
+            | AppError::Invalid(c, m)
+            | AppError::Unavailable(c, m) => (*c, m.clone()),
             AppError::MethodNotAllowed => ("method_not_allowed", "method not allowed on this path".to_owned()),
             AppError::RateLimited(secs) => ("rate_limited", format!("too many signups; try again in {secs} s")),
             AppError::TooLarge(max) => ("body_too_large", format!("request body is larger than {max} bytes")),

@@ -676,12 +676,19 @@ fn consent_record(req: &Request, body: &SignupRequest, sms_consent: bool, now: i
     if sms_consent {
         channels.push("sms");
     }
+    // The shop's separate marketing checkbox (Klaviyo subscribes only these, and only while the
+    // shop asks for it).
+    let marketing = body.marketing_consent == Some(true);
+    if marketing {
+        channels.push("email_marketing");
+    }
     Ok(serde_json::json!({
         "at": shared::date::format_timestamp_ms(now),
         "ip": header(req, "CF-Connecting-IP"),
         "user_agent": clip(header(req, "User-Agent"), 500),
         "text": clip(body.consent_text.clone(), 2000),
         "source": clip(body.source.clone(), 500).or_else(|| clip(header(req, "Referer"), 500)),
+        "marketing_text": if marketing { clip(body.marketing_consent_text.clone(), 2000) } else { None },
         "channels": channels,
     }))
 }

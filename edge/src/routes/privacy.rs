@@ -24,6 +24,9 @@ struct PrivacyRequest {
 /// Whose data: an address (as its key) and/or a phone number (E.164).
 #[derive(Debug, Clone, Default)]
 pub struct Subject {
+    /// The address as the request wrote it (parsed): what Klaviyo is asked to forget, beside the
+    /// addresses the erased entries held, so an erase sent again still reaches Klaviyo.
+    pub email: Option<String>,
     pub email_key: Option<String>,
     pub phone: Option<String>,
 }
@@ -38,10 +41,8 @@ async fn subject_and_skus(
 ) -> AppResult<(Subject, Vec<String>)> {
     crate::keys::authorize(req, env, cfg, shop, needed).await?;
     let body: PrivacyRequest = decode(&body_bytes(req).await?)?;
-    let email_key = match &body.email {
-        Some(e) => Some(Email::parse(e)?.key()),
-        None => None,
-    };
+    let email = body.email.as_deref().map(Email::parse).transpose()?;
+    let email_key = email.as_ref().map(Email::key);
     let phone = match &body.phone {
         Some(p) => Some(crate::api::parse_phone(p)?),
         None => None,
@@ -51,7 +52,7 @@ async fn subject_and_skus(
     }
     shop_record(env, shop).await?;
     let skus: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Skus).await?;
-    Ok((Subject { email_key, phone }, skus))
+    Ok((Subject { email: email.map(|e| e.as_str().to_owned()), email_key, phone }, skus))
 }
 
 /// `POST /v1/shops/{shop}/privacy/export {"email"}`.
@@ -105,6 +106,7 @@ pub async fn erase_subject(env: &Env, cfg: &Config, shop: &str, who: &Subject, s
         crate::suppression::suppress(env, cfg, shop, &format!("sms:{phone}"), "erased").await?;
     }
     let mut erased = 0;
+    let mut addresses: std::collections::BTreeSet<String> = who.email.iter().cloned().collect();
     for sku in skus {
         let (status, body) = call_sku(
             env,
@@ -119,6 +121,48 @@ pub async fn erase_subject(env: &Env, cfg: &Config, shop: &str, who: &Subject, s
         }
         let done: waitlist::answer::Erased = crate::api::answer(body)?;
         erased += u64::from(done.erased_entries);
+        addresses.extend(done.addresses);
     }
+    forget_in_klaviyo(env, cfg, shop, addresses).await?;
     Ok(erased)
+}
+
+/// Asks the shop's Klaviyo account, if it has one, to delete the erased addresses' profiles.
+/// Our side is erased already; when Klaviyo does not take the request the answer is 503, and
+/// the erase (idempotent) is simply sent again — Shopify retries `customers/redact` by itself.
+async fn forget_in_klaviyo(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    addresses: std::collections::BTreeSet<String>,
+) -> AppResult<()> {
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let Some(klaviyo) = shop_record(env, shop).await?.config.klaviyo else {
+        return Ok(());
+    };
+    for email in addresses {
+        let call = shared::provider::klaviyo_deletion_call(&cfg.klaviyo_api_base, &klaviyo.api_key, &email);
+        match crate::mailer::execute(&call).await {
+            Ok(answer) if (200..300).contains(&answer.status) => {}
+            Ok(answer) => {
+                return Err(AppError::Unavailable(
+                    "klaviyo_unavailable",
+                    format!(
+                        "erased here; Klaviyo refused the deletion request ({}): send the erase again",
+                        answer.status
+                    ),
+                ))
+            }
+            Err(e) => {
+                worker::console_warn!("klaviyo deletion request failed: {e:?}");
+                return Err(AppError::Unavailable(
+                    "klaviyo_unavailable",
+                    "erased here; Klaviyo could not be reached for the deletion request: send the erase again".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

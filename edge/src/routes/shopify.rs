@@ -258,9 +258,14 @@ async fn fulfillment(env: &Env, cfg: &Config, ctx: ShopContext, f: Fulfillment) 
 
 /// The customer's address and phone number, as far as they are usable.
 fn subject(email: Option<&str>, phone: Option<&str>) -> Option<Subject> {
-    let email_key = email.and_then(|e| Email::parse(e).ok()).map(|e| e.key());
+    let email = email.and_then(|e| Email::parse(e).ok());
+    let email_key = email.as_ref().map(Email::key);
     let phone = phone.and_then(|p| crate::api::parse_phone(p).ok());
-    (email_key.is_some() || phone.is_some()).then_some(Subject { email_key, phone })
+    (email_key.is_some() || phone.is_some()).then_some(Subject {
+        email: email.map(|e| e.as_str().to_owned()),
+        email_key,
+        phone,
+    })
 }
 
 async fn data_request(env: &Env, cfg: &Config, shop: &str, r: CustomersDataRequest) -> AppResult<Response> {
