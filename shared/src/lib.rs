@@ -13,6 +13,8 @@ pub mod date;
 pub mod email;
 pub mod error;
 pub mod eta;
+#[cfg(feature = "sanitize")]
+pub mod html;
 pub mod id;
 pub mod import;
 pub mod link;

