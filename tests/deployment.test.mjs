@@ -36,6 +36,8 @@ describe('deployment settings', () => {
     misconfigured(await dev.get('/v1/shops/ops/skus/A/queue'), 'ADMIN_TOKEN');
     const link = await api(edge.url, null).get('/v1/unsubscribe/eyJ4IjoxfQ.AAAA');
     misconfigured(link, 'LINK_SECRET');
+    // Its messages would carry forgeable links: no shopper's address is taken either.
+    misconfigured(await api(edge.url, null).post('/v1/shops/ops/skus/A/waitlist', { email: 'a@example.com' }), 'LINK_SECRET');
     for (const page of ['/dev/mailbox?shop=ops', '/dev/mailbox.json?shop=ops']) {
       const r = await api(edge.url, null).get(page);
       assert.equal(r.status, 404, `${page} → ${r.text}`);

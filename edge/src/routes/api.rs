@@ -493,6 +493,11 @@ pub async fn preflight(req: Request, env: &Env, shop: &str) -> AppResult<Respons
 }
 
 pub async fn signup(mut req: Request, env: &Env, cfg: &Config, shop: &str, sku: &str) -> AppResult<Response> {
+    // Every message a signup causes carries signed links: with a known key they could be forged,
+    // so outside dev mode the edge takes no shopper's address until LINK_SECRET is set.
+    if let Some(why) = cfg.link_refusal() {
+        return Err(AppError::Misconfigured(why));
+    }
     let origin = origin(&req);
     // The consent's time is the commands' time (the dev clock's in dev mode).
     let now = clock::now(env, cfg).await?;
