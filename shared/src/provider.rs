@@ -418,18 +418,7 @@ pub enum KlaviyoJob {
 /// `unique_id`, so a retried job records its event once; the profile upsert and the subscription
 /// are safe to repeat, so a job that failed half-way is simply done again.
 pub fn klaviyo_calls(base: &str, api_key: &str, key: &str, job: &KlaviyoJob) -> Vec<HttpCall> {
-    let call = |path: &str, body: Value| {
-        HttpCall::post(
-            format!("{base}{path}"),
-            "application/vnd.api+json",
-            vec![
-                ("Authorization", format!("Klaviyo-API-Key {api_key}")),
-                ("accept", "application/vnd.api+json".to_owned()),
-                ("revision", KLAVIYO_REVISION.to_owned()),
-            ],
-            body.to_string(),
-        )
-    };
+    let call = |path: &str, body: Value| klaviyo_post(base, api_key, path, &body);
     match job {
         KlaviyoJob::Joined {
             email,
@@ -495,8 +484,13 @@ pub fn klaviyo_deletion_call(base: &str, api_key: &str, email: &str) -> HttpCall
             "attributes": {"profile": {"data": {"type": "profile", "attributes": {"email": email}}}},
         }
     });
+    klaviyo_post(base, api_key, "/api/data-privacy-deletion-jobs", &body)
+}
+
+/// One call to Klaviyo's JSON:API with the shop's private key and the revision we follow.
+fn klaviyo_post(base: &str, api_key: &str, path: &str, body: &Value) -> HttpCall {
     HttpCall::post(
-        format!("{base}/api/data-privacy-deletion-jobs"),
+        format!("{base}{path}"),
         "application/vnd.api+json",
         vec![
             ("Authorization", format!("Klaviyo-API-Key {api_key}")),
