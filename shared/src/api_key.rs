@@ -79,7 +79,7 @@ impl<'a> Presented<'a> {
 
     /// Whether the secret is the one whose hash was stored.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        hashes_match(stored_hash, &hash(self.secret))
+        constant_time_eq(stored_hash, &hash(self.secret))
     }
 }
 
@@ -146,9 +146,9 @@ fn encoded_len(bytes: usize) -> usize {
     (bytes * 4).div_ceil(3)
 }
 
-/// Compares two hashes in constant time (for their length).
-pub fn hashes_match(stored: &str, presented: &str) -> bool {
-    let (a, b) = (stored.as_bytes(), presented.as_bytes());
+/// Compares two secrets (or their hashes) in constant time for their length.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -555,9 +555,10 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 self.apply(&q, &s, &effects, Extras::default())?;
                 let entry = self.known_entry(&entry_id)?;
                 let position = self.place(&entry)?;
-                let marketing = messages::marketing_consented(store.consent(&entry_id)?.as_ref());
+                let consent = store.consent(&entry_id)?;
+                let marketing = messages::marketing_consented(consent.as_ref());
                 write_messages(store, &joined_events(&s, position, &entry, marketing, now), &self.cause, now)?;
-                if let Some(mut c) = store.consent(&entry_id)? {
+                if let Some(mut c) = consent {
                     c["confirmed_at"] = format_timestamp_ms(now).into();
                     store.set_consent(&entry_id, &c)?;
                 }
@@ -631,14 +632,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 addresses.dedup();
                 let sku = self.sku(None).ok();
                 if let Some(s) = &sku {
-                    // Units an erased entry held go to the next in line at once.
-                    let mut q = self.queue(s)?;
-                    let mut effects = Vec::new();
-                    for e in &entries {
-                        effects.extend(q.opt_out(&e.id, now).unwrap_or_default());
-                    }
-                    let messages = self.render(&q, s, &effects, Extras::default());
-                    self.commit(&q, &effects, &messages)?;
+                    // The entries leave the line; units one held go to the next in line at once.
+                    self.leave(s, &entries)?;
                 }
                 for e in &entries {
                     store.erase_entry(&e.id, &format!("erased:{}", e.id))?;

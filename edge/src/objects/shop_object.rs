@@ -166,7 +166,10 @@ impl DurableObject for Shop {
                 )?;
                 Response::from_json(&key_outcome(&db, &shop, &id)?)
             }
-            ShopCommand::Keys { shop } => Response::from_json(&keys(&db, &shop)?),
+            ShopCommand::Keys { shop } => {
+                let set_up = record(&db)?.is_some();
+                Response::from_json(&if set_up { Some(keys(&db, &shop)?) } else { None })
+            }
             ShopCommand::RotateKey { shop, id, hash, last4 } => {
                 match key(&db, &shop, &id)? {
                     None => return Response::from_json(&KeyOutcome::UnknownKey),
@@ -331,7 +334,7 @@ fn verify_key(db: &SqlStorage, id: &str, hash: &str) -> Result<KeyCheck> {
     let Some(row) = key_row(db, id)? else {
         return Ok(KeyCheck::Unknown);
     };
-    if !shared::api_key::hashes_match(&row.hash, hash) {
+    if !shared::api_key::constant_time_eq(&row.hash, hash) {
         return Ok(KeyCheck::Unknown);
     }
     if row.revoked_at.is_some() {

@@ -97,7 +97,7 @@ pub enum ShopCommand {
         scope: Scope,
         created_by: String,
     },
-    /// Every key, revoked ones too, oldest first: `Vec<KeyView>`.
+    /// Every key, revoked ones too, oldest first: `Option<Vec<KeyView>>` (`None`: the shop is not set up).
     Keys {
         shop: String,
     },
