@@ -6,7 +6,7 @@ use crate::api::{call_sku, shop_record, SHOP};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::http::{body_bytes, call_ok, decode, json};
-use crate::protocol::{ShopCommand, SkuCommand};
+use crate::protocol::{ShopCommand, ShopRecord, SkuCommand};
 use serde::Deserialize;
 use shared::api_key::Scope;
 use shared::Email;
@@ -38,7 +38,7 @@ async fn subject_and_skus(
     cfg: &Config,
     shop: &str,
     needed: Scope,
-) -> AppResult<(Subject, Vec<String>)> {
+) -> AppResult<(Subject, Vec<String>, ShopRecord)> {
     crate::keys::authorize(req, env, cfg, shop, needed).await?;
     let body: PrivacyRequest = decode(&body_bytes(req).await?)?;
     let email = body.email.as_deref().map(Email::parse).transpose()?;
@@ -50,14 +50,14 @@ async fn subject_and_skus(
     if email_key.is_none() && phone.is_none() {
         return Err(AppError::Invalid("invalid_field", "give email or phone".into()));
     }
-    shop_record(env, shop).await?;
+    let record = shop_record(env, shop).await?;
     let skus: Vec<String> = call_ok(env, SHOP, shop, &ShopCommand::Skus).await?;
-    Ok((Subject { email: email.map(|e| e.as_str().to_owned()), email_key, phone }, skus))
+    Ok((Subject { email: email.map(|e| e.as_str().to_owned()), email_key, phone }, skus, record))
 }
 
 /// `POST /v1/shops/{shop}/privacy/export {"email"}`.
 pub async fn export(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop, Scope::Read).await?;
+    let (who, skus, _) = subject_and_skus(&mut req, env, cfg, shop, Scope::Read).await?;
     let entries = export_subject(env, cfg, shop, &who, skus).await?;
     json(200, &serde_json::json!({"email": who.email_key, "phone": who.phone, "entries": entries}))
 }
@@ -91,13 +91,20 @@ pub async fn export_subject(
 
 /// `POST /v1/shops/{shop}/privacy/erase {"email"}`.
 pub async fn erase(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> AppResult<Response> {
-    let (who, skus) = subject_and_skus(&mut req, env, cfg, shop, Scope::Write).await?;
-    let erased = erase_subject(env, cfg, shop, &who, skus).await?;
+    let (who, skus, record) = subject_and_skus(&mut req, env, cfg, shop, Scope::Write).await?;
+    let erased = erase_subject(env, cfg, shop, &record, &who, skus).await?;
     json(200, &serde_json::json!({"erased_entries": erased, "suppressed": true}))
 }
 
 /// Erases an address key or phone number from these SKUs; answers how many entries were erased.
-pub async fn erase_subject(env: &Env, cfg: &Config, shop: &str, who: &Subject, skus: Vec<String>) -> AppResult<u64> {
+pub async fn erase_subject(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    record: &ShopRecord,
+    who: &Subject,
+    skus: Vec<String>,
+) -> AppResult<u64> {
     // Suppress first: from this moment nothing more is sent, even if a SKU fails below.
     if let Some(key) = &who.email_key {
         crate::suppression::suppress(env, cfg, shop, key, "erased").await?;
@@ -123,25 +130,20 @@ pub async fn erase_subject(env: &Env, cfg: &Config, shop: &str, who: &Subject, s
         erased += u64::from(done.erased_entries);
         addresses.extend(done.addresses);
     }
-    forget_in_klaviyo(env, cfg, shop, addresses).await?;
+    if let Some(klaviyo) = &record.config.klaviyo {
+        forget_in_klaviyo(cfg, klaviyo, addresses).await?;
+    }
     Ok(erased)
 }
 
-/// Asks the shop's Klaviyo account, if it has one, to delete the erased addresses' profiles.
+/// Asks the shop's Klaviyo account to delete the erased addresses' profiles.
 /// Our side is erased already; when Klaviyo does not take the request the answer is 503, and
 /// the erase (idempotent) is simply sent again — Shopify retries `customers/redact` by itself.
 async fn forget_in_klaviyo(
-    env: &Env,
     cfg: &Config,
-    shop: &str,
+    klaviyo: &shared::wire::KlaviyoSettings,
     addresses: std::collections::BTreeSet<String>,
 ) -> AppResult<()> {
-    if addresses.is_empty() {
-        return Ok(());
-    }
-    let Some(klaviyo) = shop_record(env, shop).await?.config.klaviyo else {
-        return Ok(());
-    };
     for email in addresses {
         let call = shared::provider::klaviyo_deletion_call(&cfg.klaviyo_api_base, &klaviyo.api_key, &email);
         match crate::mailer::execute(&call).await {

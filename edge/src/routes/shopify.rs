@@ -75,7 +75,7 @@ pub async fn webhook(mut req: Request, env: &Env, cfg: &Config, shop: &str) -> A
         Topic::OrdersCancelled => order_cancelled(env, cfg, ctx, decode(&body)?).await,
         Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => fulfillment(env, cfg, ctx, decode(&body)?).await,
         Topic::CustomersDataRequest => data_request(env, cfg, shop, decode(&body)?).await,
-        Topic::CustomersRedact => customer_redact(env, cfg, shop, decode(&body)?).await,
+        Topic::CustomersRedact => customer_redact(env, cfg, shop, &record, decode(&body)?).await,
         Topic::ShopRedact => shop_redact(env, cfg, shop, decode(&body)?).await,
     }
 }
@@ -277,11 +277,18 @@ async fn data_request(env: &Env, cfg: &Config, shop: &str, r: CustomersDataReque
     json(200, &json!({"outcome": "exported", "email": who.email_key, "phone": who.phone, "entries": entries}))
 }
 
-async fn customer_redact(env: &Env, cfg: &Config, shop: &str, r: CustomersRedact) -> AppResult<Response> {
+async fn customer_redact(
+    env: &Env,
+    cfg: &Config,
+    shop: &str,
+    record: &ShopRecord,
+    r: CustomersRedact,
+) -> AppResult<Response> {
     let Some(who) = subject(r.customer.email.as_deref(), r.customer.phone.as_deref()) else {
         return json(200, &json!({"outcome": "ignored", "reason": "no_contact"}));
     };
-    let erased = crate::privacy::erase_subject(env, cfg, shop, &who, known_skus(env, shop).await?).await?;
+    let skus = known_skus(env, shop).await?;
+    let erased = crate::privacy::erase_subject(env, cfg, shop, record, &who, skus).await?;
     json(200, &json!({"outcome": "redacted", "erased_entries": erased}))
 }
 
