@@ -144,6 +144,17 @@ pub struct NewEntry {
     pub at: i64,
 }
 
+/// A restock's sold-out messages still to be told: restock `restock` covers the entries with
+/// `seq` in `(after, through]` (after the last one offered, up to the newest signup at the
+/// restock) that are still waiting, or told of an earlier restock, when the fan-out reaches them.
+/// `after` moves forward as chunks are told; a newer restock replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FanOut {
+    pub restock: u32,
+    pub after: u32,
+    pub through: u32,
+}
+
 /// The SKU-level counters stored beside the entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Counters {
@@ -155,15 +166,20 @@ pub struct Counters {
     pub next_seq: u32,
     /// ETA changes so far: the occurrence of `eta_changed`.
     pub eta_version: u32,
+    /// The newest restock's sold-out messages not yet all told.
+    pub fanout: Option<FanOut>,
 }
 
-/// The live part of one SKU's waitlist plus its counters and ETA.
+/// The live part of one SKU's waitlist plus its counters and ETA: all of it, or (see
+/// [`Queue::partial`]) the entries one step concerns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queue {
     live: Vec<Entry>,
     counters: Counters,
     eta: Option<Eta>,
     policy: Policy,
+    /// Units promised at load time by entries not loaded (0 for a whole queue).
+    promised_elsewhere: i64,
 }
 
 impl Queue {
@@ -173,7 +189,28 @@ impl Queue {
         live.sort_by_key(Entry::rank);
         let mut counters = counters;
         counters.next_seq = counters.next_seq.max(live.iter().map(|e| e.seq + 1).max().unwrap_or(1));
-        Queue { live, counters, eta, policy }
+        Queue { live, counters, eta, policy, promised_elsewhere: 0 }
+    }
+
+    /// A queue of only some live entries, for a step that concerns no others. `promised` is what
+    /// the whole line promises at `now` (running holds plus backorder units, from counters kept
+    /// with each write); what the loaded entries do not account for stays promised elsewhere.
+    ///
+    /// The caller loads what the step can reach: for a restock, the lapsed holds, the waiting
+    /// backorders in order until their need covers the free units, and the first waiting or
+    /// told entries in line order until their quantities cover what can be offered. The step
+    /// then decides for them exactly what the whole line would.
+    pub fn partial(
+        live: Vec<Entry>,
+        counters: Counters,
+        eta: Option<Eta>,
+        policy: Policy,
+        promised: i64,
+        now: i64,
+    ) -> Queue {
+        let mut q = Queue::new(live, counters, eta, policy);
+        q.promised_elsewhere = promised - q.promised(now);
+        q
     }
 
     pub fn counters(&self) -> &Counters {
@@ -213,7 +250,13 @@ impl Queue {
     /// Units promised at `now`: running holds plus backorder units allocated (whole or partial)
     /// and not yet shipped.
     pub fn promised(&self, now: i64) -> i64 {
-        self.live.iter().filter(|e| holds(e, now) || e.kind == EntryKind::Backorder).map(|e| i64::from(e.units)).sum()
+        let loaded: i64 = self
+            .live
+            .iter()
+            .filter(|e| holds(e, now) || e.kind == EntryKind::Backorder)
+            .map(|e| i64::from(e.units))
+            .sum();
+        loaded + self.promised_elsewhere
     }
 
     /// Units held for offers at `now` (what shoppers see as "reserved for the waitlist").
@@ -321,12 +364,22 @@ impl Queue {
         Some(effects)
     }
 
+    /// Applies a new absolute stock level to a whole queue: [`Queue::restock`], then every
+    /// sold-out message of the restock at once ([`Queue::fan_out`]).
+    pub fn set_level(&mut self, available: i64, now: i64) -> Vec<Effect> {
+        let mut effects = self.restock(available, now);
+        effects.extend(self.fan_out(u32::MAX));
+        dedupe_saves(effects)
+    }
+
     /// Applies a new absolute stock level. Lapsed holds end first. When units are free (available
     /// minus promised) a restock starts: backorders are served first, then each waiting entry in
     /// line order is offered `min(wanted, left)` units (held for `hold_ms`, or, with no holds,
-    /// told first come first served up to the notify multiplier), and everyone else in line gets
-    /// one `sold_out_again`.
-    pub fn set_level(&mut self, available: i64, now: i64) -> Vec<Effect> {
+    /// told first come first served up to the notify multiplier). Everyone else in line is told
+    /// `sold_out_again` later, by [`Queue::fan_out`]: the restock leaves its range in
+    /// [`Counters::fanout`] (replacing an earlier one not yet all told). The work is in the units
+    /// offered, not in the length of the line.
+    pub fn restock(&mut self, available: i64, now: i64) -> Vec<Effect> {
         let previous = self.counters.available;
         self.counters.available = available.max(0);
         let mut effects = self.expire(now);
@@ -337,13 +390,7 @@ impl Queue {
         }
         effects.extend(self.serve_backorders(now));
         let free = self.counters.available - self.promised(now);
-        let eligible: Vec<usize> = (0..self.live.len())
-            .filter(|&i| {
-                self.live[i].kind != EntryKind::Backorder
-                    && matches!(self.live[i].status, EntryStatus::Waiting | EntryStatus::Notified)
-            })
-            .collect();
-        if free <= 0 || eligible.is_empty() {
+        if free <= 0 || !self.live.iter().any(eligible) {
             return dedupe_saves(effects);
         }
         self.counters.restock_seq += 1;
@@ -354,29 +401,54 @@ impl Queue {
         } else {
             free
         };
-        for i in eligible {
-            let e = &mut self.live[i];
-            if left > 0 {
-                let units = (i64::from(e.quantity)).min(left) as u32;
-                left -= i64::from(units);
-                e.units = units;
-                e.offer_seq = restock;
-                e.offered_at = Some(now);
-                e.engaged = false;
-                if no_holds {
-                    e.status = EntryStatus::Notified;
-                    e.hold_until = None;
-                } else {
-                    e.status = EntryStatus::Offered;
-                    e.hold_until = Some(now + self.policy.hold_ms);
-                }
-                send(e, offer_kind(e.kind), restock, &mut effects);
-            } else {
-                send(e, MessageKind::SoldOutAgain, restock, &mut effects);
+        let mut after = 0;
+        for e in self.live.iter_mut().filter(|e| eligible(e)) {
+            if left <= 0 {
+                break;
             }
+            let units = (i64::from(e.quantity)).min(left) as u32;
+            left -= i64::from(units);
+            e.units = units;
+            e.offer_seq = restock;
+            e.offered_at = Some(now);
+            e.engaged = false;
+            if no_holds {
+                e.status = EntryStatus::Notified;
+                e.hold_until = None;
+            } else {
+                e.status = EntryStatus::Offered;
+                e.hold_until = Some(now + self.policy.hold_ms);
+            }
+            after = e.seq;
+            send(e, offer_kind(e.kind), restock, &mut effects);
             effects.push(Effect::Save(e.clone()));
         }
+        let through = self.counters.next_seq.saturating_sub(1);
+        self.counters.fanout = (through > after).then_some(FanOut { restock, after, through });
         dedupe_saves(effects)
+    }
+
+    /// Tells the newest restock's `sold_out_again` to the loaded entries it covers with `seq` up
+    /// to `upto`, in line order, once each (an entry offered in that restock, or already told, is
+    /// skipped), and moves the cursor to `upto`; the fan-out ends when it passes its range. The
+    /// caller loads the entries it covers in `(after, upto]` that are waiting or told.
+    pub fn fan_out(&mut self, upto: u32) -> Vec<Effect> {
+        let Some(f) = self.counters.fanout else {
+            return Vec::new();
+        };
+        let upto = upto.min(f.through);
+        let mut effects = Vec::new();
+        for e in self.live.iter_mut().filter(|e| e.seq > f.after && e.seq <= upto && eligible(e)) {
+            if e.offer_seq == f.restock && e.offered_at.is_some() {
+                continue;
+            }
+            if !e.was_sent(MessageKind::SoldOutAgain, f.restock) {
+                send(e, MessageKind::SoldOutAgain, f.restock, &mut effects);
+                effects.push(Effect::Save(e.clone()));
+            }
+        }
+        self.counters.fanout = (upto < f.through).then_some(FanOut { after: upto, ..f });
+        effects
     }
 
     /// Everything due by `now` without outside input: lapsed holds end (`hold_expired`) and their
@@ -405,8 +477,12 @@ impl Queue {
         dedupe_saves(effects)
     }
 
-    /// The next time [`Queue::due`] has work: the earliest hold end or timed message.
+    /// The next time [`Queue::due`] has work: the earliest hold end or timed message (now, while
+    /// a restock's sold-out messages are not all told).
     pub fn next_wake(&self, now: i64) -> Option<i64> {
+        if self.counters.fanout.is_some() {
+            return Some(now);
+        }
         let holds = self.live.iter().filter(|e| e.status == EntryStatus::Offered).filter_map(|e| e.hold_until);
         let timed = self
             .live
@@ -557,6 +633,12 @@ impl Queue {
         }
         effects
     }
+}
+
+/// Who a restock offers units to, or tells it sold out again: in line for the shelf (not a
+/// backorder), waiting or told of an earlier restock.
+fn eligible(e: &Entry) -> bool {
+    e.kind != EntryKind::Backorder && matches!(e.status, EntryStatus::Waiting | EntryStatus::Notified)
 }
 
 fn holds(e: &Entry, now: i64) -> bool {

@@ -198,6 +198,17 @@ pub(crate) fn position<S: Store + ?Sized>(store: &S, e: &Entry) -> StoreResult<O
     Ok(Some((store.int(BACKORDERS)? + ahead_and_self) as u32))
 }
 
+/// Notify-me and pre-order entries in line with signup order in `(after, through]`: two prefix
+/// sums.
+pub(crate) fn between<S: Store + ?Sized>(store: &S, after: u32, through: u32) -> StoreResult<i64> {
+    if through <= after {
+        return Ok(0);
+    }
+    let capacity = capacity(store)?;
+    let upto = |i: u32| store.tree_sum(&prefix_nodes(i.min(capacity)));
+    Ok(upto(through)? - upto(after)?)
+}
+
 /// Rebuilds the tree and counters from every entry (a schema upgrade, or a repair).
 pub(crate) fn rebuild<S: Store + ?Sized>(store: &S, entries: &[Entry]) -> StoreResult<()> {
     store.tree_clear()?;

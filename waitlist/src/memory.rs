@@ -147,6 +147,41 @@ impl Store for MemoryStore {
         Ok(rows)
     }
 
+    fn scan(&self, by: Scan, limit: u32) -> StoreResult<Vec<Entry>> {
+        use shared::wire::{EntryKind, EntryStatus};
+        self.tick()?;
+        let mut out = match by {
+            Scan::InLine { status, after } => {
+                self.select(|s| s.entry.kind != EntryKind::Backorder && s.entry.status == status && s.entry.seq > after)
+            }
+            Scan::WaitingBackorders => {
+                let mut v =
+                    self.select(|s| s.entry.kind == EntryKind::Backorder && s.entry.status == EntryStatus::Waiting);
+                v.sort_by_key(|e| (e.created_at, e.seq));
+                v
+            }
+            Scan::LapsedHolds { now } => {
+                let mut v = self
+                    .select(|s| s.entry.status == EntryStatus::Offered && s.entry.hold_until.is_some_and(|h| h <= now));
+                v.sort_by_key(|e| (e.hold_until, e.seq));
+                v
+            }
+            Scan::Due { now } => {
+                let t = self.t.borrow();
+                let mut due: Vec<(i64, Entry)> = t
+                    .wakes
+                    .iter()
+                    .filter(|(_, at)| **at <= now)
+                    .filter_map(|(id, at)| t.entries.get(id).map(|s| (*at, s.entry.clone())))
+                    .collect();
+                due.sort_by_key(|(at, e)| (*at, e.seq));
+                due.into_iter().map(|(_, e)| e).collect()
+            }
+        };
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
     fn find_entries(&self, by: Lookup<'_>) -> StoreResult<Vec<Entry>> {
         self.tick()?;
         Ok(match by {

@@ -10,11 +10,11 @@ use crate::events;
 use crate::line;
 use crate::links::LinkKeys;
 use crate::messages::{self, Extras};
-use crate::store::{EventOutcome, Level, Lookup, NewMessage, Settings, Store, StoreError};
+use crate::store::{EventOutcome, Level, Lookup, NewMessage, Scan, Settings, Store, StoreError};
 use shared::date::format_timestamp_ms;
 use shared::eta::eta_phrase;
 use shared::outbox::Channel;
-use shared::queue::{Counters, Effect, Entry, Joined, NewEntry, Queue};
+use shared::queue::{Counters, Effect, Entry, FanOut, Joined, NewEntry, Queue};
 use shared::schedule::pending;
 use shared::wire::{
     AlarmFailure, ConversionResult, EntryKind, EntryStatus, InventoryResult, LocationLevel, MessageKind, Mode,
@@ -79,15 +79,31 @@ pub fn run_due<S: Store + ?Sized>(store: &S, deployment: &Deployment, now: i64) 
 }
 
 /// The next time the object has work of its own: the earliest pending message (not before
-/// `not_before`, the provider's pacing), hold end or timed message.
+/// `not_before`, the provider's pacing), hold end or timed message; now while a restock's
+/// sold-out messages are not all told.
 ///
 /// Reads two indexed minimums, never the queue: each entry's next timed work is kept with it
 /// (`wakes`), written whenever the entry is.
 pub fn next_wake<S: Store + ?Sized>(store: &S, now: i64, not_before: Option<i64>) -> Result<Option<i64>> {
-    let next_work = store.first_wake()?.map(|t| t.max(now));
+    // A restock's sold-out messages not all told yet: the next chunk is due now.
+    let fanning_out = stored_fanout(store)?.is_some();
+    let next_work = if fanning_out { Some(now) } else { store.first_wake()?.map(|t| t.max(now)) };
     let next_send = store.next_due()?.map(|t| not_before.map_or(t, |nb| t.max(nb)));
     Ok([next_send, next_work].into_iter().flatten().min())
 }
+
+/// The `meta` key of the newest restock's fan-out cursor ([`FanOut`]), `null` when none runs.
+const FANOUT: &str = "fanout";
+
+fn stored_fanout<S: Store + ?Sized>(store: &S) -> Result<Option<FanOut>> {
+    Ok(store.json::<Option<FanOut>>(FANOUT)?.flatten())
+}
+
+/// The most sold-out messages one alarm run tells (one chunk of a fan-out).
+pub const FANOUT_CHUNK: u32 = 500;
+
+/// The most entries with timed work one alarm run takes (the rest: the next run, at once).
+pub const DUE_CHUNK: u32 = 500;
 
 /// Writes outbox rows on their own (an event caused by a delivery, not by a queue change).
 pub fn enqueue<S: Store + ?Sized>(store: &S, messages: &[NewMessage], cause: &str, now: i64) -> Result<()> {
@@ -106,22 +122,33 @@ fn is_sellable(location: &str, sellable: Option<&[String]>) -> bool {
 
 /// The whole live queue.
 fn load_queue<S: Store + ?Sized>(store: &S, cfg: &SkuConfig, shop: &ShopContext) -> Result<Queue> {
-    queue_of(store, cfg, shop, store.live_entries()?)
+    queue_of(store, cfg, shop, store.live_entries()?, None)
 }
 
 /// A queue of `entries` with the SKU's counters. Given only the entries a shopper's command
 /// concerns, it decides for them what the whole line would, because signups, confirmations,
 /// cancellations, conversions and engagement change no one else; places and free units then come
-/// from the index (`line.rs`), not from it.
-fn queue_of<S: Store + ?Sized>(store: &S, cfg: &SkuConfig, shop: &ShopContext, entries: Vec<Entry>) -> Result<Queue> {
+/// from the index (`line.rs`), not from it. `promised`: what the whole line promises now, for a
+/// step that allocates units ([`Queue::partial`]).
+fn queue_of<S: Store + ?Sized>(
+    store: &S,
+    cfg: &SkuConfig,
+    shop: &ShopContext,
+    entries: Vec<Entry>,
+    promised: Option<(i64, i64)>,
+) -> Result<Queue> {
     let stored = store.counters()?;
     let counters = Counters {
         available: sellable_units(&store.levels()?, shop.sellable_locations.as_deref()),
         restock_seq: stored.restock_seq,
         next_seq: stored.next_seq,
         eta_version: stored.eta_version,
+        fanout: stored_fanout(store)?,
     };
-    Ok(Queue::new(entries, counters, cfg.eta, shop.policy(cfg)))
+    Ok(match promised {
+        Some((promised, now)) => Queue::partial(entries, counters, cfg.eta, shop.policy(cfg), promised, now),
+        None => Queue::new(entries, counters, cfg.eta, shop.policy(cfg)),
+    })
 }
 
 /// When an entry next has timed work of its own: its hold's end, or its next timed message.
@@ -230,9 +257,10 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         Ok(c.offered_units - self.store.lapsed_units(self.now)? + c.backorder_units)
     }
 
-    /// A queue of just these entries (see [`queue_of`]).
+    /// A queue of just these entries (see [`queue_of`]), knowing what the rest of the line
+    /// promises.
     fn partial(&self, s: &Sku, entries: Vec<Entry>) -> Result<Queue> {
-        queue_of(self.store, &s.config, &s.shop, entries)
+        queue_of(self.store, &s.config, &s.shop, entries, Some((self.promised()?, self.now)))
     }
 
     /// Place in line from the index.
@@ -328,8 +356,8 @@ impl<S: Store + ?Sized> Cx<'_, S> {
     }
 
     /// The indexed path: writes what the effects save, then renders the messages with places and
-    /// free units from the index, and writes them.
-    fn apply(&self, q: &Queue, s: &Sku, effects: &[Effect], extras: Extras<'_>) -> Result<()> {
+    /// free units from the index, and writes them. Answers the messages.
+    fn apply(&self, q: &Queue, s: &Sku, effects: &[Effect], extras: Extras<'_>) -> Result<Vec<NewMessage>> {
         save(self.store, q, effects, &self.cause, self.now)?;
         let mut places = std::collections::HashMap::new();
         for fx in effects {
@@ -344,7 +372,74 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         };
         let (rows, warnings) = messages::render_all(self.links, &line, s, effects, self.now, extras);
         self.warnings.borrow_mut().extend(warnings);
-        write_messages(self.store, &rows, &self.cause, self.now)
+        write_messages(self.store, &rows, &self.cause, self.now)?;
+        Ok(rows)
+    }
+
+    /// The entries a restock to `total` units (from `previous`) can reach, and nothing else: the
+    /// lapsed holds it ends, the waiting entries their units pass on to, the backorders it serves
+    /// and the first waiting or told entries it offers units to, each an indexed slice as long as
+    /// the free units can reach (every entry wants at least one unit). O(units), not O(line).
+    fn restock_slice(&self, s: &Sku, previous: i64, total: i64) -> Result<Queue> {
+        let store = self.store;
+        let policy = s.shop.policy(&s.config);
+        let promised = self.promised()?;
+        let free = (total.max(0) - promised).clamp(0, i64::from(u32::MAX)) as u32;
+        let mut entries = store.scan(Scan::LapsedHolds { now: self.now }, u32::MAX)?;
+        if !entries.is_empty() {
+            entries.extend(store.scan(Scan::InLine { status: EntryStatus::Waiting, after: 0 }, free)?);
+        }
+        let no_holds = policy.hold_ms <= 0;
+        if !(no_holds && total <= previous) && free > 0 {
+            entries.extend(store.scan(Scan::WaitingBackorders, free)?);
+            let reach = if no_holds {
+                let rise = (total - previous.max(0)).clamp(0, i64::from(free));
+                ((rise as f64) * policy.notify_multiplier.max(1.0)).ceil().min(f64::from(u32::MAX)) as u32
+            } else {
+                free
+            };
+            entries.extend(self.in_line_prefix(0, reach)?.0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        entries.retain(|e| seen.insert(e.id.clone()));
+        let q = queue_of(store, &s.config, &s.shop, entries, None)?;
+        // The queue knows the level before this event: a restock is what the level rose by.
+        let counters = Counters { available: previous, ..q.counters().clone() };
+        Ok(Queue::partial(q.entries().to_vec(), counters, q.eta().copied(), *q.policy(), promised, self.now))
+    }
+
+    /// The first `limit` entries waiting or told with `seq` above `after`, in line order, and
+    /// the `seq` up to which that is every one of them (`u32::MAX` when it is all there is).
+    fn in_line_prefix(&self, after: u32, limit: u32) -> Result<(Vec<Entry>, u32)> {
+        let mut out = Vec::new();
+        let mut complete = u32::MAX;
+        for status in [EntryStatus::Waiting, EntryStatus::Notified] {
+            let page = self.store.scan(Scan::InLine { status, after }, limit)?;
+            if page.len() >= limit as usize {
+                complete = complete.min(page.last().map_or(after, |e| e.seq));
+            }
+            out.extend(page);
+        }
+        out.sort_by_key(|e| e.seq);
+        out.retain(|e| e.seq <= complete);
+        out.truncate(limit as usize);
+        Ok((out, complete))
+    }
+
+    /// How many the fan-out `f` will tell: entries in line for the shelf with `seq` in its range
+    /// (from the index), less those holding an offer (a few: at most the units held).
+    fn fanout_size(&self, f: Option<FanOut>) -> Result<u32> {
+        let Some(f) = f else {
+            return Ok(0);
+        };
+        let in_line = line::between(self.store, f.after, f.through)?;
+        let holding = self
+            .store
+            .scan(Scan::InLine { status: EntryStatus::Offered, after: f.after }, u32::MAX)?
+            .iter()
+            .filter(|e| e.seq <= f.through)
+            .count() as i64;
+        Ok((in_line - holding).max(0) as u32)
     }
 
     /// A line in an entry's trail: a decision not to do something.
@@ -471,25 +566,29 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             }
             Command::Level { shop, event_id, location, available, updated_at_ms } => {
                 let s = self.sku(Some(shop))?;
-                // The queue is loaded before the new level is stored: it knows the level before.
-                let mut q = self.queue(&s)?;
+                let sellable = s.shop.sellable_locations.as_deref();
+                let previous = sellable_units(&store.levels()?, sellable);
                 let outcome = self.record_level(&event_id, &location, available, updated_at_ms)?;
-                let effects = if outcome == EventOutcome::Applied {
-                    let total = sellable_units(&store.levels()?, s.shop.sellable_locations.as_deref());
-                    q.set_level(total, now)
-                } else {
-                    Vec::new()
-                };
-                let messages = self.render(&q, &s, &effects, Extras::default());
-                self.commit(&q, &effects, &messages)?;
-                let count = |k: &[MessageKind]| {
-                    messages.iter().filter(|m| k.iter().any(|k| k.as_str() == m.kind)).count() as u32
-                };
+                if outcome != EventOutcome::Applied {
+                    return Ok(Answer::Inventory(InventoryResult {
+                        outcome: outcome.as_str().to_owned(),
+                        available: previous,
+                        offers: 0,
+                        sold_out_again: 0,
+                    }));
+                }
+                // The units are offered now, in line order; everyone else the restock covers is
+                // told by the alarm, in chunks, from the cursor the restock leaves (`due`).
+                let total = sellable_units(&store.levels()?, sellable);
+                let mut q = self.restock_slice(&s, previous, total)?;
+                let effects = q.restock(total, now);
+                let messages = self.apply(&q, &s, &effects, Extras::default())?;
+                let offers = [MessageKind::RestockOffer, MessageKind::PreorderReady, MessageKind::ShipNotice];
                 Ok(Answer::Inventory(InventoryResult {
                     outcome: outcome.as_str().to_owned(),
                     available: q.available(),
-                    offers: count(&[MessageKind::RestockOffer, MessageKind::PreorderReady, MessageKind::ShipNotice]),
-                    sold_out_again: count(&[MessageKind::SoldOutAgain]),
+                    offers: messages.iter().filter(|m| offers.iter().any(|k| k.as_str() == m.kind)).count() as u32,
+                    sold_out_again: self.fanout_size(q.counters().fanout)?,
                 }))
             }
             Command::Convert { event_id, entry_id, email_key, order_id, quantity, revenue } => {
@@ -1124,22 +1223,64 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         Ok((created, answer))
     }
 
-    /// Hold ends and timed messages due by now. Only loads the queue when an entry's wake says
-    /// something is due.
+    /// What is due by now: hold ends, timed messages, and the next chunk of a restock's
+    /// sold-out messages. Reads the entries whose wake is due (at most [`DUE_CHUNK`]), the lapsed
+    /// holds and the waiting entries their units can pass on to, never the whole line.
     fn due(&self) -> Result<()> {
         let Ok(s) = self.sku(None) else {
             return Ok(());
         };
-        if self.store.first_wake()?.is_none_or(|t| t > self.now) {
-            return Ok(());
+        let store = self.store;
+        if store.first_wake()?.is_some_and(|t| t <= self.now) {
+            let due = store.scan(Scan::Due { now: self.now }, DUE_CHUNK)?;
+            let mut entries = due.clone();
+            let lapsed = store.scan(Scan::LapsedHolds { now: self.now }, u32::MAX)?;
+            if !lapsed.is_empty() {
+                let total = sellable_units(&store.levels()?, s.shop.sellable_locations.as_deref());
+                let free = (total - self.promised()?).clamp(0, i64::from(u32::MAX)) as u32;
+                entries.extend(lapsed);
+                entries.extend(store.scan(Scan::InLine { status: EntryStatus::Waiting, after: 0 }, free)?);
+            }
+            let mut seen = std::collections::HashSet::new();
+            entries.retain(|e| seen.insert(e.id.clone()));
+            let mut q = self.partial(&s, entries)?;
+            let effects = q.due(self.now);
+            self.apply(&q, &s, &effects, Extras::default())?;
+            // A wake that named no work (written under older rules) is set right, not read again.
+            let saved: std::collections::HashSet<&str> = effects
+                .iter()
+                .filter_map(|fx| match fx {
+                    Effect::Save(e) => Some(e.id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            for e in due.iter().filter(|e| !saved.contains(e.id.as_str())) {
+                store.set_wake(&e.id, wake_of(e, q.eta(), q.policy()).filter(|t| *t > self.now))?;
+            }
         }
-        let mut q = self.queue(&s)?;
-        let effects = q.due(self.now);
-        if effects.is_empty() {
+        self.fan_out(&s)
+    }
+
+    /// The next chunk of the newest restock's sold-out messages, in line order, from its cursor;
+    /// the cursor moves in the same write. Each message's trail names the restock it is for.
+    fn fan_out(&self, s: &Sku) -> Result<()> {
+        let Some(f) = stored_fanout(self.store)? else {
             return Ok(());
-        }
-        let messages = self.render(&q, &s, &effects, Extras::default());
-        self.commit(&q, &effects, &messages)
+        };
+        let (entries, complete) = self.in_line_prefix(f.after, FANOUT_CHUNK)?;
+        let upto = complete.min(f.through);
+        let mut q = self.partial(s, entries)?;
+        let effects = q.fan_out(upto);
+        let cx = Cx {
+            store: self.store,
+            links: self.links,
+            cause: format!("restock {}: sold out again", f.restock),
+            now: self.now,
+            warnings: Vec::new().into(),
+        };
+        cx.apply(&q, s, &effects, Extras::default())?;
+        self.warnings.borrow_mut().extend(cx.warnings.into_inner());
+        Ok(())
     }
 }
 
@@ -1176,6 +1317,10 @@ pub(crate) fn commit<S: Store + ?Sized>(
 fn save<S: Store + ?Sized>(store: &S, queue: &Queue, effects: &[Effect], cause: &str, now: i64) -> Result<()> {
     store.set_meta("restock_seq", &queue.counters().restock_seq.to_string())?;
     store.set_meta("eta_version", &queue.counters().eta_version.to_string())?;
+    let fanout = queue.counters().fanout;
+    if stored_fanout(store)? != fanout {
+        store.set_json(FANOUT, &fanout)?;
+    }
     let mut counts = line::LineCounts::default();
     for fx in effects {
         if let Effect::Save(e) = fx {

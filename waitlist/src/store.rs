@@ -9,7 +9,7 @@ use crate::command::ShopContext;
 use serde::{Deserialize, Serialize};
 use shared::outbox::Channel;
 use shared::queue::Entry;
-use shared::wire::{MessageKind, MessageView};
+use shared::wire::{EntryStatus, MessageKind, MessageView};
 
 /// A storage failure (the platform's message). Commands stop at the first one; the object's
 /// transaction then keeps nothing of the command.
@@ -36,6 +36,19 @@ pub enum Lookup<'a> {
     Order(&'a str),
     /// Every entry ever (admin view).
     All,
+}
+
+/// The slices of the line a step reads in order, each from an index, never the whole line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Notify-me and pre-order entries of one status with `seq` above `after`, in `seq` order.
+    InLine { status: EntryStatus, after: u32 },
+    /// Backorders waiting for units, by order time then `seq` (the order they are served in).
+    WaitingBackorders,
+    /// Entries holding an offer whose hold ended by `now`, by hold end.
+    LapsedHolds { now: i64 },
+    /// Entries with timed work due by `now` (their wake), earliest first.
+    Due { now: i64 },
 }
 
 /// One location's newest absolute stock level.
@@ -190,6 +203,8 @@ pub trait Store {
     fn entries_after(&self, after: u32, limit: u32) -> StoreResult<Vec<Entry>>;
     /// The messages of these entries, oldest first.
     fn messages_of_entries(&self, entry_ids: &[String]) -> StoreResult<Vec<OutboxRow>>;
+    /// Up to `limit` entries of a slice of the line, in its order.
+    fn scan(&self, by: Scan, limit: u32) -> StoreResult<Vec<Entry>>;
     /// Entries by address, phone or order, in `seq` order.
     fn find_entries(&self, by: Lookup<'_>) -> StoreResult<Vec<Entry>>;
     /// Inserts or updates an entry (its personal data stays as first written, but the address).

@@ -134,11 +134,61 @@ fn a_restock_offers_the_front_in_order_and_tells_the_rest() {
     let r = sim.level(2);
     assert_eq!((r.outcome.as_str(), r.available, r.offers, r.sold_out_again), ("applied", 2, 2, 3));
     assert_eq!(sim.told("restock_offer"), ids(&all[..2]));
+    // The webhook's step writes the offers and the cursor; the alarm tells the rest.
+    assert!(sim.told("sold_out_again").is_empty());
+    sim.tick().unwrap();
     assert_eq!(sim.told("sold_out_again"), ids(&all[2..]));
     assert_eq!(sim.entry("id-s0@example.com").status, EntryStatus::Offered);
     // Offers are held: the widget says so.
     let Ok(Answer::State(s)) = sim.run(Command::State) else { panic!() };
     assert_eq!((s.reserved, s.waiting), (2, 5));
+}
+
+#[test]
+fn a_restock_tells_the_rest_in_chunks_in_line_order_and_a_newer_restock_takes_over() {
+    use waitlist::sku::FANOUT_CHUNK;
+    let mut sim = Sim::restock();
+    let n = FANOUT_CHUNK * 2 + 100;
+    let Ok(Answer::Seeded(seeded)) = sim.run(Command::Seed { count: n }) else { panic!() };
+    let seq = |i: u32| seed_id(seeded.first_seq + i);
+    let r = sim.level(10);
+    assert_eq!((r.offers, r.sold_out_again), (10, n - 10), "the answer counts what the fan-out will tell");
+    assert!(sim.told("sold_out_again").is_empty());
+    // Leaving the line during the fan-out: not told.
+    let cancelled = seq(FANOUT_CHUNK + 50);
+    sim.run(Command::Cancel { entry_id: cancelled.clone() }).unwrap();
+    sim.tick().unwrap();
+    let first_chunk: Vec<String> = (10..10 + FANOUT_CHUNK).map(seq).collect();
+    assert_eq!(sim.told("sold_out_again"), first_chunk, "one chunk per run, in line order");
+    // Joined after the first restock, before the second: the second covers them.
+    sim.signup("between@example.com");
+    // A second restock mid-fan-out: its units go to the front of the line (told the first is
+    // sold out or not), and the rest hear of the newer restock, not the older one.
+    let r = sim.level(15);
+    assert_eq!((r.offers, r.sold_out_again), (5, n - 15), "less the one who left, plus the one who joined");
+    sim.signup("after@example.com");
+    for _ in 0..4 {
+        sim.tick().unwrap();
+    }
+    let mut heard: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for row in sim.rows(Channel::Email).into_iter().filter(|r| r.kind != "signup_confirmation") {
+        let occurrence = row.key.rsplit(':').next().unwrap_or_default().to_owned();
+        heard.entry(row.entry_id).or_default().push(format!("{}:{occurrence}", row.kind));
+    }
+    let said = |id: &str| heard.get(id).cloned().unwrap_or_default();
+    for i in 0..n {
+        let expected: Vec<&str> = match i {
+            0..10 => vec!["restock_offer:1"],
+            10..15 => vec!["sold_out_again:1", "restock_offer:2"],
+            _ if seq(i) == cancelled => vec![],
+            _ if i < 10 + FANOUT_CHUNK => vec!["sold_out_again:1", "sold_out_again:2"],
+            _ => vec!["sold_out_again:2"],
+        };
+        assert_eq!(said(&seq(i)), expected, "entry {i}");
+    }
+    assert_eq!(said("id-between@example.com"), ["sold_out_again:2"]);
+    assert!(said("id-after@example.com").is_empty(), "a signup after the restock is not covered");
+    assert_eq!(waitlist::Store::meta(&sim.store, "fanout").unwrap().as_deref(), Some("null"), "the fan-out ended");
 }
 
 #[test]

@@ -3,13 +3,17 @@
 //! time, then signup order), an offer never skips someone still waiting ahead, units promised never
 //! exceed the stock when an offer is made, every message is recorded once on its entry, and a
 //! failed command (a store failure at a random call) keeps nothing and its retry does it whole.
+//!
+//! A restock reads only the slices of the line it can reach: what it decides is checked against
+//! the same step over the whole line. Once its fan-out has run, everyone it covered who is still
+//! waiting or told has heard `sold_out_again` for it, and nobody both that and its offer.
 
 mod support;
 
 use proptest::prelude::*;
 use serde_json::json;
 use shared::outbox::Channel;
-use shared::queue::Entry;
+use shared::queue::{Counters, Entry, FanOut, Queue};
 use shared::wire::{EntryKind, EntryStatus, Mode};
 use std::collections::{BTreeSet, HashMap};
 use support::*;
@@ -26,6 +30,8 @@ enum Op {
     Unsubscribe(u8),
     /// Hours to move the clock forward, then the alarm's due work.
     Later(u8),
+    /// Hours to move the clock forward with the alarm late: the next command finds lapsed holds.
+    Idle(u8),
     /// The same inventory event again.
     Replay,
 }
@@ -40,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..12).prop_map(Op::Convert),
         1 => (0u8..12).prop_map(Op::Unsubscribe),
         2 => (1u8..30).prop_map(Op::Later),
+        1 => (1u8..30).prop_map(Op::Idle),
         1 => Just(Op::Replay),
     ]
 }
@@ -50,6 +57,88 @@ struct Model {
     /// id → (rank key), for everyone who ever joined.
     rank: HashMap<String, (u8, i64, u32)>,
     next_seq: u32,
+    /// The newest restock: its number and the entries its fan-out is to tell.
+    restock: Option<(u32, BTreeSet<(String, u32)>)>,
+}
+
+fn meta(sim: &Sim, key: &str) -> Option<String> {
+    waitlist::Store::meta(&sim.store, key).unwrap()
+}
+
+fn stored_fanout(sim: &Sim) -> Option<FanOut> {
+    meta(sim, "fanout").and_then(|v| serde_json::from_str::<Option<FanOut>>(&v).unwrap())
+}
+
+/// The restock step to `available` over the whole live line as stored now: the entries it
+/// leaves live and its cursor.
+fn whole_line_restock(sim: &Sim, available: i64) -> (Vec<Entry>, Option<FanOut>) {
+    use waitlist::Store;
+    let previous: i64 = sim.store.levels().unwrap().iter().map(|l| l.available.max(0)).sum();
+    let int = |k: &str| meta(sim, k).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let counters = Counters {
+        available: previous,
+        restock_seq: int("restock_seq"),
+        next_seq: sim.store.next_seq().unwrap(),
+        eta_version: int("eta_version"),
+        fanout: stored_fanout(sim),
+    };
+    let policy = sim.shop.policy(&sku_config(Mode::Restock));
+    let mut q = Queue::new(sim.store.live_entries().unwrap(), counters, None, policy);
+    q.restock(available, sim.now);
+    let mut live = q.entries().to_vec();
+    live.sort_by_key(|e| e.seq);
+    (live, q.counters().fanout)
+}
+
+/// After a command: a restock's step matches the whole line's, and a finished fan-out told
+/// everyone it covered.
+fn check_restock(sim: &Sim, model: &mut Model, reference: Option<(Vec<Entry>, Option<FanOut>)>, label: &str) {
+    let restock_seq: u32 = meta(sim, "restock_seq").and_then(|v| v.parse().ok()).unwrap_or(0);
+    if let Some((live, fanout)) = reference {
+        let mut stored = waitlist::Store::live_entries(&sim.store).unwrap();
+        stored.sort_by_key(|e| e.seq);
+        assert_eq!(stored, live, "{label}: the restock decided otherwise than over the whole line");
+        assert_eq!(stored_fanout(sim), fanout, "{label}: cursor");
+    }
+    if model.restock.as_ref().is_none_or(|(r, _)| *r != restock_seq) && restock_seq > 0 {
+        let covered = match stored_fanout(sim) {
+            Some(f) if f.restock == restock_seq => sim
+                .store
+                .entries()
+                .into_iter()
+                .filter(|e| e.seq > f.after && e.seq <= f.through && e.kind != EntryKind::Backorder)
+                .filter(|e| matches!(e.status, EntryStatus::Waiting | EntryStatus::Notified))
+                .filter(|e| !(e.offer_seq == f.restock && e.offered_at.is_some()))
+                .map(|e| (e.id, e.seq))
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        model.restock = Some((restock_seq, covered));
+    }
+    let Some((r, covered)) = &model.restock else {
+        return;
+    };
+    let sold_out = format!("sold_out_again:{r}");
+    // Told it sold out, a shopper may later be offered a unit that opened up; never the reverse.
+    let mut offered = BTreeSet::new();
+    for row in sim.rows(Channel::Email) {
+        let key = format!("{}:{}", row.kind, row.key.rsplit(':').next().unwrap_or_default());
+        if key == format!("restock_offer:{r}") {
+            offered.insert(row.entry_id);
+        } else if key == sold_out {
+            assert!(
+                !offered.contains(&row.entry_id),
+                "{label}: {} told restock {r} sold out after its offer",
+                row.entry_id
+            );
+        }
+    }
+    for e in sim.store.entries() {
+        let still = e.kind != EntryKind::Backorder && matches!(e.status, EntryStatus::Waiting | EntryStatus::Notified);
+        if stored_fanout(sim).is_none() && covered.contains(&(e.id.clone(), e.seq)) && still && e.offer_seq != *r {
+            assert!(e.sent.contains(&sold_out), "{label}: {} was never told restock {r} sold out", e.id);
+        }
+    }
 }
 
 fn email(i: u8) -> String {
@@ -168,6 +257,10 @@ fn command(sim: &mut Sim, model: &mut Model, op: &Op, last_level: &mut Option<Co
             let _ = model;
             return None;
         }
+        Op::Idle(h) => {
+            sim.advance_hours(i64::from(*h));
+            return None;
+        }
         Op::Replay => last_level.clone()?,
     })
 }
@@ -199,17 +292,24 @@ fn learn(sim: &Sim, model: &mut Model, label: &str) {
     }
 }
 
-fn run(ops: Vec<(Op, Option<u8>)>, double_opt_in: bool) {
-    let mut sim = Sim::new(Mode::Restock, json!({"double_opt_in": double_opt_in, "hold_hours": 12}));
+fn run(ops: Vec<(Op, Option<u8>)>, double_opt_in: bool, holds: bool) {
+    // Without holds a restock tells the first shoppers up to the notify multiplier.
+    let hold_hours = if holds { 12 } else { 0 };
+    let shop = json!({"double_opt_in": double_opt_in, "hold_hours": hold_hours, "notify_multiplier": 1.5});
+    let mut sim = Sim::new(Mode::Restock, shop);
     let mut model = Model::default();
     let mut last_level = None;
     for (step, (op, fail)) in ops.iter().enumerate() {
         let label = format!("step {step} {op:?}");
         let before = sim.store.entries();
         let Some(cmd) = command(&mut sim, &mut model, op, &mut last_level) else {
+            if matches!(op, Op::Idle(_)) {
+                continue;
+            }
             sim.tick().expect("due work");
             learn(&sim, &mut model, &label);
             check(&mut sim, &model, &before, &label);
+            check_restock(&sim, &mut model, None, &label);
             continue;
         };
         if let Some(n) = fail {
@@ -228,9 +328,18 @@ fn run(ops: Vec<(Op, Option<u8>)>, double_opt_in: bool) {
                 learn(&sim, &mut model, &label);
             }
         }
+        let reference = match (op, &cmd) {
+            (Op::Level(n), Command::Level { event_id, .. })
+                if !waitlist::Store::event_seen(&sim.store, event_id).unwrap() =>
+            {
+                Some(whole_line_restock(&sim, i64::from(*n)))
+            }
+            _ => None,
+        };
         let _ = sim.run(cmd);
         learn(&sim, &mut model, &label);
         check(&mut sim, &model, &before, &label);
+        check_restock(&sim, &mut model, reference, &label);
     }
 }
 
@@ -241,7 +350,8 @@ proptest! {
     fn random_commands_keep_the_line_fair_and_every_message_once(
         ops in prop::collection::vec((op(), prop::option::weighted(0.15, 0u8..40)), 1..40),
         double_opt_in in any::<bool>(),
+        holds in prop::bool::weighted(0.75),
     ) {
-        run(ops, double_opt_in);
+        run(ops, double_opt_in, holds);
     }
 }

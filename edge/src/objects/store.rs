@@ -11,7 +11,9 @@ use serde::Deserialize;
 use shared::outbox::Channel;
 use shared::queue::Entry;
 use shared::wire::{EntryKind, EntryStatus};
-pub use waitlist::store::{AuditRow, EventOutcome, Level, Lookup, NewMessage, OutboxRow, StoreError, StoreResult};
+pub use waitlist::store::{
+    AuditRow, EventOutcome, Level, Lookup, NewMessage, OutboxRow, Scan, StoreError, StoreResult,
+};
 use worker::{Result, SqlStorage};
 
 const SCHEMA: &str = "
@@ -371,6 +373,32 @@ impl waitlist::Store for SqlStore {
         let marks = vec!["?"; entry_ids.len()].join(", ");
         let q = format!("SELECT * FROM outbox WHERE entry_id IN ({marks}) ORDER BY created_at, rowid");
         self.rows(&q, entry_ids.iter().map(|id| id.clone().into()).collect())
+    }
+
+    fn scan(&self, by: Scan, limit: u32) -> StoreResult<Vec<Entry>> {
+        let limit = i64::from(limit);
+        match by {
+            // entries_by_status (status, seq).
+            Scan::InLine { status, after } => self.entries(
+                "WHERE status = ? AND seq > ? AND kind != 'backorder' ORDER BY seq LIMIT ?",
+                vec![status.as_str().into(), i64::from(after).into(), limit.into()],
+            ),
+            // entries_backorders (kind, status, created_at, seq).
+            Scan::WaitingBackorders => self.entries(
+                "WHERE kind = 'backorder' AND status = 'waiting' ORDER BY created_at, seq LIMIT ?",
+                vec![limit.into()],
+            ),
+            // entries_holds (status, hold_until).
+            Scan::LapsedHolds { now } => self.entries(
+                "WHERE status = 'offered' AND hold_until <= ? ORDER BY hold_until, seq LIMIT ?",
+                vec![now.into(), limit.into()],
+            ),
+            // wakes_at (at).
+            Scan::Due { now } => self.entries(
+                "WHERE id IN (SELECT entry_id FROM wakes WHERE at <= ? ORDER BY at LIMIT ?) ORDER BY seq",
+                vec![now.into(), limit.into()],
+            ),
+        }
     }
 
     fn find_entries(&self, by: Lookup<'_>) -> StoreResult<Vec<Entry>> {

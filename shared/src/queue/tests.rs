@@ -62,6 +62,44 @@ fn restock_offers_front_and_tells_the_rest() {
 }
 
 #[test]
+fn a_restock_leaves_a_cursor_and_its_fan_out_tells_each_once_in_chunks() {
+    let mut q = queue_with(8, policy());
+    let fx = q.restock(2, 10_000);
+    assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e0", "e1"]);
+    assert!(sends(&fx, MessageKind::SoldOutAgain).is_empty(), "the step itself tells no one else");
+    assert_eq!(q.counters().fanout, Some(FanOut { restock: 1, after: 2, through: 8 }));
+    assert_eq!(q.next_wake(10_000), Some(10_000), "the fan-out is due at once");
+    // One leaves the line before the cursor reaches them.
+    assert!(q.cancel("e4").is_some());
+    let fx = q.fan_out(5);
+    assert_eq!(sends(&fx, MessageKind::SoldOutAgain), ["e2", "e3"]);
+    assert_eq!(q.counters().fanout, Some(FanOut { restock: 1, after: 5, through: 8 }));
+    // A chunk again over the same range tells no one twice; the rest end the fan-out.
+    let fx = q.fan_out(u32::MAX);
+    assert_eq!(sends(&fx, MessageKind::SoldOutAgain), ["e5", "e6", "e7"]);
+    assert_eq!(q.counters().fanout, None);
+    assert!(q.fan_out(u32::MAX).is_empty());
+    // A signup after the restock is not covered by it.
+    assert!(matches!(q.join(None, new_entry(8, EntryKind::Notify, 1, 20_000), 20_000), Joined::Created(..)));
+    assert!(q.fan_out(u32::MAX).is_empty());
+}
+
+#[test]
+fn a_newer_restock_replaces_an_unfinished_fan_out() {
+    let mut q = queue_with(6, policy());
+    q.restock(1, 10_000);
+    let fx = q.fan_out(3);
+    assert_eq!(sends(&fx, MessageKind::SoldOutAgain), ["e1", "e2"]);
+    // Two more units: the front of the line (told or not), then everyone after them, of restock 2.
+    let fx = q.restock(3, 11_000);
+    assert_eq!(sends(&fx, MessageKind::RestockOffer), ["e1", "e2"]);
+    assert_eq!(q.counters().fanout, Some(FanOut { restock: 2, after: 3, through: 6 }));
+    let fx = q.fan_out(u32::MAX);
+    assert_eq!(sends(&fx, MessageKind::SoldOutAgain), ["e3", "e4", "e5"]);
+    assert!(fx.iter().all(|e| !matches!(e, Effect::Send(o) if o.occurrence != 2)));
+}
+
+#[test]
 fn quantities_are_served_in_order_without_skipping() {
     let mut q = Queue::new(Vec::new(), Counters::default(), None, policy());
     q.join(None, new_entry(0, EntryKind::Notify, 2, 0), 0);
