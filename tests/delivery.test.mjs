@@ -384,3 +384,63 @@ describe('runtime killed mid-burst and started again on the same state', () => {
       `(self-resume ${selfResumeMs ?? 'never'} ms${nudges.length ? `, nudges ${JSON.stringify(nudges)}` : ''})`);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('priority: a restock offer goes before routine mail', () => {
+  const SHOP = 'urgent';
+  const RATE = 5;
+  let capture;
+  let edge;
+  let admin;
+  let pub;
+
+  before(async () => {
+    capture = await startCapture({ idempotency: true });
+    edge = await startEdge({
+      vars: {
+        EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY, EMAIL_RATE_PER_SEC: String(RATE),
+      },
+    });
+    admin = api(edge);
+    pub = api(edge, null);
+    await setupShop(admin, SHOP);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it(`${RATE} emails/s, 40 confirmations queued, then a restock of 1: the offer is among the next ${RATE} sends, the rest of the confirmations after it, sold-out last`, { timeout: 240_000 }, async () => {
+    const SKU = 'URGENT-1';
+    const ITEM = 7101;
+    await putSku(admin, SHOP, SKU, ITEM);
+    const emails = Array.from({ length: 40 }, (_, i) => emailFor('u', i));
+    for (const email of emails) await signup(pub, SHOP, SKU, email);
+    const body = JSON.stringify({
+      inventory_item_id: ITEM, location_id: LOCATION_ID, available: 1, updated_at: '2026-11-29T10:00:00Z',
+    });
+    const sentBefore = capture.emailRequests().length;
+    const w = await pub.post(`/v1/shops/${SHOP}/webhooks/shopify`, body,
+      shopifyHeaders(body, SHOPIFY_SECRET, { id: randomUUID(), shopDomain: `${SHOP}.myshopify.com` }));
+    assert.equal(w.status, 200, w.text);
+    assert.equal(w.json.offers, 1, w.text);
+    const answeredAt = Date.now();
+    await drained(admin, SHOP, SKU, 80, 120_000);
+
+    const reqs = capture.emailRequests().filter((r) => r.status === 200);
+    const kinds = reqs.map((r) => kindOf(r.body));
+    const offerAt = kinds.indexOf('restock_offer');
+    const confirmationsAfter = kinds.slice(offerAt + 1).filter((k) => k === 'signup_confirmation').length;
+    const firstSoldOut = kinds.indexOf('sold_out_again');
+    console.log(`[priority] confirmations sent before the webhook: ${sentBefore}; offer sent as #${offerAt + 1} of ${reqs.length}, ` +
+      `${reqs[offerAt].at - answeredAt} ms after the webhook answered; ${confirmationsAfter} confirmations after it`);
+    assert.ok(sentBefore < 30, `the confirmations were still queued at the restock (${sentBefore} sent)`);
+    assert.ok(offerAt - sentBefore <= RATE, `the offer went within one second's sends after the restock (#${offerAt + 1}, ${sentBefore} before the webhook)`);
+    assert.ok(confirmationsAfter >= 40 - sentBefore - RATE - 1, `routine mail waited for the offer (${confirmationsAfter} after it)`);
+    assert.ok(firstSoldOut > kinds.lastIndexOf('signup_confirmation'), 'sold-out messages, queued later, go after the confirmations');
+    assert.equal(reqs.filter((r) => kindOf(r.body) === 'restock_offer').length, 1);
+    assert.equal(to(reqs[offerAt]), emails[0], 'the first in line got the unit');
+  });
+});

@@ -214,6 +214,9 @@ pub(crate) fn sample_variables(full: bool) -> Value {
 /// shipping); `None` for the rest, which go by email only. Plain, short (at most two SMS
 /// segments for usual titles), and always with how to stop.
 pub fn sms_text(kind: MessageKind, ctx: &MessageContext<'_>) -> Option<String> {
+    if !has_sms(kind) {
+        return None;
+    }
     let shop = single_line(ctx.shop_name);
     let mut title = single_line(ctx.sku_title);
     if title.chars().count() > 60 {
@@ -253,6 +256,20 @@ pub fn sms_text(kind: MessageKind, ctx: &MessageContext<'_>) -> Option<String> {
         _ => return None,
     };
     Some(format!("{shop}: {body} Reply STOP to opt out."))
+}
+
+/// Whether a kind has a text message beside its email (the ones a shopper acts on at once or
+/// waits for: the signup's place, offers, the hold's end, shipping).
+pub fn has_sms(kind: MessageKind) -> bool {
+    matches!(
+        kind,
+        MessageKind::SignupConfirmation
+            | MessageKind::RestockOffer
+            | MessageKind::PreorderReady
+            | MessageKind::HoldReminder
+            | MessageKind::ShipNotice
+            | MessageKind::OrderShipped
+    )
 }
 
 /// Said when the edge has no ETA phrase (the same words as [`crate::eta::eta_phrase`] without an ETA).
@@ -393,6 +410,7 @@ mod tests {
     #[test]
     fn texts_are_short_and_say_how_to_stop() {
         for kind in MessageKind::ALL {
+            assert_eq!(sms_text(kind, &ctx()).is_some(), has_sms(kind), "{kind:?}");
             if let Some(t) = sms_text(kind, &ctx()) {
                 assert!(t.starts_with("Acme <Goods>: "), "{kind:?}: {t}");
                 assert!(t.ends_with("Reply STOP to opt out."), "{kind:?}: {t}");

@@ -9,6 +9,18 @@ pub const MAX_DELAY_MS: i64 = 10 * 60 * 1000;
 /// Longest `Retry-After` we accept from a provider before capping it.
 pub const MAX_RETRY_AFTER_MS: i64 = 60 * 60 * 1000;
 
+/// The order due messages go out in: offers and the end of holds first (a restock's first offer
+/// never waits behind routine mail), then the rest. Lower goes first.
+pub fn priority(kind: &str) -> u8 {
+    use crate::wire::MessageKind as K;
+    let urgent = [K::RestockOffer, K::PreorderReady, K::HoldReminder, K::HoldExpired];
+    if urgent.iter().any(|k| k.as_str() == kind) {
+        0
+    } else {
+        1
+    }
+}
+
 /// Where an outbox row goes. Every outbound call shares the outbox's guarantees: written with the
 /// state change that caused it, one stable idempotency key, retried with backoff, dead-lettered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

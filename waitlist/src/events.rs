@@ -33,6 +33,7 @@ pub fn rows(
             html: String::new(),
             text: body.clone(),
             unsubscribe_url: None,
+            inputs: None,
         })
         .collect()
 }

@@ -25,5 +25,7 @@ pub mod store;
 
 pub use answer::Answer;
 pub use command::{Command, ShopContext};
-pub use sku::{alarm_failed, alarm_succeeded, enqueue, handle, next_wake, run_due, Deployment, Error, Handled};
+pub use sku::{
+    alarm_failed, alarm_succeeded, enqueue, handle, next_wake, render_rows, run_due, Deployment, Error, Handled,
+};
 pub use store::{Store, StoreError};

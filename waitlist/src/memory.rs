@@ -305,6 +305,35 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    fn set_body(&self, key: &str, body: Result<&Body, &str>, now: i64) -> StoreResult<()> {
+        self.tick()?;
+        let mut t = self.t.borrow_mut();
+        let Some(r) = t.outbox.iter_mut().find(|r| r.key == key && r.status == "pending") else {
+            return Ok(());
+        };
+        r.inputs = None;
+        let line = match body {
+            Ok(b) => {
+                r.subject = b.subject.clone();
+                r.html = b.html.clone();
+                r.text = b.text.clone();
+                r.unsubscribe_url = b.unsubscribe_url.clone();
+                None
+            }
+            Err(reason) => {
+                r.status = "failed".into();
+                r.last_error = Some(reason.into());
+                let detail = format!("{} {}: {reason}", r.channel, r.kind);
+                Some((
+                    r.entry_id.clone(),
+                    AuditRow { at: now, event: "failed".into(), detail, cause: "delivery".into() },
+                ))
+            }
+        };
+        t.audit.extend(line);
+        Ok(())
+    }
+
     fn put_audit(&self, entry_id: &str, row: &AuditRow) -> StoreResult<()> {
         self.tick()?;
         self.t.borrow_mut().audit.push((entry_id.into(), row.clone()));

@@ -10,7 +10,7 @@ use crate::events;
 use crate::line;
 use crate::links::LinkKeys;
 use crate::messages::{self, Extras};
-use crate::store::{EventOutcome, Level, Lookup, NewMessage, Scan, Settings, Store, StoreError};
+use crate::store::{EventOutcome, Level, Lookup, NewMessage, OutboxRow, Scan, Settings, Store, StoreError};
 use shared::date::format_timestamp_ms;
 use shared::eta::eta_phrase;
 use shared::outbox::Channel;
@@ -104,6 +104,26 @@ pub const FANOUT_CHUNK: u32 = 500;
 
 /// The most entries with timed work one alarm run takes (the rest: the next run, at once).
 pub const DUE_CHUNK: u32 = 500;
+
+/// The rows about to be sent, with their bodies: a row still holding its frozen inputs is
+/// rendered from them with the shop's wording now, and its body written before the call (a retry
+/// sends the same body under the same key); one that cannot be rendered fails and is left out.
+/// Answers the rows and the warnings of merchant templates that fell back to the default.
+pub fn render_rows<S: Store + ?Sized>(
+    store: &S,
+    deployment: &Deployment,
+    rows: Vec<OutboxRow>,
+    now: i64,
+) -> Result<(Vec<OutboxRow>, Vec<String>)> {
+    if rows.iter().all(|r| r.inputs.is_none()) {
+        return Ok((rows, Vec::new()));
+    }
+    let cx = Cx { store, links: &deployment.links, cause: "delivery".into(), now, warnings: Vec::new().into() };
+    let s = cx.sku(None)?;
+    let mut warnings = Vec::new();
+    let rows = messages::render_rows(store, &deployment.links, &s, rows, now, &mut warnings)?;
+    Ok((rows, warnings))
+}
 
 /// Writes outbox rows on their own (an event caused by a delivery, not by a queue change).
 pub fn enqueue<S: Store + ?Sized>(store: &S, messages: &[NewMessage], cause: &str, now: i64) -> Result<()> {
@@ -326,9 +346,24 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             position: &|id: &str| positions.get(id).copied(),
             free: q.available() - q.promised(self.now),
         };
-        let (rows, warnings) = messages::render_all(self.links, &line, s, effects, self.now, extras);
-        self.warnings.borrow_mut().extend(warnings);
-        rows
+        messages::render_all(&line, s, effects, self.now, extras)
+    }
+
+    /// A queued message's body as it would go out now (what a dry run shows); empty when it has
+    /// none to render.
+    fn preview(&self, s: &Sku, m: &NewMessage) -> crate::store::Body {
+        let empty = || crate::store::Body {
+            subject: m.subject.clone(),
+            html: m.html.clone(),
+            text: m.text.clone(),
+            unsubscribe_url: m.unsubscribe_url.clone(),
+        };
+        match &m.inputs {
+            Some(inputs) => messages::body(self.links, s, m.channel.as_str(), &m.kind, &m.entry_id, inputs)
+                .map(|(b, _)| b)
+                .unwrap_or_else(|_| empty()),
+            None => empty(),
+        }
     }
 
     /// These entries' addresses opted out: they leave the line, their pending messages are
@@ -370,8 +405,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             position: &|id: &str| places.get(id).copied().flatten(),
             free: q.available() - self.promised()?,
         };
-        let (rows, warnings) = messages::render_all(self.links, &line, s, effects, self.now, extras);
-        self.warnings.borrow_mut().extend(warnings);
+        let rows = messages::render_all(&line, s, effects, self.now, extras);
         write_messages(self.store, &rows, &self.cause, self.now)?;
         Ok(rows)
     }
@@ -794,7 +828,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                         channel: m.channel.as_str().to_owned(),
                         kind: m.kind.clone(),
                         to: m.to.clone(),
-                        subject: m.subject.clone(),
+                        subject: self.preview(&s, m).subject,
                         position: positions.get(m.entry_id.as_str()).copied(),
                     })
                     .collect();
@@ -1117,7 +1151,26 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 let alarm_failure = store.json::<Option<AlarmFailure>>(ALARM_FAILURE)?.flatten();
                 Ok(Answer::Queue(QueueView { sku: s.name, available, levels, entries, next_after, alarm_failure }))
             }
-            Command::Mailbox => Ok(Answer::Mailbox(store.recent_messages(None, 500)?)),
+            Command::Mailbox => {
+                // Rows not sent yet show as they will go out.
+                let rows = store.recent_messages(None, 500)?;
+                let s = if rows.iter().any(|r| r.inputs.is_some()) { Some(self.sku(None)?) } else { None };
+                Ok(Answer::Mailbox(
+                    rows.into_iter()
+                        .map(|mut r| {
+                            if let (Some(s), Some(inputs)) = (&s, r.inputs.take()) {
+                                if let Ok((b, _)) =
+                                    messages::body(self.links, s, &r.channel, &r.kind, &r.entry_id, &inputs)
+                                {
+                                    (r.subject, r.html, r.text, r.unsubscribe_url) =
+                                        (b.subject, b.html, b.text, b.unsubscribe_url);
+                                }
+                            }
+                            r
+                        })
+                        .collect(),
+                ))
+            }
         }
     }
 

@@ -87,7 +87,8 @@ impl EventOutcome {
     }
 }
 
-/// A rendered message (or other outbound call) ready to be written to the outbox.
+/// A message (or other outbound call) ready to be written to the outbox. An email or text message
+/// carries `inputs` and no body: it is rendered when it is sent ([`crate::render_rows`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
     pub key: String,
@@ -101,12 +102,26 @@ pub struct NewMessage {
     pub html: String,
     pub text: String,
     pub unsubscribe_url: Option<String>,
+    /// What the body is rendered from, frozen when the message is queued (JSON of
+    /// `messages::Frozen`); `None` for a row written whole.
+    pub inputs: Option<String>,
+}
+
+/// A message's body, rendered when it is first sent and kept only until it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub unsubscribe_url: Option<String>,
 }
 
 /// A message as stored in the outbox. For `email`, `to_addr`/`from_addr`/`subject`/`html`/`text`
 /// are the email. For `sms`, `to_addr` is the E.164 number and `text` the body. For `hook`,
 /// `to_addr` is the endpoint URL, `from_addr` the endpoint id and `text` the JSON event. For
 /// `klaviyo`, `to_addr` is the shopper's address and `text` the JSON job (`shared::provider`).
+/// An email or text message not rendered yet has an empty body and its `inputs`; the first try
+/// renders it and keeps the body (so every retry sends the same), and a send to a provider drops it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct OutboxRow {
     pub key: String,
@@ -129,6 +144,8 @@ pub struct OutboxRow {
     pub unsubscribe_url: Option<String>,
     #[serde(default)]
     pub batch_key: Option<String>,
+    #[serde(default)]
+    pub inputs: Option<String>,
 }
 
 fn email_channel() -> String {
@@ -156,6 +173,7 @@ impl OutboxRow {
             last_error: None,
             unsubscribe_url: m.unsubscribe_url.clone(),
             batch_key: None,
+            inputs: m.inputs.clone(),
         }
     }
 
@@ -229,6 +247,9 @@ pub trait Store {
     /// Adds an outbox row, pending and due at `now`. `false` (and nothing written) when a row
     /// with that key exists: enqueuing a message twice is a no-op.
     fn put_message(&self, m: &NewMessage, now: i64) -> StoreResult<bool>;
+    /// The body of a pending message rendered from its inputs (which it then drops); `None`: it
+    /// cannot be rendered and fails with `reason`.
+    fn set_body(&self, key: &str, body: Result<&Body, &str>, now: i64) -> StoreResult<()>;
     fn put_audit(&self, entry_id: &str, row: &AuditRow) -> StoreResult<()>;
     /// Marks every pending message of an entry skipped with `reason`, each with a trail line.
     fn skip_pending(&self, entry_id: &str, reason: &str, cause: &str, now: i64) -> StoreResult<()>;

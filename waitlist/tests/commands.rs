@@ -617,7 +617,10 @@ fn a_template_that_fails_falls_back_to_the_default_and_says_so() {
     let h = waitlist::handle(&sim.store, &sim.deployment, cmd, sim.now);
     assert!(h.result.is_ok());
     assert_eq!(sim.told("signup_confirmation"), ["id-a@example.com"]);
-    assert!(h.warnings.iter().any(|w| w.contains("signup_confirmation")), "{:?}", h.warnings);
+    let (sent, warnings) = sim.send(Channel::Email);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].subject.contains("Classic Tee"), "{}", sent[0].subject);
+    assert!(warnings.iter().any(|w| w.contains("signup_confirmation")), "{warnings:?}");
 }
 
 #[test]
@@ -625,9 +628,53 @@ fn links_are_signed_and_point_at_the_edge() {
     let mut sim = Sim::restock();
     sim.signup("a@example.com");
     sim.level(1);
-    let offer = sim.rows(Channel::Email).into_iter().find(|r| r.kind == "restock_offer").unwrap();
+    let (sent, _) = sim.send(Channel::Email);
+    let offer = sent.into_iter().find(|r| r.kind == "restock_offer").unwrap();
     assert!(offer.text.contains("https://edge.test/v1/l/"), "{}", offer.text);
     assert!(offer.unsubscribe_url.as_deref().is_some_and(|u| u.starts_with("https://edge.test/v1/unsubscribe/")));
+}
+
+/// A message is queued as the facts of its change and rendered when it is first sent: the body
+/// is written back before the call, so every retry sends the same body, even after the shop's
+/// wording changed; the facts are those of the change (place, hold), not of the send.
+#[test]
+fn messages_are_rendered_when_sent_from_what_the_change_knew() {
+    let mut sim = Sim::restock();
+    sim.signup("a@example.com");
+    sim.signup("b@example.com");
+    sim.level(1);
+    sim.tick().unwrap();
+    let queued = sim.rows(Channel::Email);
+    assert!(queued.iter().all(|r| r.html.is_empty() && r.text.is_empty() && r.inputs.is_some()), "{queued:?}");
+    let (first, _) = sim.send(Channel::Email);
+    let b_sold_out = first.iter().find(|r| r.kind == "sold_out_again").expect("b told");
+    // b's place when the restock told b: behind a, who holds the unit.
+    assert!(b_sold_out.text.contains("(#2)"), "{}", b_sold_out.text);
+    let a_offer = first.iter().find(|r| r.kind == "restock_offer").expect("a offered");
+    assert!(a_offer.html.contains("<a href=\"https://edge.test/v1/l/"), "{}", a_offer.html);
+    let stored = sim.rows(Channel::Email);
+    assert!(stored.iter().all(|r| r.inputs.is_none() && !r.text.is_empty()));
+    // The shop rewords the offer: a retry of the rendered row still sends what the first try did.
+    let template: shared::template::Template =
+        serde_json::from_value(json!({"subject": "Reworded", "text": "new words"})).unwrap();
+    sim.shop.templates.insert("restock_offer".into(), template);
+    sim.signup("c@example.com");
+    let (again, _) = sim.send(Channel::Email);
+    let c = again.iter().find(|r| r.entry_id == "id-c@example.com").expect("c's confirmation");
+    assert!(!c.text.is_empty());
+    let retried = again.iter().find(|r| r.kind == "restock_offer").unwrap();
+    assert_eq!((&retried.subject, &retried.html, &retried.text), (&a_offer.subject, &a_offer.html, &a_offer.text));
+}
+
+/// Offers and hold ends are the urgent kinds; everything else is routine.
+#[test]
+fn offers_and_hold_ends_go_first() {
+    use shared::outbox::priority;
+    for kind in shared::wire::MessageKind::ALL {
+        let urgent = matches!(kind.as_str(), "restock_offer" | "preorder_ready" | "hold_reminder" | "hold_expired");
+        assert_eq!(priority(kind.as_str()) == 0, urgent, "{kind:?}");
+    }
+    assert_eq!(priority("offer.sent"), 1);
 }
 
 /// A command that fails at any store call keeps nothing, and run again it does exactly what it

@@ -175,6 +175,7 @@ impl<'a> Run<'a> {
                 return Ok(());
             }
             let rows = self.unsuppressed(ch, rows).await?;
+            let rows = self.rendered(rows)?;
             // Rows a batch call refused go one by one (`batch_key` = ''); the rest may be batched.
             let (singles, fresh): (Vec<OutboxRow>, Vec<OutboxRow>) =
                 rows.into_iter().partition(|r| !batching || r.batch_key.is_some());
@@ -218,6 +219,7 @@ impl<'a> Run<'a> {
                 return Ok(());
             }
             let members = self.unsuppressed(Channel::Email, members).await?;
+            let members = self.rendered(members)?;
             if members.is_empty() {
                 continue;
             }
@@ -267,6 +269,19 @@ impl<'a> Run<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// The rows with their bodies: those queued as frozen inputs are rendered now, with the
+    /// shop's wording as it is, and their bodies written before the provider call (the output
+    /// gate holds the call until the write is durable), so a retry sends the same body.
+    fn rendered(&self, rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>> {
+        let deployment = crate::sku_object::deployment(self.cfg);
+        let (rows, warnings) = waitlist::render_rows(self.store, &deployment, rows, self.now())
+            .map_err(|e| worker::Error::RustError(format!("messages could not be rendered: {e}")))?;
+        for w in warnings {
+            worker::console_warn!("{w}");
+        }
+        Ok(rows)
     }
 
     fn email_of<'r>(&'r self, r: &'r OutboxRow) -> OutgoingEmail<'r> {
@@ -340,7 +355,9 @@ impl<'a> Run<'a> {
     }
 
     async fn send_one(&mut self, ch: Channel, row: &OutboxRow, pace: &mut PaceLog) -> Result<()> {
-        let attempt = match self.plan(ch, row) {
+        let plan = self.plan(ch, row);
+        let kept = matches!(plan, Plan::Keep(_));
+        let attempt = match plan {
             Plan::Skip(reason) => return self.store.mark_skipped(&row.key, reason, self.now()),
             Plan::Fail(reason) => {
                 self.store.mark_failed(&row.key, row.attempts, &reason, self.now())?;
@@ -366,7 +383,7 @@ impl<'a> Run<'a> {
             self.hold_back(ch, pace, *at)?;
         }
         match decision {
-            Decision::Sent { provider_id } => self.store.mark_sent(&row.key, attempts, after, provider_id),
+            Decision::Sent { provider_id } => self.store.mark_sent(&row.key, attempts, after, provider_id, kept),
             Decision::Retry { at, reason } => self.store.mark_retry(&row.key, attempts, at, &reason, after),
             Decision::Failed { reason } => {
                 worker::console_warn!("message {} failed for good: {reason}", row.key);
@@ -396,7 +413,7 @@ impl<'a> Run<'a> {
             Decision::Sent { .. } => {
                 let ids = answer.map(|a| p::resend_batch_ids(&a.body)).unwrap_or_default();
                 for (i, r) in rows.iter().enumerate() {
-                    self.store.mark_sent(&r.key, r.attempts + 1, after, ids.get(i).cloned().flatten())?;
+                    self.store.mark_sent(&r.key, r.attempts + 1, after, ids.get(i).cloned().flatten(), false)?;
                 }
             }
             Decision::Retry { at, reason } => {

@@ -182,7 +182,8 @@ pub const ROWS_WRITTEN: &str = "x-restock-rows-written";
 /// The object's database size after the command.
 pub const DB_BYTES: &str = "x-restock-db-bytes";
 
-fn deployment(cfg: &Config) -> Deployment {
+/// What every command and render needs from the deployment: the link key and base URL.
+pub(crate) fn deployment(cfg: &Config) -> Deployment {
     Deployment { links: LinkKeys { secret: cfg.link_secret.clone(), base_url: cfg.public_base_url.clone() } }
 }
 

@@ -12,7 +12,7 @@ use shared::outbox::Channel;
 use shared::queue::Entry;
 use shared::wire::{EntryKind, EntryStatus};
 pub use waitlist::store::{
-    AuditRow, EventOutcome, Level, Lookup, NewMessage, OutboxRow, Scan, StoreError, StoreResult,
+    AuditRow, Body, EventOutcome, Level, Lookup, NewMessage, OutboxRow, Scan, StoreError, StoreResult,
 };
 use worker::{Result, SqlStorage};
 
@@ -199,6 +199,18 @@ impl SqlStore {
                 None,
             )?;
         }
+        // v7: messages rendered when sent (`inputs`: what the body is rendered from, until it is)
+        // and sent by priority (offers and hold ends first); the pending rows of a channel in
+        // the order delivery takes them.
+        if version < 7 {
+            let _ = db.exec("ALTER TABLE outbox ADD COLUMN inputs TEXT", None);
+            let _ = db.exec("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1", None);
+            db.exec(
+                "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, priority, next_at) WHERE status = 'pending';
+                 INSERT INTO schema_version (v) VALUES (7);",
+                None,
+            )?;
+        }
         Ok(SqlStore { db, read: 0.into(), written: 0.into(), kept: Default::default() })
     }
 
@@ -307,13 +319,33 @@ impl SqlStore {
         )
     }
 
-    pub fn mark_sent(&self, key: &str, attempts: i64, now: i64, provider_id: Option<String>) -> Result<()> {
+    /// A message the provider took. Its body is dropped (the subject stays, for the admin's
+    /// views), unless `keep_body`: kept locally, it is all there is of it (the local mailbox).
+    /// Outgoing events and Klaviyo jobs keep theirs: they are the delivery log.
+    pub fn mark_sent(
+        &self,
+        key: &str,
+        attempts: i64,
+        now: i64,
+        provider_id: Option<String>,
+        keep_body: bool,
+    ) -> Result<()> {
         let detail = format!("try {attempts}, provider id {}", provider_id.as_deref().unwrap_or("-"));
         self.audit_delivery(key, "sent", &detail, now)?;
         sql::exec(
             &self.db,
-            "UPDATE outbox SET status = 'sent', attempts = ?, sent_at = ?, provider_id = ?, last_error = NULL WHERE key = ?",
-            vec![attempts.into(), now.into(), opt_str(provider_id), key.into()],
+            "UPDATE outbox SET status = 'sent', attempts = ?, sent_at = ?, provider_id = ?, last_error = NULL,
+               html = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN html ELSE '' END,
+               text = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN text ELSE '' END
+             WHERE key = ?",
+            vec![
+                attempts.into(),
+                now.into(),
+                opt_str(provider_id),
+                i64::from(keep_body).into(),
+                i64::from(keep_body).into(),
+                key.into(),
+            ],
         )
     }
 
@@ -505,8 +537,8 @@ impl waitlist::Store for SqlStore {
     fn put_message(&self, m: &NewMessage, now: i64) -> StoreResult<bool> {
         let before = self.written.get();
         self.rows::<serde::de::IgnoredAny>(
-                "INSERT OR IGNORE INTO outbox (key, entry_id, channel, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                "INSERT OR IGNORE INTO outbox (key, entry_id, channel, kind, to_addr, from_addr, subject, html, text, status, attempts, next_at, created_at, unsubscribe_url, inputs, priority)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)",
                 vec![
                     m.key.clone().into(),
                     m.entry_id.clone().into(),
@@ -520,9 +552,34 @@ impl waitlist::Store for SqlStore {
                     now.into(),
                     now.into(),
                     opt_str(m.unsubscribe_url.clone()),
+                    opt_str(m.inputs.clone()),
+                    i64::from(shared::outbox::priority(&m.kind)).into(),
                 ],
         )?;
         Ok(self.written.get() > before)
+    }
+
+    fn set_body(&self, key: &str, body: std::result::Result<&Body, &str>, now: i64) -> StoreResult<()> {
+        match body {
+            Ok(b) => self.run(
+                "UPDATE outbox SET subject = ?, html = ?, text = ?, unsubscribe_url = ?, inputs = NULL
+                 WHERE key = ? AND status = 'pending'",
+                vec![
+                    b.subject.clone().into(),
+                    b.html.clone().into(),
+                    b.text.clone().into(),
+                    opt_str(b.unsubscribe_url.clone()),
+                    key.into(),
+                ],
+            ),
+            Err(reason) => {
+                self.audit_delivery(key, "failed", reason, now).map_err(fail)?;
+                self.run(
+                    "UPDATE outbox SET status = 'failed', last_error = ?, inputs = NULL WHERE key = ? AND status = 'pending'",
+                    vec![reason.into(), key.into()],
+                )
+            }
+        }
     }
 
     fn put_audit(&self, entry_id: &str, r: &AuditRow) -> StoreResult<()> {
@@ -714,7 +771,7 @@ impl SqlStore {
             .exec(
                 "SELECT * FROM outbox WHERE status = 'pending' AND channel = ? AND next_at <= ?
                    AND (batch_key IS NULL OR batch_key = '')
-                 ORDER BY next_at, created_at, rowid LIMIT ?",
+                 ORDER BY priority, next_at, rowid LIMIT ?",
                 vec![channel.as_str().into(), now.into(), i64::from(limit).into()],
             )?
             .to_array()

@@ -155,4 +155,10 @@ impl Sim {
     pub fn rows(&self, channel: Channel) -> Vec<OutboxRow> {
         self.store.outbox().into_iter().filter(|r| r.channel == channel.as_str()).collect()
     }
+
+    /// The pending rows of a channel as delivery sends them: rendered (bodies written back).
+    pub fn send(&self, channel: Channel) -> (Vec<OutboxRow>, Vec<String>) {
+        let pending = self.rows(channel).into_iter().filter(|r| r.status == "pending").collect();
+        waitlist::render_rows(&self.store, &self.deployment, pending, self.now).expect("renders")
+    }
 }
