@@ -120,10 +120,23 @@ pub fn render_rows<S: Store + ?Sized>(
     }
     let cx = Cx { store, links: &deployment.links, cause: "delivery".into(), now, warnings: Vec::new().into() };
     let s = cx.sku(None)?;
+    let mut rows = rows;
+    for row in &mut rows {
+        if let Some(inputs) = &row.inputs {
+            let offer = [MessageKind::RestockOffer, MessageKind::PreorderReady].iter().any(|k| k.as_str() == row.kind);
+            if offer {
+                row.inputs = Some(cx.hold_from_send(&s, &row.entry_id, inputs)?);
+            }
+        }
+    }
     let mut warnings = Vec::new();
     let rows = messages::render_rows(store, &deployment.links, &s, rows, now, &mut warnings)?;
     Ok((rows, warnings))
 }
+
+/// An offer first sent this long after its units were allocated has its hold counted from the
+/// send instead: the shopper gets the whole hold, whatever pacing held the message back.
+pub const HOLD_FROM_SEND_AFTER_MS: i64 = 60_000;
 
 /// Writes outbox rows on their own (an event caused by a delivery, not by a queue change).
 pub fn enqueue<S: Store + ?Sized>(store: &S, messages: &[NewMessage], cause: &str, now: i64) -> Result<()> {
@@ -347,6 +360,39 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             free: q.available() - q.promised(self.now),
         };
         messages::render_all(&line, s, effects, self.now, extras)
+    }
+
+    /// An offer about to be rendered (its frozen `inputs`): when it goes out
+    /// [`HOLD_FROM_SEND_AFTER_MS`] or more after the allocation and the entry still holds that
+    /// offer's units, the hold ends as long after the send as it would have after the
+    /// allocation (the entry, its wake and its trail say so), and the message says the same as
+    /// the widget and the claim link. Answers the inputs to render from.
+    fn hold_from_send(&self, s: &Sku, entry_id: &str, inputs: &str) -> Result<String> {
+        let Ok(mut f) = serde_json::from_str::<messages::Frozen>(inputs) else {
+            return Ok(inputs.to_owned());
+        };
+        let Some(mut e) = self.store.entry(entry_id)? else {
+            return Ok(inputs.to_owned());
+        };
+        if e.status != EntryStatus::Offered || e.offered_at != Some(f.at) || e.hold_until.is_none() {
+            return Ok(inputs.to_owned());
+        }
+        let late = self.now - f.at;
+        if e.hold_until == f.hold_until && late >= HOLD_FROM_SEND_AFTER_MS {
+            let until = e.hold_until.map(|t| t + late);
+            e.hold_until = until;
+            let q = self.partial(s, vec![e.clone()])?;
+            save(self.store, &q, &[Effect::Save(e.clone())], &self.cause, self.now)?;
+            let detail = format!(
+                "offer first sent {} s after the allocation: held until {} (counted from the send)",
+                late / 1000,
+                until.map(format_timestamp_ms).unwrap_or_default()
+            );
+            let row = crate::store::AuditRow { at: self.now, event: "state".into(), detail, cause: self.cause.clone() };
+            self.store.put_audit(&e.id, &row)?;
+        }
+        f.hold_until = e.hold_until;
+        Ok(serde_json::to_string(&f).unwrap_or_else(|_| inputs.to_owned()))
     }
 
     /// A queued message's body as it would go out now (what a dry run shows); empty when it has

@@ -897,3 +897,44 @@ fn an_address_found_suppressed_leaves_the_line_and_its_units_go_on() {
     let Ok(Answer::Outcome(o)) = sim.run(again) else { panic!() };
     assert_eq!(o.outcome, "unchanged");
 }
+
+/// An offer first sent a while after its allocation (pacing held it back) holds its units as
+/// long after the send as it would have after the allocation; the entry, its trail and the
+/// message agree. Sent within a minute, the hold stays as allocated.
+#[test]
+fn a_late_offer_counts_its_hold_from_the_send() {
+    let mut sim = Sim::restock();
+    sim.signup("a@example.com");
+    sim.signup("b@example.com");
+    sim.level(2);
+    let a = "id-a@example.com";
+    let b = "id-b@example.com";
+    let allocated = sim.entry(a).hold_until.expect("a holds a unit");
+    assert_eq!(sim.entry(b).hold_until, Some(allocated));
+    // b's offer goes out at once, a's is sent 10 minutes late.
+    let pending: Vec<_> = sim.rows(Channel::Email).into_iter().filter(|r| r.status == "pending").collect();
+    let (b_rows, a_rows): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| r.entry_id == b);
+    sim.advance(30_000);
+    let (sent_b, _) = waitlist::render_rows(&sim.store, &sim.deployment, b_rows, sim.now).unwrap();
+    assert_eq!(sim.entry(b).hold_until, Some(allocated), "30 s late: the hold stays");
+    sim.advance(10 * 60_000 - 30_000);
+    let (sent_a, _) = waitlist::render_rows(&sim.store, &sim.deployment, a_rows, sim.now).unwrap();
+    let moved = allocated + 10 * 60_000;
+    assert_eq!(sim.entry(a).hold_until, Some(moved), "10 min late: the hold counts from the send");
+    let said = |rows: &[waitlist::store::OutboxRow]| {
+        rows.iter().find(|r| r.kind == "restock_offer").map(|r| r.text.clone()).expect("an offer")
+    };
+    let until = |ms| shared::message::format_instant(ms);
+    assert!(said(&sent_a).contains(&until(moved)), "{}", said(&sent_a));
+    assert!(said(&sent_b).contains(&until(allocated)), "{}", said(&sent_b));
+    let trail = match sim.run(waitlist::Command::Audit { entry_id: a.into() }).unwrap() {
+        waitlist::Answer::Audit(v) => v.trail,
+        other => panic!("{other:?}"),
+    };
+    assert!(trail.iter().any(|t| t.detail.contains("counted from the send")), "{trail:?}");
+    // The hold ends, and the units go on, at the new time, not the allocated one.
+    sim.advance(allocated - sim.now + 1_000);
+    sim.tick().unwrap();
+    assert_eq!(sim.entry(a).status, shared::wire::EntryStatus::Offered);
+    assert_eq!(sim.entry(b).status, shared::wire::EntryStatus::Expired);
+}
