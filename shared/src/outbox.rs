@@ -1,11 +1,13 @@
 //! Delivery policy for queued messages: what a provider's answer means and when to try again.
 
-/// Tries before a message is dead-lettered.
-pub const MAX_ATTEMPTS: u32 = 8;
+/// How long a message that keeps failing (5xx, no answer, 429) is tried, from its first try,
+/// before it is dead-lettered: a provider's outage of a day loses nothing. Tries are not counted:
+/// a 429 costs nothing but time.
+pub const RETRY_HORIZON_MS: i64 = 24 * 60 * 60 * 1000;
 /// First retry delay; doubles each try.
 pub const BASE_DELAY_MS: i64 = 2_000;
 /// Longest wait between two tries.
-pub const MAX_DELAY_MS: i64 = 10 * 60 * 1000;
+pub const MAX_DELAY_MS: i64 = 60 * 60 * 1000;
 /// Longest `Retry-After` we accept from a provider before capping it.
 pub const MAX_RETRY_AFTER_MS: i64 = 60 * 60 * 1000;
 
@@ -80,8 +82,9 @@ pub enum Decision {
     },
 }
 
-/// Decides after an attempt. `attempts` counts this one; `jitter` in `[0, 1)` spreads retries.
-pub fn decide(attempt: Attempt, attempts: u32, now: i64, jitter: f64) -> Decision {
+/// Decides after an attempt. `attempts` counts this one; `first_try_at`: when the first try was
+/// made (this one's `now` for a first try); `jitter` in `[0, 1)` spreads retries.
+pub fn decide(attempt: Attempt, attempts: u32, now: i64, first_try_at: i64, jitter: f64) -> Decision {
     let (reason, retry_after) = match attempt {
         Attempt::Accepted { provider_id } => return Decision::Sent { provider_id },
         Attempt::Status { status, retry_after_secs, body } => {
@@ -94,8 +97,10 @@ pub fn decide(attempt: Attempt, attempts: u32, now: i64, jitter: f64) -> Decisio
         }
         Attempt::Network(e) => (format!("network: {e}"), None),
     };
-    if attempts >= MAX_ATTEMPTS {
-        return Decision::Failed { reason: format!("gave up after {attempts} tries: {reason}") };
+    let tried_for = now - first_try_at.min(now);
+    if tried_for >= RETRY_HORIZON_MS {
+        let hours = tried_for / (60 * 60 * 1000);
+        return Decision::Failed { reason: format!("gave up after {attempts} tries over {hours} h: {reason}") };
     }
     Decision::Retry { at: now + retry_delay(attempts, jitter).max(retry_after.unwrap_or(0)), reason }
 }
@@ -116,24 +121,58 @@ mod tests {
         let now = 1_000_000;
         let st = |status, ra| Attempt::Status { status, retry_after_secs: ra, body: "x".into() };
         assert_eq!(
-            decide(Attempt::Accepted { provider_id: Some("p".into()) }, 1, now, 0.0),
+            decide(Attempt::Accepted { provider_id: Some("p".into()) }, 1, now, now, 0.0),
             Decision::Sent { provider_id: Some("p".into()) }
         );
-        assert!(matches!(decide(st(422, None), 1, now, 0.0), Decision::Failed { .. }));
-        assert!(matches!(decide(st(400, None), 1, now, 0.0), Decision::Failed { .. }));
-        assert_eq!(decide(st(500, None), 1, now, 0.0), Decision::Retry { at: now + 1_000, reason: "500 x".into() });
+        assert!(matches!(decide(st(422, None), 1, now, now, 0.0), Decision::Failed { .. }));
+        assert!(matches!(decide(st(400, None), 1, now, now, 0.0), Decision::Failed { .. }));
         assert_eq!(
-            decide(st(429, Some(30)), 1, now, 0.0),
+            decide(st(500, None), 1, now, now, 0.0),
+            Decision::Retry { at: now + 1_000, reason: "500 x".into() }
+        );
+        assert_eq!(
+            decide(st(429, Some(30)), 1, now, now, 0.0),
             Decision::Retry { at: now + 30_000, reason: "429 x".into() }
         );
-        assert!(matches!(decide(Attempt::Network("refused".into()), 2, now, 0.5), Decision::Retry { .. }));
-        assert!(matches!(decide(st(503, None), MAX_ATTEMPTS, now, 0.0), Decision::Failed { .. }));
+        assert!(matches!(decide(Attempt::Network("refused".into()), 2, now, now, 0.5), Decision::Retry { .. }));
+        // Many tries within the horizon still retry; the first try a day back gives up.
+        assert!(matches!(decide(st(503, None), 200, now, now - RETRY_HORIZON_MS + 1, 0.0), Decision::Retry { .. }));
+        assert!(matches!(decide(st(503, None), 9, now, now - RETRY_HORIZON_MS, 0.0), Decision::Failed { .. }));
+    }
+
+    /// A message failing from its first try is retried for at least the horizon, whatever the
+    /// jitter, and never waits more than an hour between tries.
+    #[test]
+    fn a_failing_message_is_tried_for_a_day_at_least_hourly() {
+        for jitter in [0.0, 0.5, 0.999] {
+            let first = 0;
+            let (mut now, mut attempts) = (first, 1);
+            loop {
+                match decide(
+                    Attempt::Status { status: 503, retry_after_secs: None, body: String::new() },
+                    attempts,
+                    now,
+                    first,
+                    jitter,
+                ) {
+                    Decision::Retry { at, .. } => {
+                        assert!(at - now <= MAX_DELAY_MS, "waits at most an hour");
+                        now = at;
+                        attempts += 1;
+                    }
+                    Decision::Failed { .. } => break,
+                    Decision::Sent { .. } => unreachable!(),
+                }
+            }
+            assert!(now - first >= RETRY_HORIZON_MS, "jitter {jitter}: gave up after {} h", (now - first) / 3_600_000);
+            assert!(now - first < RETRY_HORIZON_MS + MAX_DELAY_MS);
+        }
     }
 
     #[test]
     fn delays_grow_and_cap() {
         let mut last = 0;
-        for a in 1..=MAX_ATTEMPTS {
+        for a in 1..=40 {
             let d = retry_delay(a, 0.0);
             assert!(d >= last);
             last = d;

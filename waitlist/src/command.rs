@@ -208,6 +208,12 @@ pub enum Command {
     OptedOut {
         entry_ids: Vec<String>,
     },
+    /// The offers to these entries were dead-lettered (refused for good, or failing for the whole
+    /// retry horizon): entries still holding them leave the line, and their units go to the next
+    /// in line. The merchant sees the failed message and the trail's cause.
+    Undeliverable {
+        entry_ids: Vec<String>,
+    },
     /// Everything held about an address on this SKU (privacy export).
     Export {
         email_key: Option<String>,
@@ -308,6 +314,7 @@ impl Command {
             Command::Unsubscribe { .. } => "shopper: unsubscribe".into(),
             Command::OptedOut { .. } => "opted out: the address is on the shop's suppression list".into(),
             Command::Engage { .. } => "shopper: opened or clicked the offer".into(),
+            Command::Undeliverable { .. } => "delivery: the offer could not be delivered".into(),
             Command::Erase { .. } => "privacy: erase".into(),
             Command::Tick => "schedule".into(),
             Command::Seed { .. } => "dev: seed".into(),

@@ -415,6 +415,12 @@ impl<S: Store + ?Sized> Cx<'_, S> {
     /// These entries' addresses opted out: they leave the line, their pending messages are
     /// skipped, and units they held go to the next in line at once (loading the queue only then).
     fn leave(&self, s: &Sku, entries: &[Entry]) -> Result<()> {
+        self.leave_because(s, entries, "skipped: unsubscribed")
+    }
+
+    /// Entries leave the line (units they held go to the next in line at once), their pending
+    /// messages skipped with `reason`.
+    fn leave_because(&self, s: &Sku, entries: &[Entry], reason: &str) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -427,7 +433,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         let messages = self.render(&q, s, &effects, Extras::default());
         self.commit(&q, &effects, &messages)?;
         for e in entries {
-            self.store.skip_pending(&e.id, "skipped: unsubscribed", &self.cause, self.now)?;
+            self.store.skip_pending(&e.id, reason, &self.cause, self.now)?;
         }
         Ok(())
     }
@@ -773,6 +779,21 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                     }
                 }
                 self.leave(&s, &leaving)?;
+                Ok(Answer::Outcome(Outcome {
+                    outcome: if leaving.is_empty() { "unchanged" } else { "applied" }.into(),
+                    reason: Some(format!("{} left the line", leaving.len())),
+                    ..Default::default()
+                }))
+            }
+            Command::Undeliverable { entry_ids } => {
+                let s = self.sku(None)?;
+                let mut leaving = Vec::new();
+                for id in &entry_ids {
+                    if let Some(e) = store.entry(id)?.filter(|e| e.status == EntryStatus::Offered) {
+                        leaving.push(e);
+                    }
+                }
+                self.leave_because(&s, &leaving, "skipped: the offer could not be delivered")?;
                 Ok(Answer::Outcome(Outcome {
                     outcome: if leaving.is_empty() { "unchanged" } else { "applied" }.into(),
                     reason: Some(format!("{} left the line", leaving.len())),

@@ -146,6 +146,9 @@ pub struct OutboxRow {
     pub batch_key: Option<String>,
     #[serde(default)]
     pub inputs: Option<String>,
+    /// When the provider was first tried (the retry horizon counts from it).
+    #[serde(default)]
+    pub first_try_at: Option<i64>,
 }
 
 fn email_channel() -> String {
@@ -174,6 +177,7 @@ impl OutboxRow {
             unsubscribe_url: m.unsubscribe_url.clone(),
             batch_key: None,
             inputs: m.inputs.clone(),
+            first_try_at: None,
         }
     }
 

@@ -898,6 +898,29 @@ fn an_address_found_suppressed_leaves_the_line_and_its_units_go_on() {
     assert_eq!(o.outcome, "unchanged");
 }
 
+/// A dead-lettered offer (refused for good, or failing for the whole retry horizon) frees its
+/// units for the next in line at once; an entry whose hold already ended is left as it is.
+#[test]
+fn an_undeliverable_offer_frees_its_units_for_the_next_in_line() {
+    let mut sim = Sim::restock();
+    for e in emails(3) {
+        sim.signup(&e);
+    }
+    sim.level(1);
+    assert_eq!(sim.told("restock_offer"), ["id-s0@example.com"]);
+    let cmd = Command::Undeliverable { entry_ids: vec!["id-s0@example.com".into(), "id-s2@example.com".into()] };
+    let Ok(Answer::Outcome(o)) = sim.run(cmd) else { panic!() };
+    assert_eq!((o.outcome.as_str(), o.reason.as_deref()), ("applied", Some("1 left the line")));
+    assert_eq!(sim.entry("id-s0@example.com").status, EntryStatus::Cancelled);
+    assert_eq!(sim.entry("id-s2@example.com").status, EntryStatus::Waiting, "s2 held nothing: it stays");
+    assert_eq!(sim.told("restock_offer"), ["id-s0@example.com", "id-s1@example.com"], "the unit went on at once");
+    let trail = match sim.run(Command::Audit { entry_id: "id-s0@example.com".into() }).unwrap() {
+        Answer::Audit(v) => v.trail,
+        other => panic!("{other:?}"),
+    };
+    assert!(trail.iter().any(|t| t.cause.contains("could not be delivered")), "{trail:?}");
+}
+
 /// An offer first sent a while after its allocation (pacing held it back) holds its units as
 /// long after the send as it would have after the allocation; the entry, its trail and the
 /// message agree. Sent within a minute, the hold stays as allocated.

@@ -18,7 +18,7 @@ use crate::config::{Config, EmailProvider, SmsProvider, KLAVIYO_JOBS_PER_SEC};
 use crate::mailer;
 use crate::protocol::ShopContext;
 use crate::store::{OutboxRow, SqlStore};
-use shared::outbox::{decide, Attempt, Channel, Decision, MAX_ATTEMPTS};
+use shared::outbox::{decide, Attempt, Channel, Decision};
 use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, PaceLog, RESEND_BATCH_MAX};
 use shared::wire::MessageKind;
 use shared::Email;
@@ -42,6 +42,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
         shop,
         spent: 0,
         opted_out: Default::default(),
+        undeliverable: Default::default(),
     };
     // The channel whose oldest due row waited longest goes first, so a busy one cannot starve
     // the others.
@@ -56,7 +57,11 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
     for (_, ch) in order {
         run.deliver(ch).await?;
         if run.spent >= REQUESTS_PER_RUN {
-            return Ok(Delivered { paced_until: None, opted_out: run.opted_out.take() });
+            return Ok(Delivered {
+                paced_until: None,
+                opted_out: run.opted_out.take(),
+                undeliverable: run.undeliverable.take(),
+            });
         }
     }
     let now = run.now();
@@ -66,7 +71,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
             next = Some(next.map_or(t, |n| n.min(t)));
         }
     }
-    Ok(Delivered { paced_until: next, opted_out: run.opted_out.take() })
+    Ok(Delivered { paced_until: next, opted_out: run.opted_out.take(), undeliverable: run.undeliverable.take() })
 }
 
 /// What one channel does with a due row.
@@ -94,6 +99,9 @@ struct Run<'a> {
     /// Entries whose email was skipped because the address is on the suppression list: they
     /// leave the line after the run (`Command::OptedOut`).
     opted_out: std::cell::RefCell<Vec<String>>,
+    /// Entries whose offer was dead-lettered: they leave the line after the run, their units
+    /// going on (`Command::Undeliverable`).
+    undeliverable: std::cell::RefCell<Vec<String>>,
 }
 
 /// What a delivery run leaves to do: when pacing allows the next send, and the entries whose
@@ -101,6 +109,7 @@ struct Run<'a> {
 pub struct Delivered {
     pub paced_until: Option<i64>,
     pub opted_out: Vec<String>,
+    pub undeliverable: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -378,7 +387,8 @@ impl<'a> Run<'a> {
         let attempts = row.attempts + 1;
         let after = self.now();
         let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
-        let decision = decide(attempt, attempts as u32, after, js_sys::Math::random());
+        let first_try_at = row.first_try_at.unwrap_or(after);
+        let decision = decide(attempt, attempts as u32, after, first_try_at, js_sys::Math::random());
         if let (true, Decision::Retry { at, .. }) = (throttled, &decision) {
             self.hold_back(ch, pace, *at)?;
         }
@@ -409,7 +419,8 @@ impl<'a> Run<'a> {
         let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
         let after = self.now();
         let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
-        match decide(attempt, attempts as u32, after, js_sys::Math::random()) {
+        let first_try_at = rows.iter().filter_map(|r| r.first_try_at).min().unwrap_or(after);
+        match decide(attempt, attempts as u32, after, first_try_at, js_sys::Math::random()) {
             Decision::Sent { .. } => {
                 let ids = answer.map(|a| p::resend_batch_ids(&a.body)).unwrap_or_default();
                 for (i, r) in rows.iter().enumerate() {
@@ -426,7 +437,9 @@ impl<'a> Run<'a> {
             }
             // Refused as a whole (strict validation: one bad address refuses all, and nothing was
             // sent): each goes on its own, so only the bad one fails.
-            Decision::Failed { reason } if rows.len() > 1 && attempts < i64::from(MAX_ATTEMPTS) => {
+            Decision::Failed { reason }
+                if rows.len() > 1 && after - first_try_at < shared::outbox::RETRY_HORIZON_MS =>
+            {
                 let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
                 self.store.unbatch(&keys)?;
                 for r in &rows {
@@ -459,8 +472,13 @@ impl<'a> Run<'a> {
         self.store.set_pace(ch, pace)
     }
 
-    /// A message (not an outgoing event) that will never go out becomes a `message.failed` event.
+    /// A message (not an outgoing event) that will never go out becomes a `message.failed` event;
+    /// an offer's entry leaves the line after the run, so its units go to the next in line.
     fn failed(&self, row: &OutboxRow, reason: &str) -> Result<()> {
+        let offer = [MessageKind::RestockOffer, MessageKind::PreorderReady].iter().any(|k| k.as_str() == row.kind);
+        if offer && row.channel == Channel::Email.as_str() {
+            self.undeliverable.borrow_mut().push(row.entry_id.clone());
+        }
         match &self.shop {
             Some(shop) if row.channel != Channel::Hook.as_str() => {
                 crate::events::message_failed(self.store, shop, row, reason, self.now())

@@ -132,19 +132,27 @@ impl SkuQueue {
             return Err(worker::Error::RustError(format!("due work failed: {e}")));
         }
         let delivered = delivery::deliver_due(&self.env, cfg, store, offset).await?;
-        // Addresses found on the suppression list leave the line: units they held go on now.
-        if !delivered.opted_out.is_empty() {
-            let mut entry_ids = delivered.opted_out;
+        // Addresses found on the suppression list, and entries whose offer could not be
+        // delivered, leave the line: units they held go on now.
+        let after_run = [(delivered.opted_out, true), (delivered.undeliverable, false)];
+        for (mut entry_ids, suppressed) in after_run {
+            if entry_ids.is_empty() {
+                continue;
+            }
             entry_ids.sort();
             entry_ids.dedup();
             let deployment = self::deployment(cfg);
-            let cmd = waitlist::command::Command::OptedOut { entry_ids };
+            let cmd = if suppressed {
+                waitlist::command::Command::OptedOut { entry_ids }
+            } else {
+                waitlist::command::Command::Undeliverable { entry_ids }
+            };
             let now = real_now() + offset;
             let (left, _) =
                 atomically(&self.state, store, move |store| waitlist::handle(store, &deployment, cmd, now))?;
             log(&left);
             if let Err(e) = left.result {
-                return Err(worker::Error::RustError(format!("opted-out entries could not leave the line: {e}")));
+                return Err(worker::Error::RustError(format!("entries could not leave the line: {e}")));
             }
         }
         Ok(delivered.paced_until)

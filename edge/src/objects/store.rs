@@ -201,10 +201,11 @@ impl SqlStore {
         }
         // v7: messages rendered when sent (`inputs`: what the body is rendered from, until it is)
         // and sent by priority (offers and hold ends first); the pending rows of a channel in
-        // the order delivery takes them.
+        // the order delivery takes them; when a message was first tried (its retry horizon).
         if version < 7 {
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN inputs TEXT", None);
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1", None);
+            let _ = db.exec("ALTER TABLE outbox ADD COLUMN first_try_at INTEGER", None);
             db.exec(
                 "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, priority, next_at) WHERE status = 'pending';
                  INSERT INTO schema_version (v) VALUES (7);",
@@ -354,8 +355,8 @@ impl SqlStore {
         self.audit_delivery(key, "retry", &detail, now)?;
         sql::exec(
             &self.db,
-            "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE key = ?",
-            vec![attempts.into(), at.into(), reason.into(), key.into()],
+            "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, first_try_at = COALESCE(first_try_at, ?) WHERE key = ?",
+            vec![attempts.into(), at.into(), reason.into(), now.into(), key.into()],
         )
     }
 
