@@ -81,6 +81,35 @@ async function drained(admin, shop, sku, n, timeoutMs) {
   }
 }
 
+/** One edge and a Resend-like capture server (with idempotency) for a describe block, its shop set
+ *  up; `vars` add to the provider's, `set` receives `{ capture, admin, pub }`. */
+function withProvider(shop, vars, set) {
+  let capture;
+  let edge;
+  before(async () => {
+    capture = await startCapture({ idempotency: true });
+    edge = await startEdge({
+      vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY, ...vars },
+    });
+    const admin = api(edge);
+    set({ capture, admin, pub: api(edge, null) });
+    await setupShop(admin, shop);
+  });
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+}
+
+/** A signed Shopify inventory level for the shop's item; answers the webhook's response. */
+async function shopifyLevel(pub, shop, item, available, updatedAt) {
+  const body = JSON.stringify({ inventory_item_id: item, location_id: LOCATION_ID, available, updated_at: updatedAt });
+  const w = await pub.post(`/v1/shops/${shop}/webhooks/shopify`, body,
+    shopifyHeaders(body, SHOPIFY_SECRET, { id: randomUUID(), shopDomain: `${shop}.myshopify.com` }));
+  assert.equal(w.status, 200, w.text);
+  return w;
+}
+
 /** Provider requests of one shop, grouped by idempotency key (arrival order). */
 function byKey(capture, shop) {
   const m = new Map();
@@ -97,24 +126,9 @@ function byKey(capture, shop) {
 describe('delivery through a flaky, rate-limiting and rejecting provider', () => {
   const SHOP = 'flaky';
   let capture;
-  let edge;
   let admin;
   let pub;
-
-  before(async () => {
-    capture = await startCapture({ idempotency: true });
-    edge = await startEdge({
-      vars: { EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY },
-    });
-    admin = api(edge);
-    pub = api(edge, null);
-    await setupShop(admin, SHOP);
-  });
-
-  after(async () => {
-    await edge?.stop();
-    await capture?.close();
-  });
+  withProvider(SHOP, {}, (c) => ({ capture, admin, pub } = c));
 
   it('~30 % 5xx: 20 signups + a restock of 5 → 40 messages all sent, each key delivered exactly once', { timeout: 240_000 }, async () => {
     const SKU = 'FLAKY-1';
@@ -125,12 +139,7 @@ describe('delivery through a flaky, rate-limiting and rejecting provider', () =>
     const emails = Array.from({ length: 20 }, (_, i) => emailFor('w', i));
     for (const email of emails) await signup(pub, SHOP, SKU, email);
 
-    const body = JSON.stringify({
-      inventory_item_id: ITEM, location_id: LOCATION_ID, available: 5, updated_at: '2026-11-29T10:00:00Z',
-    });
-    const w = await pub.post(`/v1/shops/${SHOP}/webhooks/shopify`, body,
-      shopifyHeaders(body, SHOPIFY_SECRET, { id: randomUUID(), shopDomain: `${SHOP}.myshopify.com` }));
-    assert.equal(w.status, 200, w.text);
+    const w = await shopifyLevel(pub, SHOP, ITEM, 5, '2026-11-29T10:00:00Z');
     assert.equal(w.json.offers, 5, w.text);
     assert.equal(w.json.sold_out_again, 15, w.text);
     const tRestock = Date.now();
@@ -261,12 +270,7 @@ describe('delivery through a flaky, rate-limiting and rejecting provider', () =>
     capture.failRecipient(bad, 422, {
       body: JSON.stringify({ statusCode: 422, name: 'validation_error', message: 'invalid to address' }),
     });
-    const body = JSON.stringify({
-      inventory_item_id: ITEM, location_id: LOCATION_ID, available: 1, updated_at: '2026-11-29T11:00:00Z',
-    });
-    const w = await pub.post(`/v1/shops/${SHOP}/webhooks/shopify`, body,
-      shopifyHeaders(body, SHOPIFY_SECRET, { id: randomUUID(), shopDomain: `${SHOP}.myshopify.com` }));
-    assert.equal(w.status, 200, w.text);
+    const w = await shopifyLevel(pub, SHOP, ITEM, 1, '2026-11-29T11:00:00Z');
     assert.equal(w.json.offers, 1, w.text);
     // bad: confirmation + failed offer; next: confirmation + sold out again + the freed unit's offer.
     const q = await drained(admin, SHOP, SKU, 5, 30_000);
@@ -424,26 +428,9 @@ describe('priority: a restock offer goes before routine mail', () => {
   const SHOP = 'urgent';
   const RATE = 5;
   let capture;
-  let edge;
   let admin;
   let pub;
-
-  before(async () => {
-    capture = await startCapture({ idempotency: true });
-    edge = await startEdge({
-      vars: {
-        EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY, EMAIL_RATE_PER_SEC: String(RATE),
-      },
-    });
-    admin = api(edge);
-    pub = api(edge, null);
-    await setupShop(admin, SHOP);
-  });
-
-  after(async () => {
-    await edge?.stop();
-    await capture?.close();
-  });
+  withProvider(SHOP, { EMAIL_RATE_PER_SEC: String(RATE) }, (c) => ({ capture, admin, pub } = c));
 
   it(`${RATE} emails/s, 40 confirmations queued, then a restock of 1: the offer is among the next ${RATE} sends, the rest of the confirmations after it, sold-out last`, { timeout: 240_000 }, async () => {
     const SKU = 'URGENT-1';
@@ -451,13 +438,8 @@ describe('priority: a restock offer goes before routine mail', () => {
     await putSku(admin, SHOP, SKU, ITEM);
     const emails = Array.from({ length: 40 }, (_, i) => emailFor('u', i));
     for (const email of emails) await signup(pub, SHOP, SKU, email);
-    const body = JSON.stringify({
-      inventory_item_id: ITEM, location_id: LOCATION_ID, available: 1, updated_at: '2026-11-29T10:00:00Z',
-    });
     const sentBefore = capture.emailRequests().length;
-    const w = await pub.post(`/v1/shops/${SHOP}/webhooks/shopify`, body,
-      shopifyHeaders(body, SHOPIFY_SECRET, { id: randomUUID(), shopDomain: `${SHOP}.myshopify.com` }));
-    assert.equal(w.status, 200, w.text);
+    const w = await shopifyLevel(pub, SHOP, ITEM, 1, '2026-11-29T10:00:00Z');
     assert.equal(w.json.offers, 1, w.text);
     const answeredAt = Date.now();
     await drained(admin, SHOP, SKU, 80, 120_000);

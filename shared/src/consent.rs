@@ -152,7 +152,14 @@ pub fn suppression_key(secret: &[u8], address_key: &str) -> String {
     hex(&m.finalize().into_bytes())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The key a consent wording is kept under, once for every signup that was shown it: the
+/// SHA-256 of the text, in hex.
+pub fn text_key(text: &str) -> String {
+    use sha2::Digest;
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {

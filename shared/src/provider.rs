@@ -322,9 +322,7 @@ fn fit(s: &str, max: usize) -> String {
     format!("{prefix}~{hash}")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::consent::hex;
 
 // ---------------------------------------------------------------------------------------------
 // Batches

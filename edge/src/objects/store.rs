@@ -16,6 +16,9 @@ pub use waitlist::store::{
 };
 use worker::{Result, SqlStorage};
 
+/// The consent record's fields that hold wording shown to the shopper (kept once per text).
+const CONSENT_TEXTS: [&str; 2] = ["text", "marketing_text"];
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -201,13 +204,15 @@ impl SqlStore {
         }
         // v7: messages rendered when sent (`inputs`: what the body is rendered from, until it is)
         // and sent by priority (offers and hold ends first); the pending rows of a channel in
-        // the order delivery takes them; when a message was first tried (its retry horizon).
+        // the order delivery takes them; when a message was first tried (its retry horizon); the
+        // consent wording shown to shoppers, kept once (`consent_texts`), not once per signup.
         if version < 7 {
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN inputs TEXT", None);
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1", None);
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN first_try_at INTEGER", None);
             db.exec(
                 "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, priority, next_at) WHERE status = 'pending';
+                 CREATE TABLE IF NOT EXISTS consent_texts (sha256 TEXT PRIMARY KEY, text TEXT NOT NULL);
                  INSERT INTO schema_version (v) VALUES (7);",
                 None,
             )?;
@@ -491,11 +496,51 @@ impl waitlist::Store for SqlStore {
             consent: Option<String>,
         }
         let rows: Vec<C> = self.rows("SELECT consent FROM entries WHERE id = ?", vec![entry_id.into()])?;
-        Ok(rows.into_iter().next().and_then(|c| c.consent).and_then(|c| serde_json::from_str(&c).ok()))
+        let Some(mut c) = rows
+            .into_iter()
+            .next()
+            .and_then(|c| c.consent)
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok())
+        else {
+            return Ok(None);
+        };
+        // The wording comes back from where it is kept once.
+        for field in CONSENT_TEXTS {
+            let key = format!("{field}_sha256");
+            let Some(sha) = c.get(&key).and_then(|v| v.as_str()).map(str::to_owned) else {
+                continue;
+            };
+            #[derive(Deserialize)]
+            struct T {
+                text: String,
+            }
+            let text: Vec<T> = self.rows("SELECT text FROM consent_texts WHERE sha256 = ?", vec![sha.into()])?;
+            if let Some(map) = c.as_object_mut() {
+                map.remove(&key);
+                map.insert(field.to_owned(), text.into_iter().next().map(|t| t.text).into());
+            }
+        }
+        Ok(Some(c))
     }
 
     fn set_consent(&self, entry_id: &str, consent: &serde_json::Value) -> StoreResult<()> {
-        self.run("UPDATE entries SET consent = ? WHERE id = ?", vec![consent.to_string().into(), entry_id.into()])
+        // The wording shown is the same for thousands of signups: kept once, by its SHA-256.
+        let mut c = consent.clone();
+        for field in CONSENT_TEXTS {
+            let Some(text) = c.get(field).and_then(|v| v.as_str()).filter(|t| !t.is_empty()).map(str::to_owned) else {
+                continue;
+            };
+            let sha = shared::consent::text_key(&text);
+            self.run(
+                "INSERT OR IGNORE INTO consent_texts (sha256, text) VALUES (?, ?)",
+                vec![sha.clone().into(), text.into()],
+            )?;
+            if let Some(map) = c.as_object_mut() {
+                map.remove(field);
+                map.insert(format!("{field}_sha256"), sha.into());
+            }
+        }
+        self.run("UPDATE entries SET consent = ? WHERE id = ?", vec![c.to_string().into(), entry_id.into()])
     }
 
     fn erase_entry(&self, entry_id: &str, tombstone: &str) -> StoreResult<()> {
@@ -725,7 +770,9 @@ impl waitlist::Store for SqlStore {
     }
 
     fn purge(&self) -> StoreResult<()> {
-        for table in ["entries", "outbox", "levels", "events", "meta", "audit", "tree", "wakes", "aliases"] {
+        for table in
+            ["entries", "outbox", "levels", "events", "meta", "audit", "tree", "wakes", "aliases", "consent_texts"]
+        {
             self.run(&format!("DELETE FROM {table}"), vec![])?;
         }
         self.forget();
