@@ -16,6 +16,15 @@ pub use waitlist::store::{
 };
 use worker::{Result, SqlStorage};
 
+/// Outbox rows as `OutboxRow` reads them: a rendered body comes from `bodies`, where it stays only
+/// until the provider takes it (a row's own `html`/`text` hold the payload of events and Klaviyo
+/// jobs, and the bodies of rows written before bodies had their table).
+const ROWS: &str = "SELECT o.key, o.entry_id, o.channel, o.kind, o.to_addr, o.from_addr, o.subject,
+    COALESCE(b.html, o.html) AS html, COALESCE(b.text, o.text) AS text, o.status, o.attempts, o.next_at,
+    o.created_at, o.sent_at, o.last_error, COALESCE(b.unsubscribe_url, o.unsubscribe_url) AS unsubscribe_url,
+    o.batch_key, o.inputs, o.first_try_at
+  FROM outbox o LEFT JOIN bodies b ON b.key = o.key";
+
 /// The consent record's fields that hold wording shown to the shopper (kept once per text).
 const CONSENT_TEXTS: [&str; 2] = ["text", "marketing_text"];
 
@@ -205,7 +214,9 @@ impl SqlStore {
         // v7: messages rendered when sent (`inputs`: what the body is rendered from, until it is)
         // and sent by priority (offers and hold ends first); the pending rows of a channel in
         // the order delivery takes them; when a message was first tried (its retry horizon); the
-        // consent wording shown to shoppers, kept once (`consent_texts`), not once per signup.
+        // consent wording shown to shoppers, kept once (`consent_texts`), not once per signup; the
+        // bodies rendered for a send (`bodies`: a row of their own, deleted once sent, so the
+        // outbox's rows never grow and shrink in place).
         if version < 7 {
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN inputs TEXT", None);
             let _ = db.exec("ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1", None);
@@ -213,6 +224,7 @@ impl SqlStore {
             db.exec(
                 "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, priority, next_at) WHERE status = 'pending';
                  CREATE TABLE IF NOT EXISTS consent_texts (sha256 TEXT PRIMARY KEY, text TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS bodies (key TEXT PRIMARY KEY, html TEXT NOT NULL, text TEXT NOT NULL, unsubscribe_url TEXT);
                  INSERT INTO schema_version (v) VALUES (7);",
                 None,
             )?;
@@ -325,8 +337,8 @@ impl SqlStore {
         )
     }
 
-    /// A message the provider took. Its body is dropped (the subject stays, for the admin's
-    /// views), unless `keep_body`: kept locally, it is all there is of it (the local mailbox).
+    /// A message the provider took. Its body and unsubscribe link are dropped (the subject stays,
+    /// for the admin's views), unless `keep_body`: kept locally, it is all there is of it (the local mailbox).
     /// Outgoing events and Klaviyo jobs keep theirs: they are the delivery log.
     pub fn mark_sent(
         &self,
@@ -338,16 +350,21 @@ impl SqlStore {
     ) -> Result<()> {
         let detail = format!("try {attempts}, provider id {}", provider_id.as_deref().unwrap_or("-"));
         self.audit_delivery(key, "sent", &detail, now)?;
+        if !keep_body {
+            sql::exec(&self.db, "DELETE FROM bodies WHERE key = ?", vec![key.into()])?;
+        }
         sql::exec(
             &self.db,
             "UPDATE outbox SET status = 'sent', attempts = ?, sent_at = ?, provider_id = ?, last_error = NULL,
                html = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN html ELSE '' END,
-               text = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN text ELSE '' END
+               text = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN text ELSE '' END,
+               unsubscribe_url = CASE WHEN ? THEN unsubscribe_url ELSE NULL END
              WHERE key = ?",
             vec![
                 attempts.into(),
                 now.into(),
                 opt_str(provider_id),
+                i64::from(keep_body).into(),
                 i64::from(keep_body).into(),
                 i64::from(keep_body).into(),
                 key.into(),
@@ -409,7 +426,7 @@ impl waitlist::Store for SqlStore {
         }
         // SQLite binds at most 32 766 values per statement; a page is at most 500 entries.
         let marks = vec!["?"; entry_ids.len()].join(", ");
-        let q = format!("SELECT * FROM outbox WHERE entry_id IN ({marks}) ORDER BY created_at, rowid");
+        let q = format!("{ROWS} WHERE o.entry_id IN ({marks}) ORDER BY o.created_at, o.rowid");
         self.rows(&q, entry_ids.iter().map(|id| id.clone().into()).collect())
     }
 
@@ -550,6 +567,7 @@ impl waitlist::Store for SqlStore {
         )?;
         // Provider answers quoted in the trail can carry the address.
         self.run("UPDATE audit SET detail = event || ' (erased)' WHERE entry_id = ?", vec![entry_id.into()])?;
+        self.run("DELETE FROM bodies WHERE key IN (SELECT key FROM outbox WHERE entry_id = ?)", vec![entry_id.into()])?;
         self.run("DELETE FROM outbox WHERE entry_id = ?", vec![entry_id.into()])?;
         self.run("DELETE FROM aliases WHERE entry_id = ?", vec![entry_id.into()])
     }
@@ -607,17 +625,23 @@ impl waitlist::Store for SqlStore {
 
     fn set_body(&self, key: &str, body: std::result::Result<&Body, &str>, now: i64) -> StoreResult<()> {
         match body {
-            Ok(b) => self.run(
-                "UPDATE outbox SET subject = ?, html = ?, text = ?, unsubscribe_url = ?, inputs = NULL
-                 WHERE key = ? AND status = 'pending'",
-                vec![
-                    b.subject.clone().into(),
-                    b.html.clone().into(),
-                    b.text.clone().into(),
-                    opt_str(b.unsubscribe_url.clone()),
-                    key.into(),
-                ],
-            ),
+            Ok(b) => {
+                self.run(
+                    "INSERT OR REPLACE INTO bodies (key, html, text, unsubscribe_url)
+                     SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM outbox WHERE key = ? AND status = 'pending')",
+                    vec![
+                        key.into(),
+                        b.html.clone().into(),
+                        b.text.clone().into(),
+                        opt_str(b.unsubscribe_url.clone()),
+                        key.into(),
+                    ],
+                )?;
+                self.run(
+                    "UPDATE outbox SET subject = ?, inputs = NULL WHERE key = ? AND status = 'pending'",
+                    vec![b.subject.clone().into(), key.into()],
+                )
+            }
             Err(reason) => {
                 self.audit_delivery(key, "failed", reason, now).map_err(fail)?;
                 self.run(
@@ -648,7 +672,7 @@ impl waitlist::Store for SqlStore {
     }
 
     fn messages_of(&self, entry_id: &str) -> StoreResult<Vec<OutboxRow>> {
-        self.rows("SELECT * FROM outbox WHERE entry_id = ? ORDER BY created_at, rowid", vec![entry_id.into()])
+        self.rows(&format!("{ROWS} WHERE o.entry_id = ? ORDER BY o.created_at, o.rowid"), vec![entry_id.into()])
     }
 
     fn audit_of(&self, entry_id: &str) -> StoreResult<Vec<AuditRow>> {
@@ -658,11 +682,11 @@ impl waitlist::Store for SqlStore {
     fn recent_messages(&self, channel: Option<Channel>, limit: u32) -> StoreResult<Vec<OutboxRow>> {
         match channel {
             Some(c) => self.rows(
-                "SELECT * FROM outbox WHERE channel = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                &format!("{ROWS} WHERE o.channel = ? ORDER BY o.created_at DESC, o.rowid DESC LIMIT ?"),
                 vec![c.as_str().into(), i64::from(limit).into()],
             ),
             None => self.rows(
-                "SELECT * FROM outbox ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                &format!("{ROWS} ORDER BY o.created_at DESC, o.rowid DESC LIMIT ?"),
                 vec![i64::from(limit).into()],
             ),
         }
@@ -770,9 +794,19 @@ impl waitlist::Store for SqlStore {
     }
 
     fn purge(&self) -> StoreResult<()> {
-        for table in
-            ["entries", "outbox", "levels", "events", "meta", "audit", "tree", "wakes", "aliases", "consent_texts"]
-        {
+        for table in [
+            "entries",
+            "outbox",
+            "bodies",
+            "levels",
+            "events",
+            "meta",
+            "audit",
+            "tree",
+            "wakes",
+            "aliases",
+            "consent_texts",
+        ] {
             self.run(&format!("DELETE FROM {table}"), vec![])?;
         }
         self.forget();
@@ -817,9 +851,11 @@ impl SqlStore {
     pub fn due_on(&self, channel: Channel, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
         self.db
             .exec(
-                "SELECT * FROM outbox WHERE status = 'pending' AND channel = ? AND next_at <= ?
-                   AND (batch_key IS NULL OR batch_key = '')
-                 ORDER BY priority, next_at, rowid LIMIT ?",
+                &format!(
+                    "{ROWS} WHERE o.status = 'pending' AND o.channel = ? AND o.next_at <= ?
+                       AND (o.batch_key IS NULL OR o.batch_key = '')
+                     ORDER BY o.priority, o.next_at, o.rowid LIMIT ?"
+                ),
                 vec![channel.as_str().into(), now.into(), i64::from(limit).into()],
             )?
             .to_array()
@@ -847,7 +883,7 @@ impl SqlStore {
     pub fn batch_members(&self, batch_key: &str) -> Result<Vec<OutboxRow>> {
         self.db
             .exec(
-                "SELECT * FROM outbox WHERE batch_key = ? AND status = 'pending' ORDER BY key",
+                &format!("{ROWS} WHERE o.batch_key = ? AND o.status = 'pending' ORDER BY o.key"),
                 vec![batch_key.into()],
             )?
             .to_array()
