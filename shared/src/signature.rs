@@ -144,12 +144,18 @@ mod tests {
 
     const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+    /// What a check answers.
+    type Verdict = Result<(), SignatureError>;
+    /// A Standard Webhooks case: the `webhook-id`, `webhook-timestamp` and `webhook-signature`
+    /// headers (each may be missing), and what the check answers.
+    type StandardCase<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Verdict);
+
     #[test]
     fn shopify_table() {
         let body = br#"{"inventory_item_id":1,"available":3}"#;
         let good = sign_shopify(body, "s1");
         let secrets = vec!["old".to_owned(), "s1".to_owned()];
-        let cases: &[(&[u8], Option<&str>, Result<(), SignatureError>)] = &[
+        let cases: &[(&[u8], Option<&str>, Verdict)] = &[
             (body, Some(&good), Ok(())),
             (br#"{"inventory_item_id": 1,"available":3}"#, Some(&good), Err(SignatureError::Mismatch)),
             (body, None, Err(SignatureError::Missing)),
@@ -186,7 +192,7 @@ mod tests {
         let other = sign_standard("wh_1", now, body, "whsec_b3RoZXJzZWNyZXRvdGhlcnNlY3JldA==").unwrap();
         let ts = now.to_string();
         let several = format!("{other} {good}");
-        let cases: Vec<(Option<&str>, Option<&str>, Option<&str>, Result<(), SignatureError>)> = vec![
+        let cases: Vec<StandardCase> = vec![
             (Some("wh_1"), Some(&ts), Some(&good), Ok(())),
             (Some("wh_1"), Some(&ts), Some(&several), Ok(())),
             (Some("wh_2"), Some(&ts), Some(&good), Err(SignatureError::Mismatch)),
