@@ -8,13 +8,17 @@
 // 4. The runtime SIGKILLed mid-burst (a provider call in flight) and started again on the same
 //    state → the alarm resumes, every key delivered exactly once, the queue intact.
 //
-// Scenarios 1–3 share one edge + capture (each on its own SKU, run in order); 4 has its own.
+// 5. Priority: with a paced provider, a restock's offer goes before queued confirmations.
+// 6. The runtime SIGKILLed in the middle of a restock's fan-out and started again → every shopper
+//    the restock covers gets exactly one `restock_offer` or `sold_out_again`, nothing twice.
+//
+// Scenarios 1–3 share one edge + capture (each on its own SKU, run in order); 4–6 have their own.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  api, eventually, kindOf, shopifyHeaders, sleep, startCapture, startEdge,
+  api, eventually, kindOf, shopifyHeaders, sleep, standardHeaders, startCapture, startEdge,
 } from './support/harness.mjs';
 
 const API_KEY = 'test-key';
@@ -457,5 +461,78 @@ describe('priority: a restock offer goes before routine mail', () => {
     assert.ok(firstSoldOut > kinds.lastIndexOf('signup_confirmation'), 'sold-out messages, queued later, go after the confirmations');
     assert.equal(reqs.filter((r) => kindOf(r.body) === 'restock_offer').length, 1);
     assert.equal(to(reqs[offerAt]), emails[0], 'the first in line got the unit');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('runtime killed in the middle of a restock fan-out and started again', () => {
+  const SHOP = 'fanout';
+  const SKU = 'FAN-1';
+  const N = 2000;
+  const UNITS = 10;
+  const SECRET = 'whsec_ZmFub3V0LWNyYXNoLXRlc3Qtc2VjcmV0LTEyMzQ=';
+  let capture;
+  let edge;
+  let admin;
+
+  before(async () => {
+    capture = await startCapture({ idempotency: true });
+    edge = await startEdge({
+      vars: {
+        DEV_MODE: 'true', EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY, EMAIL_RATE_PER_SEC: '10000',
+      },
+    });
+    admin = api(edge);
+    const r = await admin.put(`/v1/shops/${SHOP}`, {
+      name: 'Fan-out', from_email: 'hello@fanout.example', inventory_webhook_secrets: [SECRET], hold_hours: 24,
+    });
+    assert.equal(r.status, 200, r.text);
+    await putSku(admin, SHOP, SKU);
+    const seeded = await admin.post('/v1/dev/seed', { shop: SHOP, sku: SKU, count: N });
+    assert.equal(seeded.status, 200, seeded.text);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it(`${N} waiting, ${UNITS} units: killed after the first chunk, restarted → each shopper told exactly once`, { timeout: 240_000 }, async () => {
+    const body = JSON.stringify({ sku: SKU, available: UNITS, updated_at: new Date().toISOString() });
+    const w = await fetch(`${edge.url}/v1/shops/${SHOP}/webhooks/inventory`, { method: 'POST', headers: standardHeaders(body, SECRET), body });
+    const answer = await w.json();
+    assert.equal(w.status, 200, JSON.stringify(answer));
+    assert.equal(answer.offers, UNITS, JSON.stringify(answer));
+    assert.equal(answer.sold_out_again, N - UNITS, JSON.stringify(answer));
+    // The fan-out tells 500 per alarm run: past 600 requests, a chunk is told and the next under way.
+    await capture.waitFor(() => capture.emailRequests().length >= 600, 120_000);
+    await edge.crash();
+    const atKill = capture.emailRequests().length;
+    await edge.start();
+
+    const ofRestock = () => capture.emailRequests().filter((r) => ['restock_offer', 'sold_out_again'].includes(kindOf(r.body)));
+    await eventually(() => new Set(ofRestock().filter((r) => r.status === 200).map((r) => r.key)).size >= N ? true : null,
+      { timeoutMs: 150_000, intervalMs: 500, what: `${N} restock messages accepted` });
+    await sleep(1500); // anything sent again would arrive by now
+
+    const accepted = new Map(); // recipient → kinds of the keys the provider took
+    for (const [key, a] of capture.accepted()) {
+      const r = ofRestock().find((x) => x.key === key);
+      if (!r) continue;
+      assert.equal(a.deliveries, 1, `key ${key} delivered once`);
+      const list = accepted.get(to(r)) ?? [];
+      list.push(kindOf(r.body));
+      accepted.set(to(r), list);
+    }
+    const twice = [...accepted].filter(([, kinds]) => kinds.length !== 1);
+    assert.equal(accepted.size, N, `every shopper the restock covers heard of it (${accepted.size} of ${N})`);
+    assert.deepEqual(twice, [], 'nobody heard twice');
+    const kinds = [...accepted.values()].flat();
+    assert.equal(kinds.filter((k) => k === 'restock_offer').length, UNITS);
+    assert.equal(kinds.filter((k) => k === 'sold_out_again').length, N - UNITS);
+    assert.deepEqual(capture.deliveryStats().deliveredTwice, []);
+    console.log(`[fan-out crash] killed after ${atKill} provider requests; after the restart ${ofRestock().length - atKill} more; ` +
+      `replays ${capture.deliveryStats().replays}`);
   });
 });
