@@ -15,11 +15,9 @@ pub const MAX_RETRY_AFTER_MS: i64 = 60 * 60 * 1000;
 /// never waits behind routine mail), then the rest. Lower goes first.
 pub fn priority(kind: &str) -> u8 {
     use crate::wire::MessageKind as K;
-    let urgent = [K::RestockOffer, K::PreorderReady, K::HoldReminder, K::HoldExpired];
-    if urgent.iter().any(|k| k.as_str() == kind) {
-        0
-    } else {
-        1
+    match K::parse(kind) {
+        Some(k) if k.is_offer() || matches!(k, K::HoldReminder | K::HoldExpired) => 0,
+        _ => 1,
     }
 }
 

@@ -176,6 +176,12 @@ impl MessageKind {
     pub fn parse(s: &str) -> Option<MessageKind> {
         MessageKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The kinds that offer units: their hold counts from the send, and one that cannot be
+    /// delivered passes its units on.
+    pub fn is_offer(self) -> bool {
+        matches!(self, MessageKind::RestockOffer | MessageKind::PreorderReady)
+    }
 }
 
 /// `{"error":{"code","message"}}`: the body of every non-2xx answer.

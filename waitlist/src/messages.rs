@@ -141,8 +141,7 @@ pub(crate) fn body(
     entry_id: &str,
     inputs: &str,
 ) -> Result<(Body, Option<String>), String> {
-    let kind =
-        MessageKind::ALL.into_iter().find(|k| k.as_str() == kind).ok_or_else(|| format!("unknown kind {kind}"))?;
+    let kind = MessageKind::parse(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
     let f: Frozen = serde_json::from_str(inputs).map_err(|e| format!("unreadable inputs: {e}"))?;
     let links =
         links::for_message(keys, &s.shop.shop, &s.name, entry_id, kind, s.config.url.as_deref(), f.hold_until, f.at);

@@ -122,17 +122,17 @@ pub fn render_rows<S: Store + ?Sized>(
     let s = cx.sku(None)?;
     let mut rows = rows;
     for row in &mut rows {
-        if let Some(inputs) = &row.inputs {
-            let offer = [MessageKind::RestockOffer, MessageKind::PreorderReady].iter().any(|k| k.as_str() == row.kind);
-            if offer {
-                row.inputs = Some(cx.hold_from_send(&s, &row.entry_id, inputs)?);
-            }
+        if let (Some(inputs), true) = (&row.inputs, MessageKind::parse(&row.kind).is_some_and(MessageKind::is_offer)) {
+            row.inputs = Some(cx.hold_from_send(&s, &row.entry_id, inputs)?);
         }
     }
     let mut warnings = Vec::new();
     let rows = messages::render_rows(store, &deployment.links, &s, rows, now, &mut warnings)?;
     Ok((rows, warnings))
 }
+
+/// Why an opted-out entry's pending messages are skipped.
+const UNSUBSCRIBED: &str = "skipped: unsubscribed";
 
 /// An offer first sent this long after its units were allocated has its hold counted from the
 /// send instead: the shopper gets the whole hold, whatever pacing held the message back.
@@ -395,27 +395,36 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         Ok(serde_json::to_string(&f).unwrap_or_else(|_| inputs.to_owned()))
     }
 
-    /// A queued message's body as it would go out now (what a dry run shows); empty when it has
-    /// none to render.
-    fn preview(&self, s: &Sku, m: &NewMessage) -> crate::store::Body {
-        let empty = || crate::store::Body {
-            subject: m.subject.clone(),
-            html: m.html.clone(),
-            text: m.text.clone(),
-            unsubscribe_url: m.unsubscribe_url.clone(),
-        };
-        match &m.inputs {
-            Some(inputs) => messages::body(self.links, s, m.channel.as_str(), &m.kind, &m.entry_id, inputs)
-                .map(|(b, _)| b)
-                .unwrap_or_else(|_| empty()),
-            None => empty(),
+    /// A queued message's subject as it would go out now (what a dry run shows).
+    fn preview_subject(&self, s: &Sku, m: &NewMessage) -> String {
+        m.inputs
+            .as_deref()
+            .and_then(|inputs| messages::body(self.links, s, m.channel.as_str(), &m.kind, &m.entry_id, inputs).ok())
+            .map_or_else(|| m.subject.clone(), |(b, _)| b.subject)
+    }
+
+    /// The `entry_ids` that `leaves` picks leave the line (units they held go on at once), their
+    /// pending messages skipped with `reason`; answers how many left.
+    fn leave_line(&self, entry_ids: &[String], leaves: impl Fn(&Entry) -> bool, reason: &str) -> Result<Answer> {
+        let s = self.sku(None)?;
+        let mut leaving = Vec::new();
+        for id in entry_ids {
+            if let Some(e) = self.store.entry(id)?.filter(&leaves) {
+                leaving.push(e);
+            }
         }
+        self.leave_because(&s, &leaving, reason)?;
+        Ok(Answer::Outcome(Outcome {
+            outcome: if leaving.is_empty() { "unchanged" } else { "applied" }.into(),
+            reason: Some(format!("{} left the line", leaving.len())),
+            ..Default::default()
+        }))
     }
 
     /// These entries' addresses opted out: they leave the line, their pending messages are
     /// skipped, and units they held go to the next in line at once (loading the queue only then).
     fn leave(&self, s: &Sku, entries: &[Entry]) -> Result<()> {
-        self.leave_because(s, entries, "skipped: unsubscribed")
+        self.leave_because(s, entries, UNSUBSCRIBED)
     }
 
     /// Entries leave the line (units they held go to the next in line at once), their pending
@@ -767,39 +776,18 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 self.leave(&s, std::slice::from_ref(&entry))?;
                 Ok(Answer::Unsubscribed(Unsubscribed { entry_id: entry.id, email_key: entry.email_key }))
             }
-            Command::OptedOut { entry_ids } => {
-                let s = self.sku(None)?;
-                let mut leaving = Vec::new();
-                for id in &entry_ids {
-                    // Paid backorders stay (the order stands); an unconfirmed signup is the one way back.
-                    if let Some(e) = store.entry(id)?.filter(|e| {
-                        e.is_live() && e.kind != EntryKind::Backorder && e.status != EntryStatus::PendingConfirmation
-                    }) {
-                        leaving.push(e);
-                    }
-                }
-                self.leave(&s, &leaving)?;
-                Ok(Answer::Outcome(Outcome {
-                    outcome: if leaving.is_empty() { "unchanged" } else { "applied" }.into(),
-                    reason: Some(format!("{} left the line", leaving.len())),
-                    ..Default::default()
-                }))
-            }
-            Command::Undeliverable { entry_ids } => {
-                let s = self.sku(None)?;
-                let mut leaving = Vec::new();
-                for id in &entry_ids {
-                    if let Some(e) = store.entry(id)?.filter(|e| e.status == EntryStatus::Offered) {
-                        leaving.push(e);
-                    }
-                }
-                self.leave_because(&s, &leaving, "skipped: the offer could not be delivered")?;
-                Ok(Answer::Outcome(Outcome {
-                    outcome: if leaving.is_empty() { "unchanged" } else { "applied" }.into(),
-                    reason: Some(format!("{} left the line", leaving.len())),
-                    ..Default::default()
-                }))
-            }
+            // Paid backorders stay (the order stands); an unconfirmed signup is the one way back.
+            Command::OptedOut { entry_ids } => self.leave_line(
+                &entry_ids,
+                |e| e.is_live() && e.kind != EntryKind::Backorder && e.status != EntryStatus::PendingConfirmation,
+                UNSUBSCRIBED,
+            ),
+            // Only an entry still holding the offer's units leaves.
+            Command::Undeliverable { entry_ids } => self.leave_line(
+                &entry_ids,
+                |e| e.status == EntryStatus::Offered,
+                "skipped: the offer could not be delivered",
+            ),
             Command::Export { email_key, phone } => {
                 let sku = store.meta("sku")?.unwrap_or_default();
                 let mut out = Vec::new();
@@ -895,7 +883,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                         channel: m.channel.as_str().to_owned(),
                         kind: m.kind.clone(),
                         to: m.to.clone(),
-                        subject: self.preview(&s, m).subject,
+                        subject: self.preview_subject(&s, m),
                         position: positions.get(m.entry_id.as_str()).copied(),
                     })
                     .collect();

@@ -877,14 +877,20 @@ fn failed_scheduled_work_is_recorded_backs_off_and_clears_on_success() {
     assert_eq!(waitlist::alarm_failed(&sim.store, "again", t).unwrap(), t + 1_000, "counting starts over");
 }
 
-#[test]
-fn an_address_found_suppressed_leaves_the_line_and_its_units_go_on() {
+/// Three in line, a restock of one: the first holds the unit.
+fn first_of_three_offered() -> Sim {
     let mut sim = Sim::restock();
     for e in emails(3) {
         sim.signup(&e);
     }
     sim.level(1);
     assert_eq!(sim.told("restock_offer"), ["id-s0@example.com"]);
+    sim
+}
+
+#[test]
+fn an_address_found_suppressed_leaves_the_line_and_its_units_go_on() {
+    let mut sim = first_of_three_offered();
     // At send time the offer's address turned out to be on the shop's suppression list.
     let cmd = Command::OptedOut { entry_ids: vec!["id-s0@example.com".into(), "no-such-entry".into()] };
     let Ok(Answer::Outcome(o)) = sim.run(cmd) else { panic!() };
@@ -899,15 +905,10 @@ fn an_address_found_suppressed_leaves_the_line_and_its_units_go_on() {
 }
 
 /// A dead-lettered offer (refused for good, or failing for the whole retry horizon) frees its
-/// units for the next in line at once; an entry whose hold already ended is left as it is.
+/// units for the next in line at once; an entry that holds no offer is left as it is.
 #[test]
 fn an_undeliverable_offer_frees_its_units_for_the_next_in_line() {
-    let mut sim = Sim::restock();
-    for e in emails(3) {
-        sim.signup(&e);
-    }
-    sim.level(1);
-    assert_eq!(sim.told("restock_offer"), ["id-s0@example.com"]);
+    let mut sim = first_of_three_offered();
     let cmd = Command::Undeliverable { entry_ids: vec!["id-s0@example.com".into(), "id-s2@example.com".into()] };
     let Ok(Answer::Outcome(o)) = sim.run(cmd) else { panic!() };
     assert_eq!((o.outcome.as_str(), o.reason.as_deref()), ("applied", Some("1 left the line")));

@@ -475,7 +475,7 @@ impl<'a> Run<'a> {
     /// A message (not an outgoing event) that will never go out becomes a `message.failed` event;
     /// an offer's entry leaves the line after the run, so its units go to the next in line.
     fn failed(&self, row: &OutboxRow, reason: &str) -> Result<()> {
-        let offer = [MessageKind::RestockOffer, MessageKind::PreorderReady].iter().any(|k| k.as_str() == row.kind);
+        let offer = MessageKind::parse(&row.kind).is_some_and(MessageKind::is_offer);
         if offer && row.channel == Channel::Email.as_str() {
             self.undeliverable.borrow_mut().push(row.entry_id.clone());
         }

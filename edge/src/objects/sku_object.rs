@@ -134,19 +134,23 @@ impl SkuQueue {
         let delivered = delivery::deliver_due(&self.env, cfg, store, offset).await?;
         // Addresses found on the suppression list, and entries whose offer could not be
         // delivered, leave the line: units they held go on now.
-        let after_run = [(delivered.opted_out, true), (delivered.undeliverable, false)];
-        for (mut entry_ids, suppressed) in after_run {
-            if entry_ids.is_empty() {
-                continue;
+        use waitlist::command::Command;
+        let distinct = |mut ids: Vec<String>| {
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let after_run = [
+            Command::OptedOut { entry_ids: distinct(delivered.opted_out) },
+            Command::Undeliverable { entry_ids: distinct(delivered.undeliverable) },
+        ];
+        for cmd in after_run {
+            if let Command::OptedOut { entry_ids } | Command::Undeliverable { entry_ids } = &cmd {
+                if entry_ids.is_empty() {
+                    continue;
+                }
             }
-            entry_ids.sort();
-            entry_ids.dedup();
             let deployment = self::deployment(cfg);
-            let cmd = if suppressed {
-                waitlist::command::Command::OptedOut { entry_ids }
-            } else {
-                waitlist::command::Command::Undeliverable { entry_ids }
-            };
             let now = real_now() + offset;
             let (left, _) =
                 atomically(&self.state, store, move |store| waitlist::handle(store, &deployment, cmd, now))?;
