@@ -517,4 +517,34 @@ describe('Resend single sends, paced at EMAIL_RATE_PER_SEC=5', () => {
     assert.ok(span >= 2800, `20 offers at ${RATE}/s spread over ≥ ~3 s, took ${span} ms`);
     console.log(`[pacing] 20 offers over ${span} ms; busiest second held ${worst} requests (rate ${RATE})`);
   });
+
+  it(`two shops' SKUs restocking at once share the key's ${RATE}/s: the key stays inside it, and each SKU has half of the first ten sends`, { timeout: 180_000 }, async () => {
+    const OTHER = 'paced-two';
+    await setupShop(admin, OTHER);
+    await putSku(admin, SHOP, 'P-2');
+    await putSku(admin, OTHER, 'Q-1');
+    for (let i = 0; i < 10; i++) {
+      await signup(pub, SHOP, 'P-2', emailFor('p2-', i));
+      await signup(pub, OTHER, 'Q-1', emailFor('q1-', i));
+    }
+    const offersOf = () => capture.emailRequests().filter((q) => kindOf(q.body) === 'restock_offer' && ['P-2', 'Q-1'].includes(tag(q.body, 'sku')));
+    await capture.waitFor(() => capture.emailRequests().filter((r) => kindOf(r.body) === 'signup_confirmation').length >= 40, 60_000);
+    await sleep(1200);
+    const before = capture.emailRequests().length;
+    const [a, b] = await Promise.all([restock(pub, SHOP, 'P-2', 10), restock(pub, OTHER, 'Q-1', 10)]);
+    assert.equal(a.offers + b.offers, 20, JSON.stringify([a, b]));
+    await capture.waitFor(() => offersOf().length >= 20, 60_000);
+    await sleep(500);
+
+    const sends = capture.emailRequests().slice(before).map((q) => q.at).sort((x, y) => x - y);
+    assert.equal(sends.length, 20, 'only the 20 offers were sent since the webhooks');
+    let worst = 0;
+    for (const t of sends) worst = Math.max(worst, sends.filter((s) => s >= t && s < t + 1000).length);
+    // Paced per SKU, each would send 5 a second: 10 in the busiest second. Per key: 5.
+    assert.ok(worst <= RATE + 1, `at most ${RATE} (+1 jitter) requests in any second across both SKUs; saw ${worst}`);
+    const firstTen = offersOf().sort((x, y) => x.at - y.at).slice(0, 10).map((q) => tag(q.body, 'sku'));
+    const p2 = firstTen.filter((s) => s === 'P-2').length;
+    assert.ok(p2 >= 3 && p2 <= 7, `each SKU has about half of the first 10 offers: ${firstTen.join(' ')}`);
+    console.log(`[pacing] two SKUs on one key: busiest second ${worst}; first 10 offers ${firstTen.join(' ')}`);
+  });
 });

@@ -13,7 +13,7 @@ mod platform;
 mod routes;
 
 // Short paths (`crate::api`, `crate::store`, …) for the modules of each side.
-use objects::{delivery, limiter_object, shop_object, sku_object, sql, store};
+use objects::{delivery, limiter_object, pacer_object, shop_object, sku_object, sql, store};
 use platform::{clock, config, error, http, mailer, protocol, suppression};
 use routes::{
     api, audit, events, feed, import, keys, links, mailbox, privacy, provider_events, shopify, sms_inbound, turnstile,
@@ -21,6 +21,7 @@ use routes::{
 
 pub use clock::DevClock;
 pub use limiter_object::Limiter;
+pub use pacer_object::Pacer;
 pub use shop_object::Shop;
 pub use sku_object::SkuQueue;
 

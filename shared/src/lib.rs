@@ -20,6 +20,7 @@ pub mod import;
 pub mod link;
 pub mod message;
 pub mod outbox;
+pub mod pacer;
 pub mod provider;
 pub mod queue;
 pub mod schedule;

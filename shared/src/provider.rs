@@ -534,73 +534,6 @@ pub fn hook_call(url: &str, id: &str, timestamp_secs: i64, body: &str, secret: &
     ))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Pacing
-
-/// The sliding window a channel's rate is counted over.
-pub const PACE_WINDOW_MS: i64 = 1000;
-
-/// What one channel sent in the last [`PACE_WINDOW_MS`], and until when the provider asked us to
-/// hold off (a 429's `Retry-After`). A sliding log: no window of one second ever holds more than
-/// the rate, batches count by their messages.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaceLog {
-    /// `(sent at, messages)`, oldest first.
-    #[serde(default)]
-    sends: Vec<(i64, u32)>,
-    #[serde(default)]
-    blocked_until: i64,
-}
-
-impl PaceLog {
-    fn in_window(&self, now: i64) -> impl Iterator<Item = &(i64, u32)> {
-        self.sends.iter().filter(move |(at, _)| *at > now - PACE_WINDOW_MS)
-    }
-
-    /// How many more messages may go at `now` at `per_sec` (0 = unpaced: no limit).
-    pub fn allowance(&self, per_sec: u32, now: i64) -> u32 {
-        if now < self.blocked_until {
-            return 0;
-        }
-        if per_sec == 0 {
-            return u32::MAX;
-        }
-        per_sec.saturating_sub(self.in_window(now).map(|(_, n)| n).sum())
-    }
-
-    /// The earliest time from `now` at which `need` messages may go at once (capped at the rate,
-    /// so a request larger than the rate waits for an empty window, never forever).
-    pub fn available_at(&self, per_sec: u32, now: i64, need: u32) -> i64 {
-        let earliest = now.max(self.blocked_until);
-        if per_sec == 0 {
-            return earliest;
-        }
-        let need = need.clamp(1, per_sec);
-        let mut used: u32 = self.in_window(earliest).map(|(_, n)| n).sum();
-        if per_sec.saturating_sub(used) >= need {
-            return earliest;
-        }
-        for (at, n) in self.in_window(earliest) {
-            used = used.saturating_sub(*n);
-            if per_sec.saturating_sub(used) >= need {
-                return at + PACE_WINDOW_MS;
-            }
-        }
-        earliest
-    }
-
-    /// Records `messages` sent at `at` and forgets what left the window.
-    pub fn record(&mut self, at: i64, messages: u32) {
-        self.sends.retain(|(t, _)| *t > at - PACE_WINDOW_MS);
-        self.sends.push((at, messages));
-    }
-
-    /// The provider said "not before `until`" (429 with `Retry-After`).
-    pub fn block_until(&mut self, until: i64) {
-        self.blocked_until = self.blocked_until.max(until);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -833,51 +766,6 @@ mod tests {
             attempt(Api::Twilio, &a(503, vec![("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "")),
             Attempt::Status { status: 503, retry_after_secs: None, body: String::new() }
         );
-    }
-
-    #[test]
-    fn pacing_never_exceeds_the_rate_in_any_second() {
-        // Drive the log like the alarm does: send what the allowance says, then sleep until the
-        // next allowed time; count sends per sliding second.
-        for (rate, batch) in [(5u32, 1u32), (2, 1), (200, 100), (7, 3)] {
-            let mut log = PaceLog::default();
-            let mut now = 1_000_000;
-            let mut sent: Vec<(i64, u32)> = Vec::new();
-            let mut total = 0;
-            while total < 60 {
-                let allow = log.allowance(rate, now);
-                if allow >= batch.min(rate) {
-                    let n = batch.min(allow);
-                    log.record(now, n);
-                    sent.push((now, n));
-                    total += n;
-                    now += 3; // the call takes a moment
-                } else {
-                    let next = log.available_at(rate, now, batch);
-                    assert!(next > now, "rate {rate}: no progress at {now}");
-                    now = next;
-                }
-            }
-            for (t, _) in &sent {
-                let in_second: u32 =
-                    sent.iter().filter(|(s, _)| *s >= *t && *s < t + PACE_WINDOW_MS).map(|(_, n)| n).sum();
-                assert!(in_second <= rate, "rate {rate}: {in_second} in the second from {t}");
-            }
-        }
-        assert_eq!(PaceLog::default().allowance(0, 0), u32::MAX);
-    }
-
-    #[test]
-    fn pacing_honours_a_block() {
-        let mut log = PaceLog::default();
-        log.block_until(5_000);
-        assert_eq!(log.allowance(10, 4_999), 0);
-        assert_eq!(log.allowance(0, 4_999), 0);
-        assert_eq!(log.available_at(10, 1_000, 1), 5_000);
-        assert_eq!(log.allowance(10, 5_000), 10);
-        let json = serde_json::to_string(&log).unwrap();
-        assert_eq!(serde_json::from_str::<PaceLog>(&json).unwrap(), log);
-        assert_eq!(serde_json::from_str::<PaceLog>("{}").unwrap(), PaceLog::default());
     }
 
     #[test]

@@ -2,10 +2,17 @@
 //! records each answer (sent, retry at, failed). Runs in the `SkuQueue` alarm; the only part of
 //! the object that awaits, so it re-reads what it needs after each await.
 //!
-//! Pacing: each channel hands at most its rate of messages to the provider in any one second
-//! (`shared::provider::PaceLog`, kept in the object's storage). The rate is per SKU object: objects
-//! do not coordinate, so a provider-wide limit is finally enforced by the provider's 429, whose
-//! `Retry-After` holds the whole channel back, not only the row that got it.
+//! Pacing: before each provider call the run takes a lease from the provider key's `Pacer` object
+//! (`pacer_object`), shared by every SKU and shop sending through that key: the key hands at most
+//! its rate of messages to the provider in any one second, split fairly between the SKUs that want
+//! more. A provider's 429 blocks the key (its `Retry-After`) for all of them, not only the row that
+//! got it.
+//!
+//! Work per run: at most [`SUBREQUESTS_PER_RUN`] calls leave the object (provider calls, leases,
+//! suppression reads) and at most [`MESSAGES_PER_RUN`] messages are handed over; the alarm re-arms
+//! at once while more is due. Deployed, an invocation may make 1 000 subrequests (Workers Paid)
+//! and spend 30 s of CPU; local workerd enforces neither, so dev mode logs each run's work
+//! (`delivery run: …`, read by the benchmarks).
 //!
 //! Batching (Resend with `EMAIL_BATCH=true`): due emails go up to 100 per `/emails/batch` call. The
 //! batch's members and key are written on the rows *before* the call; the Durable Object's output
@@ -16,17 +23,23 @@
 use crate::clock::real_now;
 use crate::config::{Config, EmailProvider, SmsProvider, KLAVIYO_JOBS_PER_SEC};
 use crate::mailer;
+use crate::pacer_object::{pacer_name, PacerCall, PACER};
 use crate::protocol::ShopContext;
 use crate::store::{OutboxRow, SqlStore};
 use shared::outbox::{decide, Attempt, Channel, Decision};
-use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, PaceLog, RESEND_BATCH_MAX};
+use shared::pacer::{Lease, LeaseAsk};
+use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, RESEND_BATCH_MAX};
 use shared::wire::MessageKind;
 use shared::Email;
 use worker::{Env, Result};
 
-/// Provider requests (a batch is one; a message kept locally counts as one) per alarm run; the
-/// alarm re-arms at once while more is due.
-const REQUESTS_PER_RUN: u32 = 50;
+/// Calls that leave the object in one alarm run: provider calls (a batch is one; a message kept
+/// locally counts as one), pacer leases and suppression reads. Far inside the 1 000 subrequests a
+/// Workers Paid invocation may make (50 on the free plan's Workers, which do not run this).
+pub const SUBREQUESTS_PER_RUN: u32 = 200;
+/// Messages handed over in one alarm run: each is rendered in the run (about 0.4 ms of CPU), so a
+/// run stays around a second of CPU, far inside the 30 s an invocation may spend.
+pub const MESSAGES_PER_RUN: u32 = 2_000;
 
 /// Delivers what is due. Answers the earliest time at which more can be sent (pacing and
 /// `Retry-After` included), or `None` when nothing is pending or more may go at once.
@@ -41,9 +54,15 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
         sku: store.sku()?,
         shop,
         spent: 0,
+        messages: 0,
+        calls: 0,
+        paced_until: Default::default(),
+        granted_at: Default::default(),
+        done: Default::default(),
         opted_out: Default::default(),
         undeliverable: Default::default(),
     };
+    let started = real_now();
     // The channel whose oldest due row waited longest goes first, so a busy one cannot starve
     // the others.
     let now = run.now();
@@ -56,21 +75,36 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
     order.sort_by_key(|(t, _)| *t);
     for (_, ch) in order {
         run.deliver(ch).await?;
-        if run.spent >= REQUESTS_PER_RUN {
-            return Ok(Delivered {
-                paced_until: None,
-                opted_out: run.opted_out.take(),
-                undeliverable: run.undeliverable.take(),
-            });
+        if run.spent() {
+            break;
         }
     }
-    let now = run.now();
-    let mut next: Option<i64> = None;
     for ch in Channel::ALL {
-        if let Some(t) = run.ready_at(ch, now)? {
-            next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(done) = run.done[Run::slot(ch)] {
+            store.set_lease_done(ch, done)?;
         }
     }
+    if cfg.dev_mode && run.calls > 0 {
+        worker::console_log!(
+            "delivery run: {} messages, {} provider requests, {} subrequests, {} ms",
+            run.messages,
+            run.calls,
+            run.spent,
+            real_now() - started
+        );
+    }
+    let next = if run.spent() {
+        None
+    } else {
+        let now = run.now();
+        let mut next: Option<i64> = None;
+        for ch in Channel::ALL {
+            if let Some(t) = run.ready_at(ch, now)? {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        next
+    };
     Ok(Delivered { paced_until: next, opted_out: run.opted_out.take(), undeliverable: run.undeliverable.take() })
 }
 
@@ -94,8 +128,18 @@ struct Run<'a> {
     shop: Option<ShopContext>,
     shop_name: String,
     sku: String,
-    /// Requests made in this run.
+    /// Calls that left the object in this run ([`SUBREQUESTS_PER_RUN`]).
     spent: u32,
+    /// Messages handed over in this run ([`MESSAGES_PER_RUN`]) and the provider calls they took.
+    messages: u32,
+    calls: u32,
+    /// Per channel: a lease fell short in this run, and more may be granted at this time.
+    paced_until: [Option<i64>; 4],
+    /// Per channel: when the lease whose calls are under way was granted.
+    granted_at: [Option<i64>; 4],
+    /// Per channel, once read: the last lease whose calls returned, (granted at, returned at),
+    /// for the next lease to tell (`Some(None)`: told already).
+    done: [Option<Option<(i64, i64)>>; 4],
     /// Entries whose email was skipped because the address is on the suppression list: they
     /// leave the line after the run (`Command::OptedOut`).
     opted_out: std::cell::RefCell<Vec<String>>,
@@ -127,6 +171,88 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The run's work is used up: the alarm re-arms at once for the rest.
+    fn spent(&self) -> bool {
+        self.spent >= SUBREQUESTS_PER_RUN || self.messages >= MESSAGES_PER_RUN
+    }
+
+    /// What identifies the channel's provider key (hashed into the pacer's name): every SKU and
+    /// shop that sends through it shares its rate. `None`: the channel is not paced.
+    fn provider_key(&self, ch: Channel) -> Option<String> {
+        match ch {
+            Channel::Email => Some(match &self.cfg.email {
+                EmailProvider::Outbox => "outbox".into(),
+                EmailProvider::Resend { api_base, api_key } => format!("resend\n{api_base}\n{api_key}"),
+                EmailProvider::Postmark { api_base, server_token } => format!("postmark\n{api_base}\n{server_token}"),
+                EmailProvider::SendGrid { api_base, api_key } => format!("sendgrid\n{api_base}\n{api_key}"),
+            }),
+            Channel::Sms => match &self.cfg.sms {
+                SmsProvider::None => None,
+                SmsProvider::Outbox => Some("outbox".into()),
+                SmsProvider::Twilio { api_base, account_sid, .. } => Some(format!("twilio\n{api_base}\n{account_sid}")),
+            },
+            Channel::Klaviyo => {
+                self.shop.as_ref().and_then(|s| s.klaviyo.as_ref()).map(|k| format!("klaviyo\n{}", k.api_key))
+            }
+            Channel::Hook => None,
+        }
+    }
+
+    fn slot(ch: Channel) -> usize {
+        Channel::ALL.iter().position(|c| *c == ch).unwrap_or(0)
+    }
+
+    /// Up to `want` messages may go now on the channel: the key's pacer says how many. A lease
+    /// that falls short marks the channel paced for the rest of the run.
+    async fn lease(&mut self, ch: Channel, want: u32, whole: bool) -> Result<u32> {
+        let rate = self.rate(ch);
+        let Some(key) = self.provider_key(ch).filter(|_| rate > 0 && want > 0) else {
+            return Ok(want);
+        };
+        let slot = Self::slot(ch);
+        let done = match self.done[slot] {
+            Some(done) => done,
+            None => self.store.lease_done(ch)?,
+        };
+        let now = self.now();
+        let sender = format!("{}\n{}", self.shop_name, self.sku);
+        let ask = LeaseAsk { sender, want, rate, now, whole, done };
+        self.spent += 1;
+        let lease: Lease =
+            crate::http::call_ok(self.env, PACER, &pacer_name(ch.as_str(), &key), &PacerCall::Lease(ask))
+                .await
+                .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))?;
+        self.done[slot] = Some(None);
+        if lease.granted > 0 {
+            self.granted_at[slot] = Some(now);
+        }
+        if let Some(at) = lease.retry_at {
+            self.paced_until[slot] = Some(at);
+        }
+        Ok(lease.granted)
+    }
+
+    /// The calls of the channel's lease returned: its pacer learns when, with the next lease.
+    fn returned(&mut self, ch: Channel) {
+        let slot = Self::slot(ch);
+        if let Some(at) = self.granted_at[slot].take() {
+            self.done[slot] = Some(Some((at, self.now())));
+        }
+    }
+
+    /// The provider said 429: nothing more on this key, from any SKU, until `until`.
+    async fn hold_back(&mut self, ch: Channel, until: i64) -> Result<()> {
+        self.paced_until[Self::slot(ch)] = Some(until);
+        let Some(key) = self.provider_key(ch) else {
+            return Ok(());
+        };
+        self.spent += 1;
+        let _: i64 = crate::http::call_ok(self.env, PACER, &pacer_name(ch.as_str(), &key), &PacerCall::Block { until })
+            .await
+            .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))?;
+        Ok(())
+    }
+
     fn resend(&self) -> Option<(&'a str, &'a str)> {
         match &self.cfg.email {
             EmailProvider::Resend { api_base, api_key } => Some((api_base.as_str(), api_key.as_str())),
@@ -145,45 +271,53 @@ impl<'a> Run<'a> {
         Ok(t)
     }
 
-    /// When the channel can next send something: its next pending row, later if pacing or a
-    /// provider's `Retry-After` says so.
+    /// When the channel can next send something: its next pending row, later if a lease fell
+    /// short in this run (pacing, or a provider's `Retry-After`).
     fn ready_at(&self, ch: Channel, now: i64) -> Result<Option<i64>> {
-        let pace = self.store.pace(ch)?;
-        let rate = self.rate(ch);
-        let mut t = self.store.due_on(ch, i64::MAX, 1)?.first().map(|r| pace.available_at(rate, now.max(r.next_at), 1));
+        let mut t = self.store.due_on(ch, i64::MAX, 1)?.first().map(|r| r.next_at);
         if ch == Channel::Email {
             if let Some(bk) = self.store.due_batches(i64::MAX, 1)?.first() {
-                let members = self.store.batch_members(bk)?;
-                if let Some(due) = members.iter().map(|r| r.next_at).min() {
-                    let b = pace.available_at(rate, now.max(due), members.len() as u32);
-                    t = Some(t.map_or(b, |t| t.min(b)));
-                }
+                let b = self.store.batch_members(bk)?.iter().map(|r| r.next_at).min();
+                t = [t, b].into_iter().flatten().min();
             }
         }
-        Ok(t)
+        let paced = self.paced_until[Self::slot(ch)].unwrap_or(0);
+        Ok(t.map(|t| t.max(now).max(paced)))
     }
 
-    /// Sends what the channel's rate and this run's budget allow.
+    /// Sends what the channel's lease and this run's budget allow.
     async fn deliver(&mut self, ch: Channel) -> Result<()> {
-        let rate = self.rate(ch);
-        let mut pace = self.store.pace(ch)?;
         if ch == Channel::Email {
-            self.deliver_batches(&mut pace, rate).await?;
+            self.deliver_batches().await?;
         }
         let batching = ch == Channel::Email && self.cfg.email_batch && self.resend().is_some();
+        let rate = self.rate(ch);
         loop {
-            let now = self.now();
-            let allow = pace.allowance(rate, now);
-            let budget = REQUESTS_PER_RUN.saturating_sub(self.spent);
-            if allow == 0 || budget == 0 {
+            if self.spent() || self.paced_until[Self::slot(ch)].is_some() {
                 return Ok(());
             }
-            let limit = if batching { allow.min(RESEND_BATCH_MAX as u32) } else { allow.min(budget) };
-            let rows = self.store.due_on(ch, now, limit)?;
+            // A lease and a suppression read go with every call.
+            let budget = SUBREQUESTS_PER_RUN.saturating_sub(self.spent + 2).min(MESSAGES_PER_RUN - self.messages);
+            let mut limit = if batching { RESEND_BATCH_MAX as u32 } else { budget };
+            if rate > 0 {
+                limit = limit.min(rate);
+            }
+            if limit == 0 {
+                return Ok(());
+            }
+            let rows = self.store.due_on(ch, self.now(), limit)?;
             if rows.is_empty() {
                 return Ok(());
             }
-            let rows = self.unsuppressed(ch, rows).await?;
+            let mut rows = self.unsuppressed(ch, rows).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            let granted = self.lease(ch, rows.len() as u32, false).await?;
+            rows.truncate(granted as usize);
+            if rows.is_empty() {
+                return Ok(());
+            }
             let rows = self.rendered(rows)?;
             // Rows a batch call refused go one by one (`batch_key` = ''); the rest may be batched.
             let (singles, fresh): (Vec<OutboxRow>, Vec<OutboxRow>) =
@@ -194,23 +328,25 @@ impl<'a> Run<'a> {
                 let keys: Vec<&str> = members.iter().map(|r| r.key.as_str()).collect();
                 let bk = p::batch_key(&self.shop_name, &keys);
                 self.store.set_batch(&bk, &keys)?;
-                self.send_batch(&bk, members, &mut pace).await?;
+                self.send_batch(&bk, members).await?;
+                for row in singles {
+                    self.send_one(ch, &row).await?;
+                }
+                self.returned(ch);
                 continue;
             }
             for row in singles.into_iter().chain(fresh) {
-                if pace.allowance(rate, self.now()) == 0 || self.spent >= REQUESTS_PER_RUN {
-                    break;
-                }
-                self.send_one(ch, &row, &mut pace).await?;
+                self.send_one(ch, &row).await?;
             }
+            self.returned(ch);
         }
     }
 
     /// Batches fixed in an earlier run go again as they were, under their key.
-    async fn deliver_batches(&mut self, pace: &mut PaceLog, rate: u32) -> Result<()> {
+    async fn deliver_batches(&mut self) -> Result<()> {
         let now = self.now();
         for bk in self.store.due_batches(now, 10)? {
-            if self.spent >= REQUESTS_PER_RUN {
+            if self.spent() || self.paced_until[Self::slot(Channel::Email)].is_some() {
                 return Ok(());
             }
             let members = self.store.batch_members(&bk)?;
@@ -223,22 +359,22 @@ impl<'a> Run<'a> {
                 self.store.unbatch(&keys)?;
                 continue;
             }
-            let n = members.len() as u32;
-            if pace.allowance(rate, self.now()) < n.min(rate.max(1)) {
-                return Ok(());
-            }
             let members = self.unsuppressed(Channel::Email, members).await?;
-            let members = self.rendered(members)?;
             if members.is_empty() {
                 continue;
             }
+            if self.lease(Channel::Email, members.len() as u32, true).await? == 0 {
+                return Ok(());
+            }
+            let members = self.rendered(members)?;
             // A member unsubscribed (or was erased) since: a different request, a different key.
             let keys: Vec<&str> = members.iter().map(|r| r.key.as_str()).collect();
             let key = p::batch_key(&self.shop_name, &keys);
             if key != bk {
                 self.store.set_batch(&key, &keys)?;
             }
-            self.send_batch(&key, members, pace).await?;
+            self.send_batch(&key, members).await?;
+            self.returned(Channel::Email);
         }
         Ok(())
     }
@@ -248,7 +384,7 @@ impl<'a> Run<'a> {
     /// list sends nothing (the alarm fails and is retried). One message passes an unsubscribe:
     /// the double opt-in link a signup asked for, since clicking it is the only way back onto the
     /// shop's mail (bounced or complained addresses get nothing at all).
-    async fn unsuppressed(&self, ch: Channel, rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>> {
+    async fn unsuppressed(&mut self, ch: Channel, rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>> {
         let address = |r: &OutboxRow| -> Option<String> {
             match ch {
                 Channel::Hook => None,
@@ -259,6 +395,9 @@ impl<'a> Run<'a> {
             }
         };
         let keys: Vec<String> = rows.iter().filter_map(address).collect();
+        if !keys.is_empty() {
+            self.spent += 1;
+        }
         let suppressed = crate::suppression::suppressed(self.env, self.cfg, &self.shop_name, &keys)
             .await
             .map_err(|e| worker::Error::RustError(format!("suppression list unavailable: {e:?}")))?;
@@ -363,7 +502,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn send_one(&mut self, ch: Channel, row: &OutboxRow, pace: &mut PaceLog) -> Result<()> {
+    async fn send_one(&mut self, ch: Channel, row: &OutboxRow) -> Result<()> {
         let plan = self.plan(ch, row);
         let kept = matches!(plan, Plan::Keep(_));
         let attempt = match plan {
@@ -374,14 +513,15 @@ impl<'a> Run<'a> {
             }
             Plan::Keep(id) => {
                 self.spent += 1;
-                self.paced(ch, pace, 1)?;
+                self.messages += 1;
+                self.calls += 1;
                 Attempt::Accepted { provider_id: Some(id) }
             }
             Plan::Calls(calls, api) => {
-                self.spent += 1;
-                let attempt = mailer::send_all(&calls, api).await;
-                self.paced(ch, pace, 1)?;
-                attempt
+                self.spent += calls.len() as u32;
+                self.messages += 1;
+                self.calls += calls.len() as u32;
+                mailer::send_all(&calls, api).await
             }
         };
         let attempts = row.attempts + 1;
@@ -390,7 +530,7 @@ impl<'a> Run<'a> {
         let first_try_at = row.first_try_at.unwrap_or(after);
         let decision = decide(attempt, attempts as u32, after, first_try_at, js_sys::Math::random());
         if let (true, Decision::Retry { at, .. }) = (throttled, &decision) {
-            self.hold_back(ch, pace, *at)?;
+            self.hold_back(ch, *at).await?;
         }
         match decision {
             Decision::Sent { provider_id } => self.store.mark_sent(&row.key, attempts, after, provider_id, kept),
@@ -405,7 +545,7 @@ impl<'a> Run<'a> {
 
     /// One `/emails/batch` call for rows whose membership is already written. The answer applies
     /// to every member; one jitter, so a retried batch stays together.
-    async fn send_batch(&mut self, bk: &str, rows: Vec<OutboxRow>, pace: &mut PaceLog) -> Result<()> {
+    async fn send_batch(&mut self, bk: &str, rows: Vec<OutboxRow>) -> Result<()> {
         let Some((base, key)) = self.resend() else {
             return Ok(());
         };
@@ -414,8 +554,9 @@ impl<'a> Run<'a> {
             p::resend_batch(base, key, bk, &emails)
         };
         self.spent += 1;
+        self.calls += 1;
+        self.messages += rows.len() as u32;
         let (attempt, answer) = mailer::send(&call, Api::ResendBatch).await;
-        self.paced(Channel::Email, pace, rows.len() as u32)?;
         let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
         let after = self.now();
         let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
@@ -429,7 +570,7 @@ impl<'a> Run<'a> {
             }
             Decision::Retry { at, reason } => {
                 if throttled {
-                    self.hold_back(Channel::Email, pace, at)?;
+                    self.hold_back(Channel::Email, at).await?;
                 }
                 for r in &rows {
                     self.store.mark_retry(&r.key, r.attempts + 1, at, &format!("batch {bk}: {reason}"), after)?;
@@ -456,20 +597,6 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
-    }
-
-    /// Counts messages against the channel's rate when their call has returned: the next call
-    /// starts only after it, so at the provider, which counts arrivals, no second holds more than
-    /// the rate either.
-    fn paced(&self, ch: Channel, pace: &mut PaceLog, messages: u32) -> Result<()> {
-        pace.record(self.now(), messages);
-        self.store.set_pace(ch, pace)
-    }
-
-    /// The provider said 429: nothing more on this channel until `until`.
-    fn hold_back(&self, ch: Channel, pace: &mut PaceLog, until: i64) -> Result<()> {
-        pace.block_until(until);
-        self.store.set_pace(ch, pace)
     }
 
     /// A message (not an outgoing event) that will never go out becomes a `message.failed` event;

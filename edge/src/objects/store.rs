@@ -907,18 +907,18 @@ impl SqlStore {
         self.set_batch("", keys)
     }
 
-    /// What a channel sent in the last second (its pacing log).
-    pub fn pace(&self, channel: Channel) -> Result<shared::provider::PaceLog> {
-        Ok(sql::setting(&self.db, "meta", &format!("pace:{}", channel.as_str()))?
-            .and_then(|v| serde_json::from_str(&v).ok())
-            .unwrap_or_default())
+    /// The channel's last lease whose return its pacer was not told yet: (granted at, returned
+    /// at), told with the next lease (`shared::pacer::LeaseAsk::done`).
+    pub fn lease_done(&self, channel: Channel) -> Result<Option<(i64, i64)>> {
+        Ok(sql::setting(&self.db, "meta", &format!("lease_done:{}", channel.as_str()))?
+            .and_then(|v| serde_json::from_str(&v).ok()))
     }
 
-    pub fn set_pace(&self, channel: Channel, log: &shared::provider::PaceLog) -> Result<()> {
+    pub fn set_lease_done(&self, channel: Channel, done: Option<(i64, i64)>) -> Result<()> {
         sql::exec(
             &self.db,
             "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)",
-            vec![format!("pace:{}", channel.as_str()).into(), serde_json::to_string(log)?.into()],
+            vec![format!("lease_done:{}", channel.as_str()).into(), serde_json::to_string(&done)?.into()],
         )
     }
 }
