@@ -104,6 +104,7 @@ async function restock(edgeUrl, sku, units) {
 async function withEdge(rate, fn) {
   const sink = await startSink();
   const edge = await startEdge({
+    logLevel: 'log',
     vars: { DEV_MODE: 'true', EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: sink.url, EMAIL_API_KEY: 'bench', EMAIL_BATCH: 'true', EMAIL_RATE_PER_SEC: String(rate) },
   });
   try {

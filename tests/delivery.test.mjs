@@ -469,7 +469,7 @@ describe('priority: a restock offer goes before routine mail', () => {
 describe('runtime killed in the middle of a restock fan-out and started again', () => {
   const SHOP = 'fanout';
   const SKU = 'FAN-1';
-  const N = 2000;
+  const N = 5000;
   const UNITS = 10;
   const SECRET = 'whsec_ZmFub3V0LWNyYXNoLXRlc3Qtc2VjcmV0LTEyMzQ=';
   let capture;
@@ -498,15 +498,16 @@ describe('runtime killed in the middle of a restock fan-out and started again', 
     await capture?.close();
   });
 
-  it(`${N} waiting, ${UNITS} units: killed after the first chunk, restarted → each shopper told exactly once`, { timeout: 240_000 }, async () => {
+  it(`${N} waiting, ${UNITS} units: killed after the first chunk, restarted → each shopper told exactly once`, { timeout: 300_000 }, async () => {
     const body = JSON.stringify({ sku: SKU, available: UNITS, updated_at: new Date().toISOString() });
     const w = await fetch(`${edge.url}/v1/shops/${SHOP}/webhooks/inventory`, { method: 'POST', headers: standardHeaders(body, SECRET), body });
     const answer = await w.json();
     assert.equal(w.status, 200, JSON.stringify(answer));
     assert.equal(answer.offers, UNITS, JSON.stringify(answer));
     assert.equal(answer.sold_out_again, N - UNITS, JSON.stringify(answer));
-    // The fan-out tells 500 per alarm run: past 600 requests, a chunk is told and the next under way.
-    await capture.waitFor(() => capture.emailRequests().length >= 600, 120_000);
+    // The fan-out writes 2 000 per alarm run: past 2 100 requests, a chunk is told and the next
+    // under way.
+    await capture.waitFor(() => capture.emailRequests().length >= 2100, 120_000);
     await edge.crash();
     const atKill = capture.emailRequests().length;
     await edge.start();
@@ -534,5 +535,83 @@ describe('runtime killed in the middle of a restock fan-out and started again', 
     assert.deepEqual(capture.deliveryStats().deliveredTwice, []);
     console.log(`[fan-out crash] killed after ${atKill} provider requests; after the restart ${ofRestock().length - atKill} more; ` +
       `replays ${capture.deliveryStats().replays}`);
+  });
+});
+
+describe('a 10 000-shopper fan-out through a provider failing 30 % of its batches (5xx and 429)', () => {
+  const SHOP = 'flaky-fanout';
+  const SKU = 'FLAKY-1';
+  const N = 10_000;
+  const UNITS = 20;
+  const SECRET = 'whsec_Zmxha3ktZmFub3V0LXRlc3Qtc2VjcmV0LTEyMzQ=';
+  let capture;
+  let edge;
+  let admin;
+
+  before(async () => {
+    // No idempotency memory: a batch sent again after the provider took it would count twice.
+    capture = await startCapture({ providers: true });
+    let seed = 42;
+    const rng = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const isBatch = (r) => r.path === '/emails/batch';
+    capture.failWhen((r) => isBatch(r) && rng() < 0.15, 503);
+    capture.failWhen((r) => isBatch(r) && rng() < 0.15 / 0.85, 429, { headers: { 'retry-after': '1' } });
+    edge = await startEdge({
+      vars: {
+        DEV_MODE: 'true', EMAIL_PROVIDER: 'resend', EMAIL_API_BASE: capture.url, EMAIL_API_KEY: API_KEY,
+        EMAIL_BATCH: 'true', EMAIL_RATE_PER_SEC: '0',
+      },
+    });
+    admin = api(edge);
+    const r = await admin.put(`/v1/shops/${SHOP}`, {
+      name: 'Flaky fan-out', from_email: 'hello@flaky.example', inventory_webhook_secrets: [SECRET], hold_hours: 24,
+    });
+    assert.equal(r.status, 200, r.text);
+    await putSku(admin, SHOP, SKU);
+    const seeded = await admin.post('/v1/dev/seed', { shop: SHOP, sku: SKU, count: N });
+    assert.equal(seeded.status, 200, seeded.text);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await capture?.close();
+  });
+
+  it(`${UNITS} units over ${N}: every shopper told once, none twice, first attempts in line order`, { timeout: 300_000 }, async () => {
+    const body = JSON.stringify({ sku: SKU, available: UNITS, updated_at: new Date().toISOString() });
+    const w = await fetch(`${edge.url}/v1/shops/${SHOP}/webhooks/inventory`, { method: 'POST', headers: standardHeaders(body, SECRET), body });
+    assert.equal(w.status, 200, await w.text());
+    const batches = () => capture.batchRequests();
+    const taken = () => batches().filter((r) => r.status === 200).reduce((n, r) => n + r.body.length, 0);
+    await eventually(() => (taken() >= N ? true : null), { timeoutMs: 240_000, intervalMs: 500, what: `${N} messages accepted` });
+    await sleep(2000); // anything sent again would arrive by now
+
+    const seqOf = (email) => Number(/^seed(\d+)@/.exec(email)[1]);
+    const heard = new Map(); // seq → kinds the provider took
+    const firstTry = new Map(); // seq → index of the first request carrying its message
+    batches().forEach((r, i) => {
+      for (const e of r.body) {
+        const seq = seqOf(e.to[0]);
+        if (!firstTry.has(seq)) firstTry.set(seq, i);
+        if (r.status === 200) heard.set(seq, [...(heard.get(seq) ?? []), e.tags.find((t) => t.name === 'kind').value]);
+      }
+    });
+    const faults = batches().filter((r) => r.status !== 200);
+    assert.ok(faults.filter((r) => r.status === 503).length >= 5 && faults.filter((r) => r.status === 429).length >= 5,
+      `the provider failed batches with both 5xx and 429 (${faults.map((r) => r.status).join(' ')})`);
+    assert.equal(heard.size, N, `every shopper heard (${heard.size} of ${N})`);
+    const twice = [...heard].filter(([, kinds]) => kinds.length !== 1);
+    assert.deepEqual(twice.slice(0, 5), [], `nobody heard twice (${twice.length} did)`);
+    const kinds = [...heard.values()].flat();
+    assert.equal(kinds.filter((k) => k === 'restock_offer').length, UNITS);
+    assert.equal(kinds.filter((k) => k === 'sold_out_again').length, N - UNITS);
+    // The offers go first, then the sold-out messages, each first tried in line order.
+    const seqs = [...firstTry.keys()].sort((a, b) => a - b);
+    for (let i = 1; i < seqs.length; i++) {
+      assert.ok(firstTry.get(seqs[i]) >= firstTry.get(seqs[i - 1]),
+        `#${seqs[i]} was first tried before #${seqs[i - 1]} (requests ${firstTry.get(seqs[i])} < ${firstTry.get(seqs[i - 1])})`);
+    }
+    console.log(`[flaky fan-out] ${batches().length} batch calls, ${faults.length} failed ` +
+      `(${faults.filter((r) => r.status === 503).length} × 503, ${faults.filter((r) => r.status === 429).length} × 429); all ${N} told once`);
   });
 });

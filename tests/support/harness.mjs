@@ -356,9 +356,10 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
  * (`PUBLIC_BASE_URL` defaults to the edge's URL, `ADMIN_TOKEN` and `LINK_SECRET` to the tests'
  * values above). Returns `{ url, port, persistDir, output(), stop(), restart() }`; `restart()` keeps port
  * and state, `stop()` also deletes the state directory. `config` (or env `RESTOCK_WRANGLER_CONFIG`)
- * points wrangler at another config file; by default it uses the repo's wrangler.toml.
+ * points wrangler at another config file; by default it uses the repo's wrangler.toml. `logLevel`
+ * (default `warn`): wrangler's; benchmarks that read the objects' `console.log` lines pass `log`.
  */
-export async function startEdge({ vars = {}, timeoutMs = 180_000, config = process.env.RESTOCK_WRANGLER_CONFIG, healthy = (status) => status === 200 } = {}) {
+export async function startEdge({ vars = {}, timeoutMs = 180_000, config = process.env.RESTOCK_WRANGLER_CONFIG, healthy = (status) => status === 200, logLevel = 'warn' } = {}) {
   const port = await freePort();
   let inspectorPort = await freePort();
   while (inspectorPort === port) inspectorPort = await freePort();
@@ -373,7 +374,7 @@ export async function startEdge({ vars = {}, timeoutMs = 180_000, config = proce
     '--port', String(port),
     '--persist-to', persistDir,
     '--show-interactive-dev-session=false',
-    '--log-level', 'warn',
+    '--log-level', logLevel,
   ];
   for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
   // Optional: another wrangler config (e.g. a prebuilt snapshot without a [build] step).

@@ -26,6 +26,7 @@ pub mod store;
 pub use answer::Answer;
 pub use command::{Command, ShopContext};
 pub use sku::{
-    alarm_failed, alarm_succeeded, enqueue, handle, next_wake, render_rows, run_due, Deployment, Error, Handled,
+    alarm_failed, alarm_succeeded, enqueue, handle, next_wake, render_rows, run_due, run_fan_out, Deployment, Error,
+    Handled,
 };
 pub use store::{Store, StoreError};

@@ -71,10 +71,26 @@ pub fn handle<S: Store + ?Sized>(store: &S, deployment: &Deployment, cmd: Comman
     Handled { result, warnings: cx.warnings.into_inner() }
 }
 
-/// Runs what is due at `now` (hold ends, reminders, follow-ups) and writes it.
+/// Runs what is due at `now` (hold ends, reminders, follow-ups) and writes it; a restock's
+/// sold-out messages are [`run_fan_out`]'s, which the alarm runs after its delivery, so that a
+/// restock's first offers reach the provider before its first chunk is written.
 pub fn run_due<S: Store + ?Sized>(store: &S, deployment: &Deployment, now: i64) -> Handled {
     let cx = Cx { store, links: &deployment.links, cause: "schedule".into(), now, warnings: Vec::new().into() };
     let result = cx.ensure_index().and_then(|()| cx.due()).map(|()| Answer::Ticked(Ticked { ok: true }));
+    Handled { result, warnings: cx.warnings.into_inner() }
+}
+
+/// Writes the next chunk of the newest restock's sold-out messages ([`FANOUT_CHUNK`]), if one
+/// is not all told.
+pub fn run_fan_out<S: Store + ?Sized>(store: &S, deployment: &Deployment, now: i64) -> Handled {
+    let cx = Cx { store, links: &deployment.links, cause: "schedule".into(), now, warnings: Vec::new().into() };
+    let result = cx
+        .ensure_index()
+        .and_then(|()| match cx.sku(None) {
+            Ok(s) => cx.fan_out(&s),
+            Err(_) => Ok(()),
+        })
+        .map(|()| Answer::Ticked(Ticked { ok: true }));
     Handled { result, warnings: cx.warnings.into_inner() }
 }
 
@@ -100,7 +116,7 @@ fn stored_fanout<S: Store + ?Sized>(store: &S) -> Result<Option<FanOut>> {
 }
 
 /// The most sold-out messages one alarm run tells (one chunk of a fan-out).
-pub const FANOUT_CHUNK: u32 = 500;
+pub const FANOUT_CHUNK: u32 = 2_000;
 
 /// The most entries with timed work one alarm run takes (the rest: the next run, at once).
 pub const DUE_CHUNK: u32 = 500;
@@ -1137,6 +1153,9 @@ impl<S: Store + ?Sized> Cx<'_, S> {
             }
             Command::Tick => {
                 self.due()?;
+                if let Ok(s) = self.sku(None) {
+                    self.fan_out(&s)?;
+                }
                 Ok(Answer::Ticked(Ticked { ok: true }))
             }
             Command::Queue { after, limit, search } => {
@@ -1331,9 +1350,9 @@ impl<S: Store + ?Sized> Cx<'_, S> {
         Ok((created, answer))
     }
 
-    /// What is due by now: hold ends, timed messages, and the next chunk of a restock's
-    /// sold-out messages. Reads the entries whose wake is due (at most [`DUE_CHUNK`]), the lapsed
-    /// holds and the waiting entries their units can pass on to, never the whole line.
+    /// What is due by now: hold ends and timed messages. Reads the entries whose wake is due (at
+    /// most [`DUE_CHUNK`]), the lapsed holds and the waiting entries their units can pass on to,
+    /// never the whole line.
     fn due(&self) -> Result<()> {
         let Ok(s) = self.sku(None) else {
             return Ok(());
@@ -1366,7 +1385,7 @@ impl<S: Store + ?Sized> Cx<'_, S> {
                 store.set_wake(&e.id, wake_of(e, q.eta(), q.policy()).filter(|t| *t > self.now))?;
             }
         }
-        self.fan_out(&s)
+        Ok(())
     }
 
     /// The next chunk of the newest restock's sold-out messages, in line order, from its cursor;

@@ -40,6 +40,8 @@ pub const SUBREQUESTS_PER_RUN: u32 = 200;
 /// Messages handed over in one alarm run: each is rendered in the run (about 0.4 ms of CPU), so a
 /// run stays around a second of CPU, far inside the 30 s an invocation may spend.
 pub const MESSAGES_PER_RUN: u32 = 2_000;
+/// "Due at any time", as a bound the runtime's SQLite binding takes as a safe JavaScript integer.
+const ANY_TIME: i64 = (1 << 53) - 1;
 
 /// Delivers what is due. Answers the earliest time at which more can be sent (pacing and
 /// `Retry-After` included), or `None` when nothing is pending or more may go at once.
@@ -240,10 +242,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The provider said 429: nothing more on this key, from any SKU, until `until`.
+    /// The provider said 429: nothing more on this key, from any SKU, until `until` (an unpaced
+    /// key has no pacer: only this run holds back, and the rows that got it wait their retry).
     async fn hold_back(&mut self, ch: Channel, until: i64) -> Result<()> {
         self.paced_until[Self::slot(ch)] = Some(until);
-        let Some(key) = self.provider_key(ch) else {
+        let Some(key) = self.provider_key(ch).filter(|_| self.rate(ch) > 0) else {
             return Ok(());
         };
         self.spent += 1;
@@ -274,9 +277,9 @@ impl<'a> Run<'a> {
     /// When the channel can next send something: its next pending row, later if a lease fell
     /// short in this run (pacing, or a provider's `Retry-After`).
     fn ready_at(&self, ch: Channel, now: i64) -> Result<Option<i64>> {
-        let mut t = self.store.due_on(ch, i64::MAX, 1)?.first().map(|r| r.next_at);
+        let mut t = self.store.due_on(ch, ANY_TIME, 1)?.first().map(|r| r.next_at);
         if ch == Channel::Email {
-            if let Some(bk) = self.store.due_batches(i64::MAX, 1)?.first() {
+            if let Some(bk) = self.store.due_batches(ANY_TIME, 1)?.first() {
                 let b = self.store.batch_members(bk)?.iter().map(|r| r.next_at).min();
                 t = [t, b].into_iter().flatten().min();
             }

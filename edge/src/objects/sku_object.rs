@@ -110,7 +110,8 @@ impl DurableObject for SkuQueue {
 }
 
 impl SkuQueue {
-    /// One alarm run: due work, delivery, then the entries found opted out leave the line.
+    /// One alarm run: due work, delivery, the entries found opted out leave the line, then the
+    /// next chunk of a restock's fan-out.
     /// Answers when pacing allows the next send.
     async fn run_alarm(&self, store: &Rc<SqlStore>, cfg: &Config, offset: i64) -> Result<Option<i64>> {
         if cfg.dev_alarm_failures > 0 {
@@ -158,6 +159,15 @@ impl SkuQueue {
             if let Err(e) = left.result {
                 return Err(worker::Error::RustError(format!("entries could not leave the line: {e}")));
             }
+        }
+        // A restock's next chunk of sold-out messages, written after the run's sends, so its
+        // first offers never wait for the chunk; the next run delivers it.
+        let deployment = self::deployment(cfg);
+        let now = real_now() + offset;
+        let (fanned, _) = atomically(&self.state, store, move |store| waitlist::run_fan_out(store, &deployment, now))?;
+        log(&fanned);
+        if let Err(e) = fanned.result {
+            return Err(worker::Error::RustError(format!("the restock's fan-out failed: {e}")));
         }
         Ok(delivered.paced_until)
     }

@@ -76,7 +76,9 @@ impl Sim {
     pub fn tick(&mut self) -> Result<Answer, Error> {
         let now = self.now;
         let dep = self.deployment.clone();
-        self.store.transaction(|s| waitlist::run_due(s, &dep, now).result)
+        self.store.transaction(|s| waitlist::run_due(s, &dep, now).result)?;
+        // As the alarm does, after its delivery.
+        self.store.transaction(|s| waitlist::run_fan_out(s, &dep, now).result)
     }
 
     pub fn advance(&mut self, ms: i64) {
