@@ -115,15 +115,24 @@ async function withEdge(rate, fn) {
   }
 }
 
-/** The most messages that arrived within any one second. */
+/** The most messages that arrived within any one second (with `BENCH_VERBOSE`, which calls). */
 function busiestSecond(arrivals) {
   let best = 0;
+  let at = [0, 0];
   let sum = 0;
   let lo = 0;
   for (let hi = 0; hi < arrivals.length; hi++) {
     sum += arrivals[hi][1];
     while (arrivals[hi][0] - arrivals[lo][0] >= 1000) sum -= arrivals[lo++][1];
-    best = Math.max(best, sum);
+    if (sum > best) [best, at] = [sum, [lo, hi]];
+  }
+  if (process.env.BENCH_VERBOSE) {
+    const calls = new Map();
+    for (const [t, n, sku] of arrivals.slice(at[0], at[1] + 1)) {
+      const k = `${Math.round(t - arrivals[at[0]][0])} ms ${sku}`;
+      calls.set(k, (calls.get(k) ?? 0) + n);
+    }
+    console.log(`busiest second: ${[...calls].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   }
   return best;
 }

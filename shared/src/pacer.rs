@@ -45,6 +45,9 @@ pub struct LeaseAsk {
 pub struct Lease {
     pub granted: u32,
     pub retry_at: Option<i64>,
+    /// The time the lease was counted at (the pacer's clock): the sender names it in `done`.
+    #[serde(default)]
+    pub at: i64,
 }
 
 /// One lease counted in the window.
@@ -123,14 +126,14 @@ impl Pacer {
             }
         };
         if ask.want == 0 {
-            return Lease { granted: 0, retry_at: None };
+            return Lease { granted: 0, retry_at: None, at: now };
         }
         if now < self.blocked_until {
             self.asked.push(Asked { sender: ask.sender.clone(), at: now, wanting: true, turn, served });
-            return Lease { granted: 0, retry_at: Some(self.blocked_until) };
+            return Lease { granted: 0, retry_at: Some(self.blocked_until), at: now };
         }
         if ask.rate == 0 {
-            return Lease { granted: ask.want, retry_at: None };
+            return Lease { granted: ask.want, retry_at: None, at: now };
         }
         let used: u32 = self.grants.iter().map(|g| g.n).sum();
         let mine: u32 = self.grants.iter().filter(|g| g.sender == ask.sender).map(|g| g.n).sum();
@@ -188,7 +191,7 @@ impl Pacer {
         served += u64::from(granted);
         self.asked.push(Asked { sender: ask.sender.clone(), at: now, wanting, turn, served });
         let retry_at = wanting.then(|| self.frees_at(&ask.sender, ask.whole || cap == free, now));
-        Lease { granted, retry_at }
+        Lease { granted, retry_at, at: now }
     }
 
     fn next_turn(&mut self) -> u64 {
@@ -220,9 +223,9 @@ mod tests {
     #[test]
     fn a_sender_alone_takes_the_whole_rate_and_waits_for_the_window() {
         let mut p = Pacer::default();
-        assert_eq!(p.lease(&ask("a", 60, 100, 0)), Lease { granted: 60, retry_at: None });
-        assert_eq!(p.lease(&ask("a", 60, 100, 10)), Lease { granted: 40, retry_at: Some(1000) });
-        assert_eq!(p.lease(&ask("a", 60, 100, 500)), Lease { granted: 0, retry_at: Some(1000) });
+        assert_eq!(p.lease(&ask("a", 60, 100, 0)), Lease { granted: 60, retry_at: None, at: 0 });
+        assert_eq!(p.lease(&ask("a", 60, 100, 10)), Lease { granted: 40, retry_at: Some(1000), at: 10 });
+        assert_eq!(p.lease(&ask("a", 60, 100, 500)), Lease { granted: 0, retry_at: Some(1000), at: 500 });
         // The first lease expired: its 60 are free again, the second's 40 not yet.
         assert_eq!(p.lease(&ask("a", 100, 100, 1000)).granted, 60);
     }
@@ -233,15 +236,15 @@ mod tests {
         assert_eq!(p.lease(&ask("a", 10, 10, 0)).granted, 10);
         // Its ten calls took 400 ms: the next ten may go a second after the last returned.
         let next = LeaseAsk { done: Some((0, 400)), ..ask("a", 10, 10, 1000) };
-        assert_eq!(p.lease(&next), Lease { granted: 0, retry_at: Some(1400) });
+        assert_eq!(p.lease(&next), Lease { granted: 0, retry_at: Some(1400), at: 1000 });
         assert_eq!(p.lease(&ask("a", 10, 10, 1400)).granted, 10);
     }
 
     #[test]
     fn unpaced_keys_grant_everything() {
         let mut p = Pacer::default();
-        assert_eq!(p.lease(&ask("a", 5000, 0, 0)), Lease { granted: 5000, retry_at: None });
-        assert_eq!(p.lease(&ask("a", 0, 100, 0)), Lease { granted: 0, retry_at: None });
+        assert_eq!(p.lease(&ask("a", 5000, 0, 0)), Lease { granted: 5000, retry_at: None, at: 0 });
+        assert_eq!(p.lease(&ask("a", 0, 100, 0)), Lease { granted: 0, retry_at: None, at: 0 });
     }
 
     #[test]
@@ -250,8 +253,8 @@ mod tests {
         p.block_until(5000);
         p.block_until(3000);
         assert_eq!(p.blocked_until(), 5000);
-        assert_eq!(p.lease(&ask("b", 10, 0, 100)), Lease { granted: 0, retry_at: Some(5000) });
-        assert_eq!(p.lease(&ask("a", 10, 100, 4999)), Lease { granted: 0, retry_at: Some(5000) });
+        assert_eq!(p.lease(&ask("b", 10, 0, 100)), Lease { granted: 0, retry_at: Some(5000), at: 100 });
+        assert_eq!(p.lease(&ask("a", 10, 100, 4999)), Lease { granted: 0, retry_at: Some(5000), at: 4999 });
         assert_eq!(p.lease(&ask("a", 10, 100, 5000)).granted, 10);
     }
 
@@ -289,7 +292,7 @@ mod tests {
         let mut p = Pacer::default();
         assert_eq!(p.lease(&ask("a", 80, 100, 0)).granted, 80);
         let batch = LeaseAsk { whole: true, ..ask("b", 50, 100, 10) };
-        assert_eq!(p.lease(&batch), Lease { granted: 0, retry_at: Some(1000) });
+        assert_eq!(p.lease(&batch), Lease { granted: 0, retry_at: Some(1000), at: 10 });
         // The room it waits for is kept: a may take only what exceeds it.
         assert_eq!(p.lease(&ask("a", 100, 100, 1000)).granted, 50);
         assert_eq!(p.lease(&LeaseAsk { now: 1001, ..batch.clone() }).granted, 50);
@@ -346,9 +349,9 @@ mod tests {
         let mut p = Pacer::default();
         assert_eq!(p.lease(&ask("a", 100, 100, 0)).granted, 100);
         // b comes while the window is full: it waits, wanting.
-        assert_eq!(p.lease(&ask("b", 100, 100, 10)), Lease { granted: 0, retry_at: Some(1000) });
+        assert_eq!(p.lease(&ask("b", 100, 100, 10)), Lease { granted: 0, retry_at: Some(1000), at: 10 });
         // Both contend in the next window: a, 100 ahead, gives its lead back first.
-        assert_eq!(p.lease(&ask("a", 100, 100, 1000)), Lease { granted: 0, retry_at: Some(1001) });
+        assert_eq!(p.lease(&ask("a", 100, 100, 1000)), Lease { granted: 0, retry_at: Some(1001), at: 1000 });
         assert_eq!(p.lease(&ask("b", 200, 100, 1001)).granted, 100);
         // Even again: half each.
         assert_eq!(p.lease(&ask("a", 100, 100, 2001)).granted, 50);

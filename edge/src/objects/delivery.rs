@@ -220,13 +220,17 @@ impl<'a> Run<'a> {
         let sender = format!("{}\n{}", self.shop_name, self.sku);
         let ask = LeaseAsk { sender, want, rate, now, whole, done };
         self.spent += 1;
-        let lease: Lease =
-            crate::http::call_ok(self.env, PACER, &pacer_name(ch.as_str(), &key), &PacerCall::Lease(ask))
-                .await
-                .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))?;
+        let lease: Lease = crate::http::call_ok(
+            self.env,
+            PACER,
+            &pacer_name(ch.as_str(), &key),
+            &PacerCall::Lease { ask, offset_ms: self.offset },
+        )
+        .await
+        .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))?;
         self.done[slot] = Some(None);
         if lease.granted > 0 {
-            self.granted_at[slot] = Some(now);
+            self.granted_at[slot] = Some(lease.at);
         }
         if let Some(at) = lease.retry_at {
             self.paced_until[slot] = Some(at);
@@ -312,16 +316,18 @@ impl<'a> Run<'a> {
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut rows = self.unsuppressed(ch, rows).await?;
+            let rows = self.unsuppressed(ch, rows).await?;
             if rows.is_empty() {
                 continue;
             }
+            // Rendered before the lease, so the calls leave as soon as it is granted (a rendered
+            // row not granted now keeps its body for later).
+            let mut rows = self.rendered(rows)?;
             let granted = self.lease(ch, rows.len() as u32, false).await?;
             rows.truncate(granted as usize);
             if rows.is_empty() {
                 return Ok(());
             }
-            let rows = self.rendered(rows)?;
             // Rows a batch call refused go one by one (`batch_key` = ''); the rest may be batched.
             let (singles, fresh): (Vec<OutboxRow>, Vec<OutboxRow>) =
                 rows.into_iter().partition(|r| !batching || r.batch_key.is_some());
@@ -366,10 +372,10 @@ impl<'a> Run<'a> {
             if members.is_empty() {
                 continue;
             }
+            let members = self.rendered(members)?;
             if self.lease(Channel::Email, members.len() as u32, true).await? == 0 {
                 return Ok(());
             }
-            let members = self.rendered(members)?;
             // A member unsubscribed (or was erased) since: a different request, a different key.
             let keys: Vec<&str> = members.iter().map(|r| r.key.as_str()).collect();
             let key = p::batch_key(&self.shop_name, &keys);

@@ -23,8 +23,11 @@ pub const PACER: &str = "PACER";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PacerCall {
-    /// Answers a [`Lease`].
-    Lease(LeaseAsk),
+    /// Answers a [`Lease`]. The lease is counted at the pacer's own clock (plus the sender's dev
+    /// clock offset), not the `now` the sender wrote before its call: a call that waited in a busy
+    /// moment would otherwise be counted early, and the window would let the next one through
+    /// less than a second after it.
+    Lease { ask: LeaseAsk, offset_ms: i64 },
     /// The provider answered 429 with `Retry-After`: nobody on the key sends before `until`.
     Block { until: i64 },
 }
@@ -63,7 +66,8 @@ impl DurableObject for Pacer {
         let call: PacerCall =
             serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
         match call {
-            PacerCall::Lease(ask) => {
+            PacerCall::Lease { mut ask, offset_ms } => {
+                ask.now = crate::clock::real_now() + offset_ms;
                 let lease: Lease = self.pacer.borrow_mut().lease(&ask);
                 Response::from_json(&lease)
             }
