@@ -466,6 +466,17 @@ describe('priority: a restock offer goes before routine mail', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+/** A shop with one SKU and `count` waiting entries seeded (`seed<i>@example.test`, in line order). */
+async function seededSku(admin, { shop, sku, name, secret, count }) {
+  const r = await admin.put(`/v1/shops/${shop}`, {
+    name, from_email: `hello@${shop}.example`, inventory_webhook_secrets: [secret], hold_hours: 24,
+  });
+  assert.equal(r.status, 200, r.text);
+  await putSku(admin, shop, sku);
+  const seeded = await admin.post('/v1/dev/seed', { shop, sku, count });
+  assert.equal(seeded.status, 200, seeded.text);
+}
+
 describe('runtime killed in the middle of a restock fan-out and started again', () => {
   const SHOP = 'fanout';
   const SKU = 'FAN-1';
@@ -484,13 +495,7 @@ describe('runtime killed in the middle of a restock fan-out and started again', 
       },
     });
     admin = api(edge);
-    const r = await admin.put(`/v1/shops/${SHOP}`, {
-      name: 'Fan-out', from_email: 'hello@fanout.example', inventory_webhook_secrets: [SECRET], hold_hours: 24,
-    });
-    assert.equal(r.status, 200, r.text);
-    await putSku(admin, SHOP, SKU);
-    const seeded = await admin.post('/v1/dev/seed', { shop: SHOP, sku: SKU, count: N });
-    assert.equal(seeded.status, 200, seeded.text);
+    await seededSku(admin, { shop: SHOP, sku: SKU, name: 'Fan-out', secret: SECRET, count: N });
   });
 
   after(async () => {
@@ -563,13 +568,7 @@ describe('a 10 000-shopper fan-out through a provider failing 30 % of its batche
       },
     });
     admin = api(edge);
-    const r = await admin.put(`/v1/shops/${SHOP}`, {
-      name: 'Flaky fan-out', from_email: 'hello@flaky.example', inventory_webhook_secrets: [SECRET], hold_hours: 24,
-    });
-    assert.equal(r.status, 200, r.text);
-    await putSku(admin, SHOP, SKU);
-    const seeded = await admin.post('/v1/dev/seed', { shop: SHOP, sku: SKU, count: N });
-    assert.equal(seeded.status, 200, seeded.text);
+    await seededSku(admin, { shop: SHOP, sku: SKU, name: 'Flaky fan-out', secret: SECRET, count: N });
   });
 
   after(async () => {
