@@ -3,11 +3,13 @@
 //! SendGrid, Twilio or Klaviyo key stays inside that key's one limit together, and so that ten SKUs
 //! restocking at once share it evenly instead of the first one taking it all.
 //!
-//! A lease is `granted` messages that may go *now*. It expires with the window it was counted in
-//! ([`WINDOW_MS`]): a sender that takes a lease and crashes costs the others at most one window,
+//! A lease is `granted` messages that may go *now*. It counts for one window ([`WINDOW_MS`]) from
+//! its grant, or from when its calls returned once the sender says so with its next ask
+//! (`LeaseAsk::done`): a sender that takes a lease and crashes costs the others at most one window,
 //! and nothing is handed back. The share is max-min fair: while several senders want more than
-//! they got, each may take at most `rate / contenders` in any window; a sender alone (or the only
-//! one still wanting) may take all the window has left, so no capacity idles.
+//! they got, each may take about `rate / contenders` in any window, less while it is ahead of the
+//! others' mean and more while it is behind; a sender alone (or the only one still wanting) may
+//! take all the window has left, so no capacity idles.
 //!
 //! A provider's 429 with `Retry-After` blocks the whole key ([`Pacer::block_until`]): the provider
 //! counts the key, not the sender.
@@ -74,7 +76,8 @@ struct Asked {
 /// The key's window of grants, who is contending for it, and the provider's block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pacer {
-    /// Oldest first; only those inside the window are kept.
+    /// In grant order; only those inside the window are kept (a grant told `done` counts from its
+    /// calls' return, so the order is not always by time).
     grants: Vec<Grant>,
     asked: Vec<Asked>,
     blocked_until: i64,
@@ -110,6 +113,9 @@ impl Pacer {
         }
         self.grants.retain(|g| g.at > now - WINDOW_MS);
         self.asked.retain(|a| a.at > now - CONTENDING_MS);
+        if ask.want == 0 {
+            return Lease { granted: 0, retry_at: None, at: now };
+        }
         let prior = self.asked.iter().position(|a| a.sender == ask.sender).map(|i| self.asked.remove(i));
         let (turn, mut served) = match prior {
             Some(a) => (a.turn, a.served),
@@ -125,14 +131,12 @@ impl Pacer {
                 (self.next_turn(), mean)
             }
         };
-        if ask.want == 0 {
-            return Lease { granted: 0, retry_at: None, at: now };
-        }
         if now < self.blocked_until {
             self.asked.push(Asked { sender: ask.sender.clone(), at: now, wanting: true, turn, served });
             return Lease { granted: 0, retry_at: Some(self.blocked_until), at: now };
         }
         if ask.rate == 0 {
+            self.asked.push(Asked { sender: ask.sender.clone(), at: now, wanting: false, turn, served });
             return Lease { granted: ask.want, retry_at: None, at: now };
         }
         let used: u32 = self.grants.iter().map(|g| g.n).sum();

@@ -58,9 +58,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
         spent: 0,
         messages: 0,
         calls: 0,
-        paced_until: Default::default(),
-        granted_at: Default::default(),
-        done: Default::default(),
+        pace: Default::default(),
         opted_out: Default::default(),
         undeliverable: Default::default(),
     };
@@ -82,7 +80,7 @@ pub async fn deliver_due(env: &Env, cfg: &Config, store: &SqlStore, offset: i64)
         }
     }
     for ch in Channel::ALL {
-        if let Some(done) = run.done[Run::slot(ch)] {
+        if let Some(done) = run.pace[Run::slot(ch)].done {
             store.set_lease_done(ch, done)?;
         }
     }
@@ -135,19 +133,26 @@ struct Run<'a> {
     /// Messages handed over in this run ([`MESSAGES_PER_RUN`]) and the provider calls they took.
     messages: u32,
     calls: u32,
-    /// Per channel: a lease fell short in this run, and more may be granted at this time.
-    paced_until: [Option<i64>; 4],
-    /// Per channel: when the lease whose calls are under way was granted.
-    granted_at: [Option<i64>; 4],
-    /// Per channel, once read: the last lease whose calls returned, (granted at, returned at),
-    /// for the next lease to tell (`Some(None)`: told already).
-    done: [Option<Option<(i64, i64)>>; 4],
+    /// Per channel (`Run::slot`): where its leases stand in this run.
+    pace: [Pace; 4],
     /// Entries whose email was skipped because the address is on the suppression list: they
     /// leave the line after the run (`Command::OptedOut`).
     opted_out: std::cell::RefCell<Vec<String>>,
     /// Entries whose offer was dead-lettered: they leave the line after the run, their units
     /// going on (`Command::Undeliverable`).
     undeliverable: std::cell::RefCell<Vec<String>>,
+}
+
+/// Where one channel's leases stand in a run.
+#[derive(Default, Clone, Copy)]
+struct Pace {
+    /// A lease fell short in this run, and more may be granted at this time.
+    until: Option<i64>,
+    /// When the lease whose calls are under way was granted.
+    granted_at: Option<i64>,
+    /// Once read: the last lease whose calls returned, (granted at, returned at), for the next
+    /// lease to tell (`Some(None)`: told already).
+    done: Option<Option<(i64, i64)>>,
 }
 
 /// What a delivery run leaves to do: when pacing allows the next send, and the entries whose
@@ -212,52 +217,50 @@ impl<'a> Run<'a> {
             return Ok(want);
         };
         let slot = Self::slot(ch);
-        let done = match self.done[slot] {
+        let done = match self.pace[slot].done {
             Some(done) => done,
             None => self.store.lease_done(ch)?,
         };
-        let now = self.now();
         let sender = format!("{}\n{}", self.shop_name, self.sku);
-        let ask = LeaseAsk { sender, want, rate, now, whole, done };
-        self.spent += 1;
-        let lease: Lease = crate::http::call_ok(
-            self.env,
-            PACER,
-            &pacer_name(ch.as_str(), &key),
-            &PacerCall::Lease { ask, offset_ms: self.offset },
-        )
-        .await
-        .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))?;
-        self.done[slot] = Some(None);
+        let ask = LeaseAsk { sender, want, rate, now: self.now(), whole, done };
+        let lease: Lease = self.pacer(ch, &key, &PacerCall::Lease { ask, offset_ms: self.offset }).await?;
+        let pace = &mut self.pace[slot];
+        pace.done = Some(None);
         if lease.granted > 0 {
-            self.granted_at[slot] = Some(lease.at);
+            pace.granted_at = Some(lease.at);
         }
         if let Some(at) = lease.retry_at {
-            self.paced_until[slot] = Some(at);
+            pace.until = Some(at);
         }
         Ok(lease.granted)
     }
 
     /// The calls of the channel's lease returned: its pacer learns when, with the next lease.
     fn returned(&mut self, ch: Channel) {
-        let slot = Self::slot(ch);
-        if let Some(at) = self.granted_at[slot].take() {
-            self.done[slot] = Some(Some((at, self.now())));
+        let now = self.now();
+        let pace = &mut self.pace[Self::slot(ch)];
+        if let Some(at) = pace.granted_at.take() {
+            pace.done = Some(Some((at, now)));
         }
     }
 
     /// The provider said 429: nothing more on this key, from any SKU, until `until` (an unpaced
     /// key has no pacer: only this run holds back, and the rows that got it wait their retry).
     async fn hold_back(&mut self, ch: Channel, until: i64) -> Result<()> {
-        self.paced_until[Self::slot(ch)] = Some(until);
+        self.pace[Self::slot(ch)].until = Some(until);
         let Some(key) = self.provider_key(ch).filter(|_| self.rate(ch) > 0) else {
             return Ok(());
         };
-        self.spent += 1;
-        let _: i64 = crate::http::call_ok(self.env, PACER, &pacer_name(ch.as_str(), &key), &PacerCall::Block { until })
-            .await
-            .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))?;
+        let _: i64 = self.pacer(ch, &key, &PacerCall::Block { until }).await?;
         Ok(())
+    }
+
+    /// One call to the channel's key's pacer (a subrequest of the run).
+    async fn pacer<T: serde::de::DeserializeOwned>(&mut self, ch: Channel, key: &str, call: &PacerCall) -> Result<T> {
+        self.spent += 1;
+        crate::http::call_ok(self.env, PACER, &pacer_name(ch.as_str(), key), call)
+            .await
+            .map_err(|e| worker::Error::RustError(format!("pacer unavailable: {e:?}")))
     }
 
     fn resend(&self) -> Option<(&'a str, &'a str)> {
@@ -288,7 +291,7 @@ impl<'a> Run<'a> {
                 t = [t, b].into_iter().flatten().min();
             }
         }
-        let paced = self.paced_until[Self::slot(ch)].unwrap_or(0);
+        let paced = self.pace[Self::slot(ch)].until.unwrap_or(0);
         Ok(t.map(|t| t.max(now).max(paced)))
     }
 
@@ -300,7 +303,7 @@ impl<'a> Run<'a> {
         let batching = ch == Channel::Email && self.cfg.email_batch && self.resend().is_some();
         let rate = self.rate(ch);
         loop {
-            if self.spent() || self.paced_until[Self::slot(ch)].is_some() {
+            if self.spent() || self.pace[Self::slot(ch)].until.is_some() {
                 return Ok(());
             }
             // A lease and a suppression read go with every call.
@@ -355,7 +358,7 @@ impl<'a> Run<'a> {
     async fn deliver_batches(&mut self) -> Result<()> {
         let now = self.now();
         for bk in self.store.due_batches(now, 10)? {
-            if self.spent() || self.paced_until[Self::slot(Channel::Email)].is_some() {
+            if self.spent() || self.pace[Self::slot(Channel::Email)].until.is_some() {
                 return Ok(());
             }
             let members = self.store.batch_members(&bk)?;
