@@ -198,6 +198,29 @@ pub(crate) fn position<S: Store + ?Sized>(store: &S, e: &Entry) -> StoreResult<O
     Ok(Some((store.int(BACKORDERS)? + ahead_and_self) as u32))
 }
 
+/// [`position`] of each entry, the tree's nodes of all of them read at once.
+pub(crate) fn positions<S: Store + ?Sized>(store: &S, entries: &[&Entry]) -> StoreResult<Vec<Option<u32>>> {
+    let in_tree: Vec<&Entry> =
+        entries.iter().copied().filter(|e| e.in_line() && e.kind != EntryKind::Backorder).collect();
+    let mut sums = Vec::new();
+    let mut backorders = 0;
+    if !in_tree.is_empty() {
+        let capacity = capacity(store)?;
+        let sets: Vec<Vec<u32>> = in_tree.iter().map(|e| prefix_nodes(e.seq.min(capacity))).collect();
+        sums = store.tree_sums(&sets)?;
+        backorders = store.int(BACKORDERS)?;
+    }
+    let mut sums = sums.into_iter();
+    entries
+        .iter()
+        .map(|e| match (e.in_line(), e.kind) {
+            (false, _) => Ok(None),
+            (true, EntryKind::Backorder) => Ok(Some(store.backorders_ahead(e.created_at, e.seq)? + 1)),
+            (true, _) => Ok(Some((backorders + sums.next().unwrap_or(0)) as u32)),
+        })
+        .collect()
+}
+
 /// Notify-me and pre-order entries in line with signup order in `(after, through]`: two prefix
 /// sums.
 pub(crate) fn between<S: Store + ?Sized>(store: &S, after: u32, through: u32) -> StoreResult<i64> {

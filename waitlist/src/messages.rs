@@ -194,25 +194,35 @@ pub(crate) fn render_rows<S: Store + ?Sized>(
     warnings: &mut Vec<String>,
 ) -> crate::store::StoreResult<Vec<OutboxRow>> {
     let mut out = Vec::with_capacity(rows.len());
+    let mut bodies = Vec::new();
     for mut row in rows {
         let Some(inputs) = row.inputs.take() else {
-            out.push(row);
+            out.push((row, None));
             continue;
         };
         match body(keys, s, &row.channel, &row.kind, &row.entry_id, &inputs) {
             Ok((b, warning)) => {
-                store.set_body(&row.key, Ok(&b), now)?;
                 warnings.extend(warning);
-                row.subject = b.subject;
-                row.html = b.html;
-                row.text = b.text;
-                row.unsubscribe_url = b.unsubscribe_url;
-                out.push(row);
+                row.subject = b.subject.clone();
+                row.html = b.html.clone();
+                row.text = b.text.clone();
+                row.unsubscribe_url = b.unsubscribe_url.clone();
+                out.push((row, Some(bodies.len())));
+                bodies.push(Ok(b));
             }
-            Err(reason) => store.set_body(&row.key, Err(&format!("cannot be rendered: {reason}")), now)?,
+            Err(reason) => {
+                out.push((row, Some(bodies.len())));
+                bodies.push(Err(format!("cannot be rendered: {reason}")));
+            }
         }
     }
-    Ok(out)
+    // Every body of the call in one write, before the provider sees any of them.
+    let written: Vec<(&str, Result<&Body, &str>)> = out
+        .iter()
+        .filter_map(|(row, i)| i.map(|i| (row.key.as_str(), bodies[i].as_ref().map_err(String::as_str))))
+        .collect();
+    store.set_bodies(&written, now)?;
+    Ok(out.into_iter().filter(|(_, i)| i.is_none_or(|i| bodies[i].is_ok())).map(|(row, _)| row).collect())
 }
 
 /// Whether a signup's consent record holds the shop's separate marketing consent.

@@ -471,12 +471,15 @@ impl<S: Store + ?Sized> Cx<'_, S> {
     /// free units from the index, and writes them. Answers the messages.
     fn apply(&self, q: &Queue, s: &Sku, effects: &[Effect], extras: Extras<'_>) -> Result<Vec<NewMessage>> {
         save(self.store, q, effects, &self.cause, self.now)?;
-        let mut places = std::collections::HashMap::new();
-        for fx in effects {
-            if let Effect::Save(e) = fx {
-                places.insert(e.id.clone(), self.place(e)?);
-            }
-        }
+        let saved: Vec<&Entry> = effects
+            .iter()
+            .filter_map(|fx| match fx {
+                Effect::Save(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let places: std::collections::HashMap<&str, Option<u32>> =
+            saved.iter().map(|e| e.id.as_str()).zip(line::positions(self.store, &saved)?).collect();
         let line = messages::Line {
             entries: q.entries(),
             position: &|id: &str| places.get(id).copied().flatten(),
@@ -1448,47 +1451,78 @@ fn save<S: Store + ?Sized>(store: &S, queue: &Queue, effects: &[Effect], cause: 
     if stored_fanout(store)? != fanout {
         store.set_json(FANOUT, &fanout)?;
     }
-    let mut counts = line::LineCounts::default();
-    for fx in effects {
-        if let Effect::Save(e) = fx {
-            let before = store.entry(&e.id)?;
-            let was = before.as_ref().map(|b| b.status);
-            if was != Some(e.status) {
-                let mut detail = match was {
-                    Some(b) => format!("{} → {}", b.as_str(), e.status.as_str()),
-                    None => format!("joined as {} ({} wanted)", e.status.as_str(), e.quantity),
-                };
-                if e.units > 0 {
-                    detail.push_str(&format!(", {} unit(s)", e.units));
-                }
-                if let Some(t) = e.hold_until {
-                    detail.push_str(&format!(", held until {}", format_timestamp_ms(t)));
-                }
-                let row = crate::store::AuditRow { at: now, event: "state".into(), detail, cause: cause.into() };
-                store.put_audit(&e.id, &row)?;
-            }
-            store.put_entry(e)?;
-            counts += line::delta(before.as_ref(), e);
-            line::place(store, before.as_ref(), e)?;
-            let wake = wake_of(e, queue.eta(), queue.policy());
-            let woke = before.as_ref().map(|b| wake_of(b, queue.eta(), queue.policy()));
-            if woke != Some(wake) {
-                store.set_wake(&e.id, wake)?;
-            }
-        }
+    let saves: Vec<&Entry> = effects
+        .iter()
+        .filter_map(|fx| match fx {
+            Effect::Save(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    if saves.is_empty() {
+        return Ok(());
     }
+    // One read of every saved entry as stored, then each save in order against the one before
+    // it, then one write of each kind: a restock's thousand offers are a handful of statements.
+    let mut ids: Vec<&str> = saves.iter().map(|e| e.id.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+    let mut current: std::collections::HashMap<String, Entry> =
+        store.entries_by_id(&ids)?.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let mut counts = line::LineCounts::default();
+    let mut trail = Vec::new();
+    let mut wakes = Vec::new();
+    for &e in &saves {
+        let before = current.get(&e.id);
+        let was = before.map(|b| b.status);
+        if was != Some(e.status) {
+            let mut detail = match was {
+                Some(b) => format!("{} → {}", b.as_str(), e.status.as_str()),
+                None => format!("joined as {} ({} wanted)", e.status.as_str(), e.quantity),
+            };
+            if e.units > 0 {
+                detail.push_str(&format!(", {} unit(s)", e.units));
+            }
+            if let Some(t) = e.hold_until {
+                detail.push_str(&format!(", held until {}", format_timestamp_ms(t)));
+            }
+            let row = crate::store::AuditRow { at: now, event: "state".into(), detail, cause: cause.into() };
+            trail.push((e.id.as_str(), row));
+        }
+        counts += line::delta(before, e);
+        line::place(store, before, e)?;
+        let wake = wake_of(e, queue.eta(), queue.policy());
+        let woke = before.map(|b| wake_of(b, queue.eta(), queue.policy()));
+        if woke != Some(wake) {
+            wakes.push((e.id.as_str(), wake));
+        }
+        current.insert(e.id.clone(), e.clone());
+    }
+    store.put_audits(&trail)?;
+    // The newest save of each entry, in the order the entries were first saved.
+    let newest: Vec<&Entry> = ids.iter().filter_map(|id| current.get(*id)).collect();
+    store.put_entries(&newest)?;
+    store.set_wakes(&wakes)?;
     Ok(line::apply(store, &counts)?)
 }
 
 fn write_messages<S: Store + ?Sized>(store: &S, messages: &[NewMessage], cause: &str, now: i64) -> Result<()> {
-    for m in messages {
-        if store.put_message(m, now)? {
-            let detail = format!("{} {} ({})", m.channel.as_str(), m.kind, m.key);
-            let row = crate::store::AuditRow { at: now, event: "queued".into(), detail, cause: cause.into() };
-            store.put_audit(&m.entry_id, &row)?;
-        }
+    if messages.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let written = store.put_messages(messages, now)?;
+    let trail: Vec<(&str, crate::store::AuditRow)> = messages
+        .iter()
+        .zip(written)
+        .filter(|(_, written)| *written)
+        .map(|(m, _)| {
+            let detail = format!("{} {} ({})", m.channel.as_str(), m.kind, m.key);
+            (
+                m.entry_id.as_str(),
+                crate::store::AuditRow { at: now, event: "queued".into(), detail, cause: cause.into() },
+            )
+        })
+        .collect();
+    Ok(store.put_audits(&trail)?)
 }
 
 /// `waitlist.joined` and the Klaviyo signup for a new entry in line (`marketing`: the shopper

@@ -221,6 +221,14 @@ pub trait Store {
     /// One more than the highest `seq` stored, 1 when there is none.
     fn next_seq(&self) -> StoreResult<u32>;
     fn entry(&self, id: &str) -> StoreResult<Option<Entry>>;
+    /// The entries with these ids that exist, in any order: one read for a step's saves.
+    fn entries_by_id(&self, ids: &[&str]) -> StoreResult<Vec<Entry>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.entry(id)?);
+        }
+        Ok(out)
+    }
     /// Up to `limit` entries with `seq` above `after`, in `seq` order (a page of the admin view).
     fn entries_after(&self, after: u32, limit: u32) -> StoreResult<Vec<Entry>>;
     /// The messages of these entries, oldest first.
@@ -231,6 +239,10 @@ pub trait Store {
     fn find_entries(&self, by: Lookup<'_>) -> StoreResult<Vec<Entry>>;
     /// Inserts or updates an entry (its personal data stays as first written, but the address).
     fn put_entry(&self, e: &Entry) -> StoreResult<()>;
+    /// [`Store::put_entry`] for each, in order (a store may write them in one statement).
+    fn put_entries(&self, es: &[&Entry]) -> StoreResult<()> {
+        es.iter().try_for_each(|e| self.put_entry(e))
+    }
     /// What a conversion brought in.
     fn set_conversion(&self, entry_id: &str, order_id: &str, revenue: f64) -> StoreResult<()>;
     /// The consent record of a signup (JSON), erased with the entry's personal data.
@@ -251,10 +263,22 @@ pub trait Store {
     /// Adds an outbox row, pending and due at `now`. `false` (and nothing written) when a row
     /// with that key exists: enqueuing a message twice is a no-op.
     fn put_message(&self, m: &NewMessage, now: i64) -> StoreResult<bool>;
+    /// [`Store::put_message`] for each, in order: which of them were written.
+    fn put_messages(&self, ms: &[NewMessage], now: i64) -> StoreResult<Vec<bool>> {
+        ms.iter().map(|m| self.put_message(m, now)).collect()
+    }
     /// The body of a pending message rendered from its inputs (which it then drops); `None`: it
     /// cannot be rendered and fails with `reason`.
     fn set_body(&self, key: &str, body: Result<&Body, &str>, now: i64) -> StoreResult<()>;
+    /// [`Store::set_body`] for each, in order.
+    fn set_bodies(&self, bodies: &[(&str, Result<&Body, &str>)], now: i64) -> StoreResult<()> {
+        bodies.iter().try_for_each(|(key, b)| self.set_body(key, *b, now))
+    }
     fn put_audit(&self, entry_id: &str, row: &AuditRow) -> StoreResult<()>;
+    /// [`Store::put_audit`] for each, in order.
+    fn put_audits(&self, rows: &[(&str, AuditRow)]) -> StoreResult<()> {
+        rows.iter().try_for_each(|(id, r)| self.put_audit(id, r))
+    }
     /// Marks every pending message of an entry skipped with `reason`, each with a trail line.
     fn skip_pending(&self, entry_id: &str, reason: &str, cause: &str, now: i64) -> StoreResult<()>;
     /// An entry's messages, oldest first.
@@ -275,6 +299,10 @@ pub trait Store {
 
     /// The sum of these nodes of the line's tree (`line.rs`); a missing node is 0.
     fn tree_sum(&self, nodes: &[u32]) -> StoreResult<i64>;
+    /// [`Store::tree_sum`] of each set of nodes (a store may read them all at once).
+    fn tree_sums(&self, sets: &[Vec<u32>]) -> StoreResult<Vec<i64>> {
+        sets.iter().map(|nodes| self.tree_sum(nodes)).collect()
+    }
     /// Adds `delta` to each of these nodes.
     fn tree_add(&self, nodes: &[u32], delta: i64) -> StoreResult<()>;
     fn tree_clear(&self) -> StoreResult<()>;
@@ -284,6 +312,10 @@ pub trait Store {
 
     /// When an entry next has timed work (hold end, reminder, follow-up), `None`: never.
     fn set_wake(&self, entry_id: &str, at: Option<i64>) -> StoreResult<()>;
+    /// [`Store::set_wake`] for each, in order (the last of an entry's wins).
+    fn set_wakes(&self, wakes: &[(&str, Option<i64>)]) -> StoreResult<()> {
+        wakes.iter().try_for_each(|(id, at)| self.set_wake(id, *at))
+    }
     /// The earliest timed work of any entry.
     fn first_wake(&self) -> StoreResult<Option<i64>>;
     fn wakes_clear(&self) -> StoreResult<()>;

@@ -25,7 +25,7 @@ use crate::config::{Config, EmailProvider, SmsProvider, KLAVIYO_JOBS_PER_SEC};
 use crate::mailer;
 use crate::pacer_object::{pacer_name, PacerCall, PACER};
 use crate::protocol::ShopContext;
-use crate::store::{OutboxRow, SqlStore};
+use crate::store::{OutboxRow, Sent, SqlStore};
 use shared::outbox::{decide, Attempt, Channel, Decision};
 use shared::pacer::{Lease, LeaseAsk};
 use shared::provider::{self as p, Api, HttpCall, OutgoingEmail, RESEND_BATCH_MAX};
@@ -576,17 +576,23 @@ impl<'a> Run<'a> {
         match decide(attempt, attempts as u32, after, first_try_at, js_sys::Math::random()) {
             Decision::Sent { .. } => {
                 let ids = answer.map(|a| p::resend_batch_ids(&a.body)).unwrap_or_default();
-                for (i, r) in rows.iter().enumerate() {
-                    self.store.mark_sent(&r.key, r.attempts + 1, after, ids.get(i).cloned().flatten(), false)?;
-                }
+                let sent: Vec<Sent> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Sent {
+                        key: r.key.clone(),
+                        attempts: r.attempts + 1,
+                        provider_id: ids.get(i).cloned().flatten(),
+                    })
+                    .collect();
+                self.store.mark_sent_all(&sent, after, false)?;
             }
             Decision::Retry { at, reason } => {
                 if throttled {
                     self.hold_back(Channel::Email, at).await?;
                 }
-                for r in &rows {
-                    self.store.mark_retry(&r.key, r.attempts + 1, at, &format!("batch {bk}: {reason}"), after)?;
-                }
+                let tries: Vec<(&str, i64)> = rows.iter().map(|r| (r.key.as_str(), r.attempts + 1)).collect();
+                self.store.mark_retry_all(&tries, at, &format!("batch {bk}: {reason}"), after)?;
             }
             // Refused as a whole (strict validation: one bad address refuses all, and nothing was
             // sent): each goes on its own, so only the bad one fails.
@@ -595,10 +601,9 @@ impl<'a> Run<'a> {
             {
                 let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
                 self.store.unbatch(&keys)?;
-                for r in &rows {
-                    let why = format!("batch {bk} refused ({reason}); sending on its own");
-                    self.store.mark_retry(&r.key, r.attempts + 1, after, &why, after)?;
-                }
+                let tries: Vec<(&str, i64)> = rows.iter().map(|r| (r.key.as_str(), r.attempts + 1)).collect();
+                let why = format!("batch {bk} refused ({reason}); sending on its own");
+                self.store.mark_retry_all(&tries, after, &why, after)?;
             }
             Decision::Failed { reason } => {
                 worker::console_warn!("batch {bk} failed for good: {reason}");

@@ -143,6 +143,88 @@ struct Count {
 /// The columns of `entries` that make an [`Entry`].
 const ENTRY_COLUMNS: &str = "id, seq, email, email_key, phone, sms_consent, locale, kind, quantity, order_id, status, created_at, units, offer_seq, offered_at, hold_until, engaged, sent";
 
+/// A message the provider took: its key, the try it went on and the provider's id for it.
+pub struct Sent {
+    pub key: String,
+    pub attempts: i64,
+    pub provider_id: Option<String>,
+}
+
+/// Rows per statement of the writes that take many at once ([`SqlStore::each`]).
+const EACH_CHUNK: usize = 500;
+
+/// An entry as the batch writes read it from JSON (`put_entries`).
+#[derive(serde::Serialize)]
+struct EntryJson<'a> {
+    id: &'a str,
+    seq: u32,
+    email: &'a str,
+    email_key: &'a str,
+    phone: Option<&'a str>,
+    sms_consent: u8,
+    locale: Option<&'a str>,
+    kind: &'static str,
+    quantity: u32,
+    order_id: Option<&'a str>,
+    status: &'static str,
+    created_at: i64,
+    units: u32,
+    offer_seq: u32,
+    offered_at: Option<i64>,
+    hold_until: Option<i64>,
+    engaged: u8,
+    sent: String,
+}
+
+impl<'a> EntryJson<'a> {
+    fn of(e: &'a Entry) -> StoreResult<EntryJson<'a>> {
+        Ok(EntryJson {
+            id: &e.id,
+            seq: e.seq,
+            email: &e.email,
+            email_key: &e.email_key,
+            phone: e.phone.as_deref(),
+            sms_consent: u8::from(e.sms_consent),
+            locale: e.locale.as_deref(),
+            kind: e.kind.as_str(),
+            quantity: e.quantity,
+            order_id: e.order_id.as_deref(),
+            status: e.status.as_str(),
+            created_at: e.created_at,
+            units: e.units,
+            offer_seq: e.offer_seq,
+            offered_at: e.offered_at,
+            hold_until: e.hold_until,
+            engaged: u8::from(e.engaged),
+            sent: serde_json::to_string(&e.sent)?,
+        })
+    }
+}
+
+/// An outbox row as `put_messages` reads it from JSON.
+#[derive(serde::Serialize)]
+struct MessageJson<'a> {
+    key: &'a str,
+    entry_id: &'a str,
+    channel: &'static str,
+    kind: &'a str,
+    to: &'a str,
+    from: &'a str,
+    subject: &'a str,
+    html: &'a str,
+    text: &'a str,
+    unsubscribe_url: Option<&'a str>,
+    inputs: Option<&'a str>,
+    priority: u8,
+}
+
+/// The upsert of an entry, from the columns of `excluded` (one entry or many).
+const ENTRY_UPSERT: &str =
+    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, email = excluded.email, status = excluded.status,
+   created_at = excluded.created_at, quantity = excluded.quantity, units = excluded.units,
+   offer_seq = excluded.offer_seq, offered_at = excluded.offered_at, hold_until = excluded.hold_until,
+   engaged = excluded.engaged, sent = excluded.sent";
+
 pub struct SqlStore {
     db: SqlStorage,
     /// Rows read and written by the queries of `waitlist::Store` calls (SQLite's own counters,
@@ -297,6 +379,29 @@ impl SqlStore {
         self.rows::<serde::de::IgnoredAny>(query, bindings).map(|_| ())
     }
 
+    /// Runs `query` over many rows at once: `?1` is a JSON array of them, which the query reads
+    /// with `json_each` (one bound value, however many rows: Durable Object SQLite binds at most
+    /// 100 per statement), in chunks that keep each value well under the 2 MB a value may hold.
+    fn each<T: serde::Serialize>(&self, query: &str, rows: &[T]) -> StoreResult<()> {
+        for chunk in rows.chunks(EACH_CHUNK) {
+            self.run(query, vec![serde_json::to_string(chunk)?.into()])?;
+        }
+        Ok(())
+    }
+
+    /// [`SqlStore::each`] for a query that answers rows.
+    fn each_rows<T: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        rows: &[T],
+    ) -> StoreResult<Vec<R>> {
+        let mut out = Vec::new();
+        for chunk in rows.chunks(EACH_CHUNK) {
+            out.extend(self.rows::<R>(query, vec![serde_json::to_string(chunk)?.into()])?);
+        }
+        Ok(out)
+    }
+
     pub fn clock_offset(&self) -> Result<i64> {
         Ok(self.kept_meta("clock_offset").map_err(store_error)?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
@@ -328,6 +433,84 @@ impl SqlStore {
         )
     }
 
+    /// Messages the provider took in one call, each with its try and provider id: one trail line
+    /// each and their rows marked sent, in three statements whatever their number. Bodies go as
+    /// in [`SqlStore::mark_sent`].
+    pub fn mark_sent_all(&self, sent: &[Sent], now: i64, keep_body: bool) -> Result<()> {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            key: &'a str,
+            attempts: i64,
+            provider_id: Option<&'a str>,
+            detail: String,
+        }
+        let rows: Vec<Row<'_>> = sent
+            .iter()
+            .map(|s| Row {
+                key: &s.key,
+                attempts: s.attempts,
+                provider_id: s.provider_id.as_deref(),
+                detail: format!("try {}, provider id {}", s.attempts, s.provider_id.as_deref().unwrap_or("-")),
+            })
+            .collect();
+        for chunk in rows.chunks(EACH_CHUNK) {
+            let json = serde_json::to_string(chunk)?;
+            sql::exec(
+                &self.db,
+                "INSERT INTO audit (entry_id, at, event, detail, cause)
+                 SELECT o.entry_id, ?2, 'sent', o.channel || ' ' || o.kind || ': ' || (j.value ->> 'detail'), 'delivery'
+                 FROM json_each(?1) AS j JOIN outbox o ON o.key = j.value ->> 'key' ORDER BY j.key",
+                vec![json.clone().into(), now.into()],
+            )?;
+            if !keep_body {
+                sql::exec(
+                    &self.db,
+                    "DELETE FROM bodies WHERE key IN (SELECT value ->> 'key' FROM json_each(?1))",
+                    vec![json.clone().into()],
+                )?;
+            }
+            sql::exec(
+                &self.db,
+                "UPDATE outbox SET status = 'sent', attempts = j.value ->> 'attempts', sent_at = ?2,
+                   provider_id = j.value ->> 'provider_id', last_error = NULL,
+                   html = CASE WHEN ?3 OR outbox.channel NOT IN ('email', 'sms') THEN outbox.html ELSE '' END,
+                   text = CASE WHEN ?3 OR outbox.channel NOT IN ('email', 'sms') THEN outbox.text ELSE '' END,
+                   unsubscribe_url = CASE WHEN ?3 THEN outbox.unsubscribe_url ELSE NULL END
+                 FROM json_each(?1) AS j WHERE outbox.key = j.value ->> 'key'",
+                vec![json.into(), now.into(), i64::from(keep_body).into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Messages of one call to be tried again at `at`, each with its try: [`SqlStore::mark_retry`]
+    /// for all of them in two statements.
+    pub fn mark_retry_all(&self, tries: &[(&str, i64)], at: i64, reason: &str, now: i64) -> Result<()> {
+        let next = shared::date::format_timestamp_ms(at);
+        let rows: Vec<(&str, i64, String)> = tries
+            .iter()
+            .map(|(key, attempts)| (*key, *attempts, format!("try {attempts}: {reason}; next try {next}")))
+            .collect();
+        for chunk in rows.chunks(EACH_CHUNK) {
+            let json = serde_json::to_string(chunk)?;
+            sql::exec(
+                &self.db,
+                "INSERT INTO audit (entry_id, at, event, detail, cause)
+                 SELECT o.entry_id, ?2, 'retry', o.channel || ' ' || o.kind || ': ' || (j.value ->> 2), 'delivery'
+                 FROM json_each(?1) AS j JOIN outbox o ON o.key = j.value ->> 0 ORDER BY j.key",
+                vec![json.clone().into(), now.into()],
+            )?;
+            sql::exec(
+                &self.db,
+                "UPDATE outbox SET attempts = j.value ->> 1, next_at = ?2, last_error = ?3,
+                   first_try_at = COALESCE(outbox.first_try_at, ?4)
+                 FROM json_each(?1) AS j WHERE outbox.key = j.value ->> 0",
+                vec![json.into(), at.into(), reason.into(), now.into()],
+            )?;
+        }
+        Ok(())
+    }
+
     pub fn mark_skipped(&self, key: &str, reason: &str, now: i64) -> Result<()> {
         self.audit_delivery(key, "skipped", reason, now)?;
         sql::exec(
@@ -348,38 +531,11 @@ impl SqlStore {
         provider_id: Option<String>,
         keep_body: bool,
     ) -> Result<()> {
-        let detail = format!("try {attempts}, provider id {}", provider_id.as_deref().unwrap_or("-"));
-        self.audit_delivery(key, "sent", &detail, now)?;
-        if !keep_body {
-            sql::exec(&self.db, "DELETE FROM bodies WHERE key = ?", vec![key.into()])?;
-        }
-        sql::exec(
-            &self.db,
-            "UPDATE outbox SET status = 'sent', attempts = ?, sent_at = ?, provider_id = ?, last_error = NULL,
-               html = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN html ELSE '' END,
-               text = CASE WHEN ? OR channel NOT IN ('email', 'sms') THEN text ELSE '' END,
-               unsubscribe_url = CASE WHEN ? THEN unsubscribe_url ELSE NULL END
-             WHERE key = ?",
-            vec![
-                attempts.into(),
-                now.into(),
-                opt_str(provider_id),
-                i64::from(keep_body).into(),
-                i64::from(keep_body).into(),
-                i64::from(keep_body).into(),
-                key.into(),
-            ],
-        )
+        self.mark_sent_all(&[Sent { key: key.to_owned(), attempts, provider_id }], now, keep_body)
     }
 
     pub fn mark_retry(&self, key: &str, attempts: i64, at: i64, reason: &str, now: i64) -> Result<()> {
-        let detail = format!("try {attempts}: {reason}; next try {}", shared::date::format_timestamp_ms(at));
-        self.audit_delivery(key, "retry", &detail, now)?;
-        sql::exec(
-            &self.db,
-            "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ?, first_try_at = COALESCE(first_try_at, ?) WHERE key = ?",
-            vec![attempts.into(), at.into(), reason.into(), now.into(), key.into()],
-        )
+        self.mark_retry_all(&[(key, attempts)], at, reason, now)
     }
 
     pub fn mark_failed(&self, key: &str, attempts: i64, reason: &str, now: i64) -> Result<()> {
@@ -424,10 +580,11 @@ impl waitlist::Store for SqlStore {
         if entry_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // SQLite binds at most 32 766 values per statement; a page is at most 500 entries.
-        let marks = vec!["?"; entry_ids.len()].join(", ");
-        let q = format!("{ROWS} WHERE o.entry_id IN ({marks}) ORDER BY o.created_at, o.rowid");
-        self.rows(&q, entry_ids.iter().map(|id| id.clone().into()).collect())
+        // One bound value however many entries (Durable Object SQLite binds at most 100).
+        let q = format!("{ROWS} WHERE o.entry_id IN (SELECT value FROM json_each(?1)) ORDER BY o.created_at, o.rowid");
+        let mut rows: Vec<OutboxRow> = self.each_rows(&q, entry_ids)?;
+        rows.sort_by_key(|r| r.created_at);
+        Ok(rows)
     }
 
     fn scan(&self, by: Scan, limit: u32) -> StoreResult<Vec<Entry>> {
@@ -470,13 +627,9 @@ impl waitlist::Store for SqlStore {
     fn put_entry(&self, e: &Entry) -> StoreResult<()> {
         let sent = serde_json::to_string(&e.sent)?;
         self.run(
-            "INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, kind, quantity, order_id, status,
+            &format!("INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, kind, quantity, order_id, status,
                                   created_at, units, offer_seq, offered_at, hold_until, engaged, sent)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, email = excluded.email, status = excluded.status,
-               created_at = excluded.created_at, quantity = excluded.quantity, units = excluded.units,
-               offer_seq = excluded.offer_seq, offered_at = excluded.offered_at, hold_until = excluded.hold_until,
-               engaged = excluded.engaged, sent = excluded.sent",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {ENTRY_UPSERT}"),
             vec![
                 e.id.clone().into(),
                 i64::from(e.seq).into(),
@@ -498,6 +651,29 @@ impl waitlist::Store for SqlStore {
                 sent.into(),
             ],
         )
+    }
+
+    fn put_entries(&self, es: &[&Entry]) -> StoreResult<()> {
+        let rows = es.iter().map(|e| EntryJson::of(e)).collect::<StoreResult<Vec<_>>>()?;
+        self.each(
+            &format!(
+                "INSERT INTO entries (id, seq, email, email_key, phone, sms_consent, locale, kind, quantity, order_id, status,
+                                      created_at, units, offer_seq, offered_at, hold_until, engaged, sent)
+                 SELECT value ->> 'id', value ->> 'seq', value ->> 'email', value ->> 'email_key', value ->> 'phone',
+                        value ->> 'sms_consent', value ->> 'locale', value ->> 'kind', value ->> 'quantity',
+                        value ->> 'order_id', value ->> 'status', value ->> 'created_at', value ->> 'units',
+                        value ->> 'offer_seq', value ->> 'offered_at', value ->> 'hold_until', value ->> 'engaged',
+                        value ->> 'sent'
+                 FROM json_each(?1) WHERE true ORDER BY key {ENTRY_UPSERT}"
+            ),
+            &rows,
+        )
+    }
+
+    fn entries_by_id(&self, ids: &[&str]) -> StoreResult<Vec<Entry>> {
+        let q = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE id IN (SELECT value FROM json_each(?1))");
+        let rows: Vec<EntryRow> = self.each_rows(&q, ids)?;
+        Ok(rows.into_iter().map(EntryRow::into_entry).collect())
     }
 
     fn set_conversion(&self, entry_id: &str, order_id: &str, revenue: f64) -> StoreResult<()> {
@@ -623,6 +799,53 @@ impl waitlist::Store for SqlStore {
         Ok(self.written.get() > before)
     }
 
+    fn put_messages(&self, ms: &[NewMessage], now: i64) -> StoreResult<Vec<bool>> {
+        #[derive(Deserialize)]
+        struct Key {
+            key: String,
+        }
+        let keys: Vec<&str> = ms.iter().map(|m| m.key.as_str()).collect();
+        let mut known: std::collections::HashSet<String> = self
+            .each_rows::<_, Key>("SELECT key FROM outbox WHERE key IN (SELECT value FROM json_each(?1))", &keys)?
+            .into_iter()
+            .map(|k| k.key)
+            .collect();
+        let mut written = Vec::with_capacity(ms.len());
+        let mut rows = Vec::new();
+        for m in ms {
+            let new = known.insert(m.key.clone());
+            written.push(new);
+            if new {
+                rows.push(MessageJson {
+                    key: &m.key,
+                    entry_id: &m.entry_id,
+                    channel: m.channel.as_str(),
+                    kind: &m.kind,
+                    to: &m.to,
+                    from: &m.from,
+                    subject: &m.subject,
+                    html: &m.html,
+                    text: &m.text,
+                    unsubscribe_url: m.unsubscribe_url.as_deref(),
+                    inputs: m.inputs.as_deref(),
+                    priority: shared::outbox::priority(&m.kind),
+                });
+            }
+        }
+        for chunk in rows.chunks(EACH_CHUNK) {
+            self.run(
+                "INSERT OR IGNORE INTO outbox (key, entry_id, channel, kind, to_addr, from_addr, subject, html, text, status,
+                                               attempts, next_at, created_at, unsubscribe_url, inputs, priority)
+                 SELECT value ->> 'key', value ->> 'entry_id', value ->> 'channel', value ->> 'kind', value ->> 'to',
+                        value ->> 'from', value ->> 'subject', value ->> 'html', value ->> 'text', 'pending', 0, ?2, ?2,
+                        value ->> 'unsubscribe_url', value ->> 'inputs', value ->> 'priority'
+                 FROM json_each(?1) ORDER BY key",
+                vec![serde_json::to_string(chunk)?.into(), now.into()],
+            )?;
+        }
+        Ok(written)
+    }
+
     fn set_body(&self, key: &str, body: std::result::Result<&Body, &str>, now: i64) -> StoreResult<()> {
         match body {
             Ok(b) => {
@@ -656,6 +879,70 @@ impl waitlist::Store for SqlStore {
         self.run(
             "INSERT INTO audit (entry_id, at, event, detail, cause) VALUES (?, ?, ?, ?, ?)",
             vec![entry_id.into(), r.at.into(), r.event.clone().into(), r.detail.clone().into(), r.cause.clone().into()],
+        )
+    }
+
+    fn set_bodies(&self, bodies: &[(&str, std::result::Result<&Body, &str>)], now: i64) -> StoreResult<()> {
+        #[derive(serde::Serialize)]
+        struct Rendered<'a> {
+            key: &'a str,
+            subject: &'a str,
+            html: &'a str,
+            text: &'a str,
+            unsubscribe_url: Option<&'a str>,
+        }
+        let mut rendered = Vec::new();
+        for (key, b) in bodies {
+            match b {
+                Ok(b) => rendered.push(Rendered {
+                    key,
+                    subject: &b.subject,
+                    html: &b.html,
+                    text: &b.text,
+                    unsubscribe_url: b.unsubscribe_url.as_deref(),
+                }),
+                Err(reason) => self.set_body(key, Err(reason), now)?,
+            }
+        }
+        // Bodies are a few kilobytes each: a chunk of 100 stays well under a value's 2 MB. The
+        // `+` on `status` keeps SQLite from reading the outbox by status (every pending row)
+        // instead of by key.
+        for chunk in rendered.chunks(100) {
+            let json = serde_json::to_string(chunk)?;
+            self.run(
+                "INSERT OR REPLACE INTO bodies (key, html, text, unsubscribe_url)
+                 SELECT j.value ->> 'key', j.value ->> 'html', j.value ->> 'text', j.value ->> 'unsubscribe_url'
+                 FROM json_each(?1) AS j JOIN outbox o ON o.key = j.value ->> 'key' AND +o.status = 'pending'
+                 ORDER BY j.key",
+                vec![json.clone().into()],
+            )?;
+            self.run(
+                "UPDATE outbox SET subject = j.value ->> 'subject', inputs = NULL
+                 FROM json_each(?1) AS j WHERE outbox.key = j.value ->> 'key' AND +outbox.status = 'pending'",
+                vec![json.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn put_audits(&self, rows: &[(&str, AuditRow)]) -> StoreResult<()> {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            entry_id: &'a str,
+            at: i64,
+            event: &'a str,
+            detail: &'a str,
+            cause: &'a str,
+        }
+        let lines: Vec<Line<'_>> = rows
+            .iter()
+            .map(|(id, r)| Line { entry_id: id, at: r.at, event: &r.event, detail: &r.detail, cause: &r.cause })
+            .collect();
+        self.each(
+            "INSERT INTO audit (entry_id, at, event, detail, cause)
+             SELECT value ->> 'entry_id', value ->> 'at', value ->> 'event', value ->> 'detail', value ->> 'cause'
+             FROM json_each(?1) ORDER BY key",
+            &lines,
         )
     }
 
@@ -726,6 +1013,23 @@ impl waitlist::Store for SqlStore {
         Ok(self.value(&q, nodes.iter().map(|i| i64::from(*i).into()).collect())?.unwrap_or(0))
     }
 
+    fn tree_sums(&self, sets: &[Vec<u32>]) -> StoreResult<Vec<i64>> {
+        #[derive(Deserialize)]
+        struct Node {
+            i: u32,
+            n: i64,
+        }
+        let mut wanted: Vec<u32> = sets.iter().flatten().copied().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let nodes: std::collections::HashMap<u32, i64> = self
+            .each_rows::<_, Node>("SELECT i, n FROM tree WHERE i IN (SELECT value FROM json_each(?1))", &wanted)?
+            .into_iter()
+            .map(|r| (r.i, r.n))
+            .collect();
+        Ok(sets.iter().map(|set| set.iter().map(|i| nodes.get(i).copied().unwrap_or(0)).sum()).collect())
+    }
+
     fn tree_add(&self, nodes: &[u32], delta: i64) -> StoreResult<()> {
         if nodes.is_empty() || delta == 0 {
             return Ok(());
@@ -762,6 +1066,29 @@ impl waitlist::Store for SqlStore {
             ),
             None => self.run("DELETE FROM wakes WHERE entry_id = ?", vec![entry_id.into()]),
         }
+    }
+
+    fn set_wakes(&self, wakes: &[(&str, Option<i64>)]) -> StoreResult<()> {
+        // The last of each entry's wakes wins: then the set ones and the cleared ones apart.
+        let mut last = std::collections::HashMap::new();
+        for (i, (id, _)) in wakes.iter().enumerate() {
+            last.insert(*id, i);
+        }
+        let (mut set, mut cleared) = (Vec::new(), Vec::new());
+        for (i, &(id, at)) in wakes.iter().enumerate() {
+            if last[id] == i {
+                match at {
+                    Some(at) => set.push((id, at)),
+                    None => cleared.push(id),
+                }
+            }
+        }
+        self.each(
+            "INSERT INTO wakes (entry_id, at) SELECT value ->> 0, value ->> 1 FROM json_each(?1) WHERE true
+             ON CONFLICT(entry_id) DO UPDATE SET at = excluded.at",
+            &set,
+        )?;
+        self.each("DELETE FROM wakes WHERE entry_id IN (SELECT value FROM json_each(?1))", &cleared)
     }
 
     fn first_wake(&self) -> StoreResult<Option<i64>> {
@@ -892,11 +1219,11 @@ impl SqlStore {
     /// Fixes a batch's membership before its provider call, so a retry (even after a crash
     /// between the provider's accept and our write) resends the same batch under the same key.
     pub fn set_batch(&self, batch_key: &str, keys: &[&str]) -> Result<()> {
-        for key in keys {
+        for chunk in keys.chunks(EACH_CHUNK) {
             sql::exec(
                 &self.db,
-                "UPDATE outbox SET batch_key = ? WHERE key = ?",
-                vec![batch_key.into(), (*key).into()],
+                "UPDATE outbox SET batch_key = ?2 WHERE key IN (SELECT value FROM json_each(?1))",
+                vec![serde_json::to_string(chunk)?.into(), batch_key.into()],
             )?;
         }
         Ok(())
